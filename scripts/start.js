@@ -27,6 +27,11 @@ if (!fs.existsSync(userPkg)) {
 const flowFile = path.join(userDir, 'flows.json');
 if (!fs.existsSync(flowFile)) fs.copyFileSync(path.join(root, 'flows', 'demo-plant.json'), flowFile);
 
+const host = process.env.PLANTWIRE_HOST || '127.0.0.1';
+const port = process.env.PORT || 1880;
+console.log(`\nPlantwire demo plant: open http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}/ in your browser.`);
+console.log(`User data (flows, buffers): ${userDir}. Delete it to start again from the demo plant.\n`);
+
 const redMain = require.resolve('node-red/red.js');
 const child = spawn(process.execPath, [redMain, '--settings', path.join(root, 'settings.js'), '--userDir', userDir, ...process.argv.slice(2)], {
   stdio: 'inherit',
