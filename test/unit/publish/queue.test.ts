@@ -1,0 +1,294 @@
+/**
+ * One suite, run against both queue implementations, the way Telegraf tests its buffers: overfill,
+ * drop counting, FIFO, wrap, partial acknowledgement; the SQLite queue also across reopen and a
+ * SIGKILL mid-write.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawn } from 'child_process';
+import * as ts from 'typescript';
+import {
+  MemoryQueue,
+  OverflowError,
+  SqliteQueue,
+  queueFile,
+  type DropInfo,
+  type QueueItem,
+  type QueueOptions,
+  type StoreAndForwardQueue,
+} from '../../../nodes/publish/queue';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-queue-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+let fileNo = 0;
+function item(n: number, size = 10, ts = 1000): QueueItem {
+  const payload = Buffer.alloc(size, 0x20);
+  payload.write(String(n));
+  return { topic: 't', payload, qos: 1, retain: false, ts };
+}
+const seqOf = (p: Buffer) => Number(p.toString().trim());
+const ITEM_BYTES = 11; // 10-byte payload + 1-byte topic
+
+type Make = (o?: QueueOptions) => StoreAndForwardQueue;
+const makers: Array<[string, Make]> = [
+  ['MemoryQueue', (o = {}) => new MemoryQueue(o)],
+  ['SqliteQueue', (o = {}) => new SqliteQueue({ ...o, file: path.join(tmp, `q${++fileNo}.sqlite`) })],
+];
+
+describe.each(makers)('%s', (_name, make) => {
+  let q: StoreAndForwardQueue;
+  afterEach(async () => {
+    await q.close();
+  });
+
+  it('keeps FIFO order across appends and peeks', async () => {
+    q = make();
+    await q.append([item(0), item(1)]);
+    await q.append([item(2)]);
+    expect(q.peek(10).map((i) => seqOf(i.payload))).toEqual([0, 1, 2]);
+    expect(q.size).toBe(3);
+    expect(q.bytes).toBe(3 * ITEM_BYTES);
+  });
+
+  it('returns the next page after a given id and nothing acknowledged', async () => {
+    q = make();
+    await q.append([0, 1, 2, 3, 4].map((n) => item(n)));
+    const first = q.peek(2);
+    expect(first.map((i) => seqOf(i.payload))).toEqual([0, 1]);
+    expect(q.peek(2, first[1].id).map((i) => seqOf(i.payload))).toEqual([2, 3]);
+    q.ack([first[0].id]);
+    expect(q.peek(10).map((i) => seqOf(i.payload))).toEqual([1, 2, 3, 4]);
+  });
+
+  it('acknowledges partially and out of order; unknown ids are ignored', async () => {
+    q = make();
+    await q.append([0, 1, 2, 3].map((n) => item(n)));
+    const all = q.peek(10);
+    q.ack([all[2].id, all[0].id, 99999]);
+    q.ack([all[0].id]); // twice: counted once
+    expect(q.peek(10).map((i) => seqOf(i.payload))).toEqual([1, 3]);
+    expect(q.size).toBe(2);
+    expect(q.bytes).toBe(2 * ITEM_BYTES);
+    expect(q.stats()).toMatchObject({ appended: 4, acked: 2, dropped: 0 });
+  });
+
+  it('drops the oldest on overfill and counts every drop', async () => {
+    const drops: DropInfo[] = [];
+    q = make({ maxBytes: 5 * ITEM_BYTES, onDrop: (d) => drops.push(d) });
+    for (let n = 0; n < 8; n++) await q.append([item(n)]);
+    expect(q.peek(100).map((i) => seqOf(i.payload))).toEqual([3, 4, 5, 6, 7]);
+    expect(q.size).toBe(5);
+    expect(q.dropped).toBe(3);
+    expect(q.stats()).toMatchObject({ droppedSize: 3, droppedBytes: 3 * ITEM_BYTES, appended: 8 });
+    expect(drops.reduce((s, d) => s + d.count, 0)).toBe(3);
+    expect(drops.every((d) => d.reason === 'size')).toBe(true);
+  });
+
+  it('drops older items when one append overfills at once, keeping the newest', async () => {
+    q = make({ maxBytes: 4 * ITEM_BYTES });
+    await q.append([0, 1, 2, 3, 4, 5, 6].map((n) => item(n)));
+    expect(q.peek(100).map((i) => seqOf(i.payload))).toEqual([3, 4, 5, 6]);
+    expect(q.dropped).toBe(3);
+  });
+
+  it('refuses an item larger than the whole buffer and writes nothing of that append', async () => {
+    q = make({ maxBytes: 100 });
+    await q.append([item(0)]);
+    await expect(q.append([item(1), item(2, 500)])).rejects.toBeInstanceOf(OverflowError);
+    expect(q.peek(10).map((i) => seqOf(i.payload))).toEqual([0]);
+    expect(q.dropped).toBe(0);
+  });
+
+  it('wraps: many cycles of append and ack keep order and counters exact', async () => {
+    q = make({ maxBytes: 50 * ITEM_BYTES });
+    let next = 0;
+    let last = -1;
+    let seen = 0;
+    for (let round = 0; round < 60; round++) {
+      await q.append(Array.from({ length: 40 }, () => item(next++)));
+      const got = q.peek(35);
+      for (const g of got) {
+        // FIFO: strictly increasing; a jump is exactly the oldest items dropped on overfill.
+        expect(seqOf(g.payload)).toBeGreaterThan(last);
+        last = seqOf(g.payload);
+        seen++;
+      }
+      q.ack(got.map((g) => g.id));
+      expect(seen + q.dropped).toBe(last + 1);
+    }
+    // 60 rounds x 40 in, 35 out: the queue holds what is left, bounded by maxBytes, nothing lost silently.
+    const st = q.stats();
+    expect(st.appended).toBe(2400);
+    expect(st.acked + st.dropped + st.size).toBe(2400);
+    expect(st.size * ITEM_BYTES).toBe(st.bytes);
+    expect(st.bytes).toBeLessThanOrEqual(50 * ITEM_BYTES);
+  });
+
+  it('drops items older than maxAge, oldest first, and counts them', async () => {
+    let now = 10_000;
+    q = make({ maxAgeMs: 1000, now: () => now });
+    await q.append([item(0, 10, 9_000), item(1, 10, 9_500)]);
+    now = 10_200;
+    expect(q.pruneExpired()).toBe(1);
+    now = 12_000;
+    await q.append([item(2, 10, 11_900)]);
+    expect(q.peek(10).map((i) => seqOf(i.payload))).toEqual([2]);
+    expect(q.stats()).toMatchObject({ droppedAge: 2, dropped: 2, size: 1 });
+  });
+
+  it('clears everything and counts it', async () => {
+    q = make();
+    await q.append([item(0), item(1)]);
+    expect(q.clear()).toBe(2);
+    expect(q.peek(10)).toEqual([]);
+    expect(q.stats()).toMatchObject({ size: 0, bytes: 0, cleared: 2, dropped: 2 });
+    await q.append([item(2)]);
+    expect(q.peek(10).map((i) => seqOf(i.payload))).toEqual([2]);
+  });
+
+  it('keeps ids increasing after running empty, so a reader never skips', async () => {
+    q = make();
+    await q.append([item(0)]);
+    const [a] = q.peek(1);
+    q.ack([a.id]);
+    await sleepMs(10);
+    await q.append([item(1)]);
+    const got = q.peek(10, a.id);
+    expect(got.map((i) => seqOf(i.payload))).toEqual([1]);
+  });
+
+  it('stores topic, qos, retain, properties and ts as given', async () => {
+    q = make();
+    const props = { userProperties: { line: '1' }, contentType: 'application/json', messageExpiryInterval: 60 };
+    await q.append([{ topic: 'a/b', payload: Buffer.from([0, 255, 1]), qos: 2, retain: true, ts: 42, properties: props }]);
+    const [got] = q.peek(1);
+    expect(got).toMatchObject({ topic: 'a/b', qos: 2, retain: true, ts: 42, properties: props });
+    expect([...got.payload]).toEqual([0, 255, 1]);
+  });
+
+  it.each([
+    [{ topic: 1, payload: Buffer.alloc(1), qos: 1, retain: false, ts: 1 }],
+    [{ topic: 't', payload: 'text', qos: 1, retain: false, ts: 1 }],
+    [{ topic: 't', payload: Buffer.alloc(1), qos: 3, retain: false, ts: 1 }],
+    [{ topic: 't', payload: Buffer.alloc(1), qos: 1, retain: false, ts: NaN }],
+  ])('rejects a malformed item %#', async (bad) => {
+    q = make();
+    await expect(q.append([bad as unknown as QueueItem])).rejects.toThrow(/topic|payload|qos|ts/);
+    expect(q.size).toBe(0);
+  });
+
+  it('rejects appends after close', async () => {
+    q = make();
+    await q.close();
+    await expect(q.append([item(0)])).rejects.toThrow(/closed/);
+  });
+});
+
+const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('SqliteQueue on disk', () => {
+  it('keeps unacknowledged items and counters across close and reopen', async () => {
+    const file = path.join(tmp, 'reopen.sqlite');
+    const a = new SqliteQueue({ file, maxBytes: 3 * ITEM_BYTES });
+    await a.append([0, 1, 2, 3].map((n) => item(n)));
+    const [first] = a.peek(1);
+    a.ack([first.id]);
+    await a.close();
+    const b = new SqliteQueue({ file, maxBytes: 3 * ITEM_BYTES });
+    expect(b.peek(10).map((i) => seqOf(i.payload))).toEqual([2, 3]);
+    expect(b.stats()).toMatchObject({ size: 2, bytes: 2 * ITEM_BYTES, appended: 4, acked: 1, droppedSize: 1 });
+    await b.close();
+  });
+
+  it('group-commits appends made in the same tick into one transaction', async () => {
+    const file = path.join(tmp, 'group.sqlite');
+    const q = new SqliteQueue({ file, commitDelayMs: 5 });
+    const resolved: number[] = [];
+    const done = Promise.all(Array.from({ length: 200 }, (_, n) => q.append([item(n)]).then(() => resolved.push(n))));
+    expect(q.size).toBe(0); // nothing committed before the group timer
+    await done;
+    expect(q.size).toBe(200);
+    expect(resolved).toEqual(Array.from({ length: 200 }, (_, n) => n));
+    expect(q.commits).toBe(1);
+    expect(q.peek(300).map((i) => seqOf(i.payload))).toEqual(Array.from({ length: 200 }, (_, n) => n));
+    await q.close();
+  });
+
+  it('makes the folder under the user directory', () => {
+    const f = queueFile(path.join(tmp, 'user'), 'node:1/x');
+    expect(path.dirname(f)).toBe(path.join(tmp, 'user', 'plantwire'));
+    expect(fs.existsSync(path.dirname(f))).toBe(true);
+    expect(path.basename(f)).toBe('node_1_x.sqlite');
+  });
+
+  it('loses no resolved append when the writing process is SIGKILLed mid-write', async () => {
+    const dir = path.join(tmp, 'crash');
+    const lib = compileQueueForChild(dir);
+    const file = path.join(dir, 'crash.sqlite');
+    const childSrc = `
+      const { SqliteQueue } = require(${JSON.stringify(lib)});
+      const q = new SqliteQueue({ file: ${JSON.stringify(file)}, commitDelayMs: 1 });
+      let n = 0;
+      function burst() {
+        const batch = [];
+        for (let i = 0; i < 50; i++) { const p = Buffer.alloc(64, 32); p.write(String(n)); batch.push({ topic: 't', payload: p, qos: 1, retain: false, ts: Date.now() }); n++; }
+        const last = n - 1;
+        q.append(batch).then(() => process.stdout.write(last + '\\n'));
+        setImmediate(burst);
+      }
+      burst();`;
+    const child = spawn(process.execPath, ['-e', childSrc], {
+      env: { ...process.env, NODE_PATH: path.resolve(__dirname, '../../../node_modules') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    let lastDurable = -1;
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const lines = out.split('\n').filter(Boolean);
+        lastDurable = Number(lines[lines.length - 1]);
+        if (lastDurable >= 5000) {
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+      child.on('exit', () => reject(new Error(`child exited early: ${err}`)));
+    }).catch((e) => {
+      if (lastDurable < 5000) throw e;
+    });
+    await new Promise((r) => child.once('close', r));
+    const q = new SqliteQueue({ file });
+    const seqs: number[] = [];
+    let after = 0;
+    for (;;) {
+      const page = q.peek(5000, after);
+      if (!page.length) break;
+      for (const i of page) seqs.push(seqOf(i.payload));
+      after = page[page.length - 1].id;
+    }
+    await q.close();
+    // Every append the child saw resolve is there; what is there is a gap-free prefix, in order.
+    expect(seqs.length).toBeGreaterThan(lastDurable);
+    expect(seqs.every((s, i) => s === i)).toBe(true);
+  });
+});
+
+/** Transpiles queue.ts and its one local import for a plain `node` child process. */
+function compileQueueForChild(dir: string): string {
+  const root = path.resolve(__dirname, '../../../nodes');
+  for (const rel of ['publish/queue.ts', 'shared/errors.ts']) {
+    const src = fs.readFileSync(path.join(root, rel), 'utf8');
+    const js = ts.transpileModule(src, {
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+    }).outputText;
+    const dest = path.join(dir, 'lib', rel.replace(/\.ts$/, '.js'));
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    fs.writeFileSync(dest, js);
+  }
+  return path.join(dir, 'lib', 'publish', 'queue.js');
+}
