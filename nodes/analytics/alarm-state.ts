@@ -1,0 +1,428 @@
+/**
+ * Alarm engine: limit alarms (HH, H, L, LL) with hysteresis and on/off delays, and the ISA-18.2
+ * alarm state machine (ANSI/ISA-18.2-2016, clause 11.5, figure 8: states A normal, B unacknowledged,
+ * C acknowledged, D returned to normal unacknowledged, E shelved). One state per tag.
+ *
+ * Two layers, kept apart on purpose:
+ * - the process condition: is the value in alarm, at which level, after hysteresis and delays;
+ * - the annunciation state: what the operator has been told and has acknowledged.
+ * Delays and shelving run in event time (the samples' timestamps); when samples stop arriving,
+ * a timer completes them in event time extrapolated by the local clock (event-clock.ts).
+ */
+import { ConfigError, InputError } from '../shared/errors';
+import { numericValue, type Quality, type Sample } from '../shared/sample';
+import { EventClock, MAX_TIMER_MS, systemTimers, type Timers } from './event-clock';
+
+export type AlarmState = 'normal' | 'unack' | 'acked' | 'rtn-unack' | 'shelved';
+export type AlarmLevel = 'HH' | 'H' | 'L' | 'LL';
+export const ALARM_PRIORITIES = ['critical', 'high', 'medium', 'low'] as const;
+export type AlarmPriority = (typeof ALARM_PRIORITIES)[number];
+
+export interface AlarmOptions {
+  highHigh?: number;
+  high?: number;
+  low?: number;
+  lowLow?: number;
+  /** Deadband for the return to normal, in the value's units. */
+  hysteresis: number;
+  /** Seconds the condition must hold before the alarm becomes active. */
+  onDelay: number;
+  /** Seconds the condition must be clear before the alarm returns to normal. */
+  offDelay: number;
+  /** Latching: an acknowledged alarm that clears waits in rtn-unack for a second acknowledgement. */
+  latch: boolean;
+  priority: AlarmPriority;
+}
+
+export interface AlarmEvent {
+  tag: string;
+  state: AlarmState;
+  level: AlarmLevel | null;
+  value: number | null;
+  /** Event time the alarm entered this state, epoch ms. */
+  since: number;
+  previous: AlarmState;
+  priority: AlarmPriority;
+  quality: Quality;
+  /** Event time of the change, epoch ms. */
+  ts: number;
+}
+
+/** What survives a restart for one tag (JSON-safe; stored in the node context). */
+export interface TagAlarm {
+  state: AlarmState;
+  /** Level shown to the operator: the active level, or the level that returned (rtn-unack). */
+  level: AlarmLevel | null;
+  value: number | null;
+  since: number;
+  quality: Quality;
+  lastTs: number | null;
+  /** Process condition after delays. */
+  active: boolean;
+  activeLevel: AlarmLevel | null;
+  pendingOn: { since: number; level: AlarmLevel } | null;
+  pendingOff: { since: number } | null;
+  shelvedUntil: number | null;
+  badInput: boolean;
+}
+
+const LEVELS: readonly AlarmLevel[] = ['HH', 'H', 'L', 'LL'];
+const STATES: readonly AlarmState[] = ['normal', 'unack', 'acked', 'rtn-unack', 'shelved'];
+const SEVERITY: Record<AlarmLevel, number> = { HH: 2, H: 1, L: 1, LL: 2 };
+const SIDE: Record<AlarmLevel, 'high' | 'low'> = { HH: 'high', H: 'high', L: 'low', LL: 'low' };
+/** A shelf is a time-limited suppression (ISA-18.2 clause 12.4): at most seven days. */
+export const MAX_SHELVE_S = 7 * 24 * 3600;
+
+function checkOptions(o: AlarmOptions): void {
+  for (const k of ['highHigh', 'high', 'low', 'lowLow'] as const) {
+    const v = o[k];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) throw new ConfigError(`${k} must be a finite number or empty`);
+  }
+  for (const k of ['hysteresis', 'onDelay', 'offDelay'] as const) {
+    if (typeof o[k] !== 'number' || !Number.isFinite(o[k]) || o[k] < 0) throw new ConfigError(`${k} must be a number >= 0`);
+  }
+  if (o.highHigh === undefined && o.high === undefined && o.low === undefined && o.lowLow === undefined) {
+    throw new ConfigError('set at least one limit (highHigh, high, low or lowLow)');
+  }
+  // Limits must nest, or a value could be in HH without being in H: LL < L < H < HH.
+  const ordered = [o.lowLow, o.low, o.high, o.highHigh].filter((v): v is number => v !== undefined);
+  for (let i = 1; i < ordered.length; i++) {
+    if (!(ordered[i - 1] < ordered[i])) throw new ConfigError('limits must increase: lowLow < low < high < highHigh');
+  }
+  if (!ALARM_PRIORITIES.includes(o.priority)) throw new ConfigError(`priority must be one of ${ALARM_PRIORITIES.join(', ')}`);
+}
+
+export function newTagAlarm(ts: number): TagAlarm {
+  return {
+    state: 'normal', level: null, value: null, since: ts, quality: 'good', lastTs: null,
+    active: false, activeLevel: null, pendingOn: null, pendingOff: null, shelvedUntil: null, badInput: false,
+  };
+}
+
+/** Checks a stored tag state read back from the context; returns undefined when it is not one. */
+export function parseTagAlarm(raw: unknown): TagAlarm | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const r = raw as Record<string, unknown>;
+  const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+  const lvl = (v: unknown) => v === null || LEVELS.includes(v as AlarmLevel);
+  if (!STATES.includes(r.state as AlarmState) || !lvl(r.level) || !lvl(r.activeLevel) || !num(r.since)) return undefined;
+  if (!(r.value === null || num(r.value)) || !(r.lastTs === null || num(r.lastTs))) return undefined;
+  if (typeof r.active !== 'boolean' || typeof r.badInput !== 'boolean') return undefined;
+  if (!(r.shelvedUntil === null || num(r.shelvedUntil))) return undefined;
+  const on = r.pendingOn as { since?: unknown; level?: unknown } | null;
+  const off = r.pendingOff as { since?: unknown } | null;
+  if (on !== null && (typeof on !== 'object' || !num(on.since) || !LEVELS.includes(on.level as AlarmLevel))) return undefined;
+  if (off !== null && (typeof off !== 'object' || !num(off.since))) return undefined;
+  const q = r.quality;
+  return {
+    state: r.state as AlarmState, level: r.level as AlarmLevel | null, value: r.value as number | null,
+    since: r.since as number, quality: q === 'uncertain' || q === 'bad' ? q : 'good', lastTs: r.lastTs as number | null,
+    active: r.active, activeLevel: r.activeLevel as AlarmLevel | null,
+    pendingOn: on ? { since: on.since as number, level: on.level as AlarmLevel } : null,
+    pendingOff: off ? { since: off.since as number } : null,
+    shelvedUntil: r.shelvedUntil as number | null, badInput: r.badInput,
+  };
+}
+
+export class AlarmEngine {
+  private readonly tags = new Map<string, TagAlarm>();
+  private readonly clocks = new Map<string, EventClock>();
+  private readonly timerHandles = new Map<string, unknown>();
+  private readonly timers: Timers;
+  /** Receives changes made by a timer (a delay or a shelf that ran out with no sample arriving). */
+  onTimed: (events: AlarmEvent[]) => void = () => undefined;
+
+  constructor(private readonly o: AlarmOptions, timers: Timers = systemTimers) {
+    checkOptions(o);
+    this.timers = timers;
+  }
+
+  /** Level the value is in, given the level the alarm holds now (for hysteresis on the way out). */
+  levelOf(v: number, held: AlarmLevel | null): AlarmLevel | null {
+    const h = this.o.hysteresis;
+    const holds = (l: AlarmLevel) => held !== null && SIDE[held] === SIDE[l] && SEVERITY[held] >= SEVERITY[l];
+    const check = (l: AlarmLevel, limit: number | undefined): boolean => {
+      if (limit === undefined) return false;
+      if (SIDE[l] === 'high') return v >= limit || (holds(l) && v > limit - h);
+      return v <= limit || (holds(l) && v < limit + h);
+    };
+    if (check('HH', this.o.highHigh)) return 'HH';
+    if (check('LL', this.o.lowLow)) return 'LL';
+    if (check('H', this.o.high)) return 'H';
+    if (check('L', this.o.low)) return 'L';
+    return null;
+  }
+
+  /** Feeds one sample; returns the state changes it caused, oldest first. */
+  process(s: Sample): AlarmEvent[] {
+    const bad = s.value === null || s.quality === 'bad';
+    const v = s.value === null ? null : numericValue(s);
+    const st = this.tags.get(s.tag);
+    if (st && st.lastTs !== null && s.ts < st.lastTs) {
+      throw new InputError(`tag "${s.tag}": timestamp ${new Date(s.ts).toISOString()} is earlier than the previous sample's`);
+    }
+    const t = st ?? newTagAlarm(s.ts);
+    if (!st) this.tags.set(s.tag, t);
+    const events: AlarmEvent[] = [];
+    this.advanceTag(s.tag, t, s.ts, events);
+    this.clock(s.tag).observe(s.ts);
+    t.lastTs = s.ts;
+
+    if (bad) {
+      // Bad input neither raises nor clears an alarm: the condition is unknown, so the state is
+      // held and delays that were running are cancelled (they cannot be confirmed).
+      t.pendingOn = null;
+      t.pendingOff = null;
+      if (v !== null) t.value = v;
+      if (!t.badInput) {
+        t.badInput = true;
+        t.quality = 'bad';
+        events.push(this.event(s.tag, t, t.state, s.ts));
+      }
+    } else {
+      const wasBad = t.badInput;
+      t.badInput = false;
+      t.quality = s.quality;
+      t.value = v;
+      const before = events.length;
+      this.evaluate(s.tag, t, v as number, s.ts, events);
+      if (wasBad && events.length === before) events.push(this.event(s.tag, t, t.state, s.ts));
+    }
+    this.schedule(s.tag, t);
+    return events;
+  }
+
+  private evaluate(tag: string, t: TagAlarm, v: number, ts: number, events: AlarmEvent[]): void {
+    const raw = this.levelOf(v, t.active ? t.activeLevel : null);
+    if (!t.active) {
+      if (raw === null) {
+        t.pendingOn = null;
+      } else if (this.o.onDelay === 0) {
+        this.activate(tag, t, raw, ts, events);
+      } else {
+        t.pendingOn = { since: t.pendingOn?.since ?? ts, level: raw };
+      }
+      return;
+    }
+    if (raw !== null) {
+      t.pendingOff = null;
+      if (raw !== t.activeLevel) this.activate(tag, t, raw, ts, events);
+    } else if (this.o.offDelay === 0) {
+      this.clear(tag, t, ts, events);
+    } else if (!t.pendingOff) {
+      t.pendingOff = { since: ts };
+    }
+  }
+
+  /** Completes delays and shelves that ran out at or before event time `ts`. */
+  private advanceTag(tag: string, t: TagAlarm, ts: number, events: AlarmEvent[]): void {
+    for (;;) {
+      const on = t.pendingOn ? t.pendingOn.since + this.o.onDelay * 1000 : Infinity;
+      const off = t.pendingOff ? t.pendingOff.since + this.o.offDelay * 1000 : Infinity;
+      const shelf = t.shelvedUntil ?? Infinity;
+      const next = Math.min(on, off, shelf);
+      if (next > ts) return;
+      if (next === shelf) this.unshelve(tag, next, events);
+      else if (next === on) {
+        const level = t.pendingOn!.level;
+        t.pendingOn = null;
+        this.activate(tag, t, level, next, events);
+      } else {
+        t.pendingOff = null;
+        this.clear(tag, t, next, events);
+      }
+    }
+  }
+
+  private activate(tag: string, t: TagAlarm, level: AlarmLevel, ts: number, events: AlarmEvent[]): void {
+    const prevLevel = t.activeLevel;
+    t.active = true;
+    t.activeLevel = level;
+    t.pendingOn = null;
+    if (t.state === 'shelved') return;
+    // A new alarm, a re-alarm after return, or an escalation (H -> HH) is annunciated anew; a
+    // de-escalation (HH -> H) keeps the acknowledgement the operator gave.
+    const escalated = prevLevel === null || SIDE[prevLevel] !== SIDE[level] || SEVERITY[level] > SEVERITY[prevLevel];
+    this.change(tag, t, t.state === 'acked' && !escalated ? 'acked' : 'unack', level, ts, events);
+  }
+
+  private clear(tag: string, t: TagAlarm, ts: number, events: AlarmEvent[]): void {
+    t.active = false;
+    t.pendingOff = null;
+    if (t.state === 'shelved') {
+      t.activeLevel = null;
+      return;
+    }
+    const level = t.activeLevel;
+    t.activeLevel = null;
+    if (t.state === 'unack') this.change(tag, t, 'rtn-unack', level, ts, events);
+    else if (t.state === 'acked') this.change(tag, t, this.o.latch ? 'rtn-unack' : 'normal', this.o.latch ? level : null, ts, events);
+  }
+
+  private change(tag: string, t: TagAlarm, state: AlarmState, level: AlarmLevel | null, ts: number, events: AlarmEvent[]): void {
+    if (state === t.state && level === t.level) return;
+    const previous = t.state;
+    if (state !== t.state) t.since = ts;
+    t.state = state;
+    t.level = level;
+    events.push(this.event(tag, t, previous, ts));
+  }
+
+  private event(tag: string, t: TagAlarm, previous: AlarmState, ts: number): AlarmEvent {
+    return {
+      tag, state: t.state, level: t.level, value: t.value, since: t.since, previous,
+      priority: this.o.priority, quality: t.badInput ? 'bad' : t.quality, ts,
+    };
+  }
+
+  /** Operator acknowledgement (msg.ack): unack -> acked, rtn-unack -> normal; otherwise nothing. */
+  acknowledge(tag: string, ts?: number): AlarmEvent[] {
+    const t = this.known(tag);
+    const at = ts ?? this.clock(tag).now();
+    const events: AlarmEvent[] = [];
+    this.advanceTag(tag, t, at, events);
+    if (t.state === 'unack') this.change(tag, t, 'acked', t.level, at, events);
+    else if (t.state === 'rtn-unack') this.change(tag, t, 'normal', null, at, events);
+    this.schedule(tag, t);
+    return events;
+  }
+
+  /** Shelves a tag for `seconds` (msg.action "shelve"); a tag not seen yet is shelved ahead of its first sample. */
+  shelve(tag: string, seconds: number, ts?: number): AlarmEvent[] {
+    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_SHELVE_S) {
+      throw new InputError(`msg.duration must be seconds between 1 and ${MAX_SHELVE_S} (7 days), not ${String(seconds)}`);
+    }
+    const at = ts ?? this.clock(tag).now();
+    let t = this.tags.get(tag);
+    if (!t) {
+      t = newTagAlarm(at);
+      this.tags.set(tag, t);
+    }
+    const events: AlarmEvent[] = [];
+    this.advanceTag(tag, t, at, events);
+    t.shelvedUntil = at + seconds * 1000;
+    this.change(tag, t, 'shelved', t.active ? t.activeLevel : null, at, events);
+    this.schedule(tag, t);
+    return events;
+  }
+
+  /** Ends a shelf (msg.action "unshelve", or its time ran out): an alarm still active is annunciated again. */
+  unshelve(tag: string, ts?: number, into?: AlarmEvent[]): AlarmEvent[] {
+    const t = this.known(tag);
+    const events = into ?? [];
+    const at = ts ?? this.clock(tag).now();
+    if (!into) {
+      // Let delays that ran out while shelved complete first, so the state returned is current.
+      const until = t.shelvedUntil;
+      t.shelvedUntil = null;
+      this.advanceTag(tag, t, at, events);
+      t.shelvedUntil = until;
+    }
+    if (t.state !== 'shelved') return events;
+    t.shelvedUntil = null;
+    if (t.active) this.change(tag, t, 'unack', t.activeLevel, at, events);
+    else this.change(tag, t, 'normal', null, at, events);
+    if (!into) this.schedule(tag, t);
+    return events;
+  }
+
+  /** Alarms that are not normal (msg.action "list"), oldest first. */
+  list(): AlarmEvent[] {
+    const out: AlarmEvent[] = [];
+    for (const [tag, t] of this.tags) if (t.state !== 'normal') out.push(this.event(tag, t, t.state, t.since));
+    return out.sort((a, b) => a.since - b.since);
+  }
+
+  get(tag: string): Readonly<TagAlarm> | undefined {
+    return this.tags.get(tag);
+  }
+
+  get size(): number {
+    return this.tags.size;
+  }
+
+  /** msg.reset: forgets one tag, or every tag. */
+  reset(tag?: string): void {
+    const names = tag === undefined ? [...this.tags.keys()] : [tag];
+    for (const n of names) {
+      this.cancelTimer(n);
+      this.tags.delete(n);
+      this.clocks.delete(n);
+    }
+  }
+
+  snapshot(): Record<string, TagAlarm> {
+    const out: Record<string, TagAlarm> = {};
+    for (const [tag, t] of this.tags) out[tag] = { ...t };
+    return out;
+  }
+
+  /** Restores states saved by snapshot(); returns the tags that could not be read. */
+  restore(saved: unknown): string[] {
+    const rejected: string[] = [];
+    if (!saved || typeof saved !== 'object') return rejected;
+    for (const [tag, raw] of Object.entries(saved as Record<string, unknown>)) {
+      const t = parseTagAlarm(raw);
+      if (!t) {
+        rejected.push(tag);
+        continue;
+      }
+      this.tags.set(tag, t);
+      if (t.lastTs !== null) this.clock(tag).observe(t.lastTs);
+      this.schedule(tag, t);
+    }
+    return rejected;
+  }
+
+  dispose(): void {
+    for (const tag of [...this.timerHandles.keys()]) this.cancelTimer(tag);
+  }
+
+  private known(tag: string): TagAlarm {
+    const t = this.tags.get(tag);
+    if (!t) throw new InputError(`no alarm for tag "${tag}" (no sample has arrived for it)`);
+    return t;
+  }
+
+  private clock(tag: string): EventClock {
+    let c = this.clocks.get(tag);
+    if (!c) {
+      c = new EventClock(this.timers);
+      this.clocks.set(tag, c);
+    }
+    return c;
+  }
+
+  private cancelTimer(tag: string): void {
+    const h = this.timerHandles.get(tag);
+    if (h !== undefined) this.timers.clearTimeout(h);
+    this.timerHandles.delete(tag);
+  }
+
+  /** Arms one timer per tag for its next deadline (delay or shelf end), in extrapolated event time. */
+  private schedule(tag: string, t: TagAlarm): void {
+    this.cancelTimer(tag);
+    const deadlines = [
+      t.pendingOn ? t.pendingOn.since + this.o.onDelay * 1000 : Infinity,
+      t.pendingOff ? t.pendingOff.since + this.o.offDelay * 1000 : Infinity,
+      t.shelvedUntil ?? Infinity,
+    ];
+    const next = Math.min(...deadlines);
+    if (next === Infinity) return;
+    const wait = Math.min(MAX_TIMER_MS, Math.max(0, next - this.clock(tag).now()));
+    this.timerHandles.set(
+      tag,
+      this.timers.setTimeout(() => {
+        this.timerHandles.delete(tag);
+        const cur = this.tags.get(tag);
+        if (!cur) return;
+        const events: AlarmEvent[] = [];
+        // A timer never fires early; when the wait was capped it fires before the deadline and re-arms.
+        const at = wait < MAX_TIMER_MS ? Math.max(next, this.clock(tag).now()) : this.clock(tag).now();
+        this.advanceTag(tag, cur, at, events);
+        this.schedule(tag, cur);
+        if (events.length) this.onTimed(events);
+      }, wait),
+    );
+  }
+}
