@@ -1,0 +1,88 @@
+/**
+ * Per-tag state for the analytics engines (stats, deadband, rate, resample). A tag seen for the
+ * first time gets fresh state; the number of tags is bounded so that a flow that puts a counter or
+ * a timestamp in `msg.topic` by mistake gets a clear error instead of growing memory without end.
+ */
+import { InputError } from '../shared/errors';
+
+export const DEFAULT_MAX_TAGS = 10_000;
+
+export class TagTable<T> {
+  private readonly states = new Map<string, T>();
+
+  constructor(
+    private readonly create: (tag: string) => T,
+    private readonly maxTags: number = DEFAULT_MAX_TAGS,
+  ) {}
+
+  /** The state of `tag`, created on first use. */
+  get(tag: string): T {
+    let s = this.states.get(tag);
+    if (s === undefined) {
+      if (this.states.size >= this.maxTags) {
+        throw new InputError(`tag "${tag.slice(0, 60)}": this node already keeps ${this.maxTags} tags (is msg.topic a tag name?)`);
+      }
+      s = this.create(tag);
+      this.states.set(tag, s);
+    }
+    return s;
+  }
+
+  /** Whether one more tag (or `tag` itself, when known) fits. */
+  admits(tag: string): boolean {
+    return this.states.has(tag) || this.states.size < this.maxTags;
+  }
+
+  peek(tag: string): T | undefined {
+    return this.states.get(tag);
+  }
+
+  set(tag: string, state: T): void {
+    this.states.set(tag, state);
+  }
+
+  /** Forgets one tag, or every tag when `tag` is undefined. */
+  reset(tag?: string): void {
+    if (tag === undefined) this.states.clear();
+    else this.states.delete(tag);
+  }
+
+  get size(): number {
+    return this.states.size;
+  }
+
+  entries(): IterableIterator<[string, T]> {
+    return this.states.entries();
+  }
+}
+
+/** Neumaier's compensated sum: the error stays O(eps) however many terms are added and removed. */
+export class CompensatedSum {
+  private s = 0;
+  private c = 0;
+
+  add(x: number): void {
+    const t = this.s + x;
+    if (Math.abs(this.s) >= Math.abs(x)) this.c += this.s - t + x;
+    else this.c += x - t + this.s;
+    this.s = t;
+  }
+
+  get value(): number {
+    return this.s + this.c;
+  }
+
+  clear(): void {
+    this.s = 0;
+    this.c = 0;
+  }
+}
+
+/**
+ * Event time of a tag "now": its last sample's timestamp plus the wall-clock time since that sample
+ * arrived. Timers that close buckets of quiet inputs use it, so a device whose clock is off by
+ * minutes still has its buckets closed at the right moment of its own time.
+ */
+export function estimatedEventTime(lastTs: number, lastArrival: number, now: number): number {
+  return lastTs + Math.max(0, now - lastArrival);
+}

@@ -1,0 +1,218 @@
+import fc from 'fast-check';
+import { STAT_NAMES, StatsEngine, quantileSorted, type StatName, type StatsResult } from '../../../nodes/analytics/window';
+import type { Quality, Sample } from '../../../nodes/shared/sample';
+
+const ALL: StatName[] = [...STAT_NAMES];
+const s = (value: Sample['value'], ts: number, tag = 't', quality: Quality = 'good'): Sample => ({ tag, value, quality, ts });
+
+/** Every statistic recomputed from scratch, the slow obvious way. */
+function bruteForce(xs: number[]): StatsResult {
+  const n = xs.length;
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  const ss = xs.reduce((a, b) => a + (b - mean) ** 2, 0);
+  return {
+    mean,
+    min: sorted[0],
+    max: sorted[n - 1],
+    sum: xs.reduce((a, b) => a + b, 0),
+    count: n,
+    stddev: n < 2 ? null : Math.sqrt(ss / (n - 1)),
+    rms: Math.sqrt(xs.reduce((a, b) => a + b * b, 0) / n),
+    range: sorted[n - 1] - sorted[0],
+    median: quantileSorted(sorted, 0.5),
+    p95: quantileSorted(sorted, 0.95),
+    first: xs[0],
+    last: xs[n - 1],
+  };
+}
+
+function expectClose(got: StatsResult, want: StatsResult, scale: number): void {
+  for (const k of ALL) {
+    const g = got[k];
+    const w = want[k];
+    if (w === null || w === undefined) {
+      expect(g).toBe(w);
+      continue;
+    }
+    expect(typeof g).toBe('number');
+    // Relative to the magnitude of the data: sums of n values carry n * eps * max|x| at worst.
+    expect(Math.abs((g as number) - w)).toBeLessThanOrEqual(1e-9 * Math.max(1, scale));
+  }
+}
+
+const series = fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true, noDefaultInfinity: true }), { minLength: 1, maxLength: 120 });
+
+describe('StatsEngine: sliding count window', () => {
+  it('matches a brute-force recomputation over the window for random series', () => {
+    fc.assert(
+      fc.property(series, fc.integer({ min: 1, max: 25 }), (xs, size) => {
+        const e = new StatsEngine({ window: 'count', size, emit: 'sample', stats: ALL });
+        const scale = Math.max(1, ...xs.map(Math.abs)) * size;
+        xs.forEach((x, i) => {
+          const [r] = e.push([s(x, i)], i);
+          expectClose(r.value, bruteForce(xs.slice(Math.max(0, i + 1 - size), i + 1)), scale);
+        });
+      }),
+    );
+  });
+
+  it('gives the NIST-style answer exactly: 1000000001, 1000000003, 1000000002 -> mean 1000000002, sd 1', () => {
+    const e = new StatsEngine({ window: 'count', size: 3, emit: 'sample', stats: ['mean', 'stddev', 'sum', 'rms'] });
+    const cycle = [1000000001, 1000000003, 1000000002];
+    let last: StatsResult = {};
+    for (let i = 0; i < 3; i++) last = e.push([s(cycle[i], i)], i)[0].value;
+    expect(last.mean).toBe(1000000002);
+    expect(last.stddev).toBe(1);
+    expect(last.sum).toBe(3000000006);
+    // Every later window holds the same three values in another order: still exact after many slides.
+    for (let i = 3; i < 20_000; i++) {
+      last = e.push([s(cycle[i % 3], i)], i)[0].value;
+      if (i % 3 === 2 || i > 19_990) {
+        expect(last.mean).toBe(1000000002);
+        expect(last.stddev).toBe(1);
+      }
+    }
+  });
+
+  it('stays accurate after a large level shift leaves the window (no cancellation from old sums)', () => {
+    const e = new StatsEngine({ window: 'count', size: 4, emit: 'sample', stats: ['mean', 'stddev'] });
+    let ts = 0;
+    for (let i = 0; i < 50; i++) e.push([s(1e12 + (i % 7), ts++)], ts);
+    let r: StatsResult = {};
+    for (const x of [1, 2, 3, 4]) r = e.push([s(x, ts++)], ts)[0].value;
+    expect(r.mean).toBe(2.5);
+    expect(r.stddev).toBeCloseTo(Math.sqrt(5 / 3), 12);
+  });
+
+  it('reports stddev as null for one sample and a population of equal values as 0', () => {
+    const e = new StatsEngine({ window: 'count', size: 10, emit: 'sample', stats: ['stddev', 'count'] });
+    expect(e.push([s(5, 0)], 0)[0].value).toEqual({ stddev: null, count: 1 });
+    expect(e.push([s(5, 1)], 1)[0].value).toEqual({ stddev: 0, count: 2 });
+  });
+
+  it('returns only the statistics asked for, in that order', () => {
+    const e = new StatsEngine({ window: 'count', size: 3, emit: 'sample', stats: ['p95', 'first'] });
+    const [r] = e.push([s(2, 0)], 0);
+    expect(Object.keys(r.value)).toEqual(['p95', 'first']);
+  });
+});
+
+describe('StatsEngine: sliding time window', () => {
+  it('matches a brute-force recomputation over (t - size, t] for random series', () => {
+    const steps = fc.array(fc.tuple(fc.integer({ min: 0, max: 1500 }), fc.double({ min: -1e4, max: 1e4, noNaN: true, noDefaultInfinity: true })), {
+      minLength: 1,
+      maxLength: 100,
+    });
+    fc.assert(
+      fc.property(steps, fc.integer({ min: 1, max: 5 }), (pts, sizeS) => {
+        const e = new StatsEngine({ window: 'time', size: sizeS, emit: 'sample', stats: ALL });
+        let ts = 1_700_000_000_000;
+        const seen: Array<{ ts: number; v: number }> = [];
+        for (const [dt, v] of pts) {
+          ts += dt;
+          seen.push({ ts, v });
+          const [r] = e.push([s(v, ts)], ts);
+          const inWindow = seen.filter((p) => p.ts > ts - sizeS * 1000).map((p) => p.v);
+          expectClose(r.value, bruteForce(inWindow), 1e4 * inWindow.length);
+        }
+      }),
+    );
+  });
+});
+
+describe('StatsEngine: tumbling windows', () => {
+  it('emits once per count window and starts afresh', () => {
+    const e = new StatsEngine({ window: 'count', size: 3, emit: 'window', stats: ['mean', 'count', 'first', 'last'] });
+    const got = [1, 2, 3, 4, 5, 6, 7].flatMap((x, i) => e.push([s(x, i * 10)], 0));
+    expect(got.map((r) => r.value)).toEqual([
+      { mean: 2, count: 3, first: 1, last: 3 },
+      { mean: 5, count: 3, first: 4, last: 6 },
+    ]);
+    expect(got.map((r) => r.ts)).toEqual([20, 50]);
+  });
+
+  it('aligns time windows to multiples of size since the epoch and closes them on a later sample', () => {
+    const e = new StatsEngine({ window: 'time', size: 10, emit: 'window', stats: ['sum', 'count'] });
+    const got = [
+      ...e.push([s(1, 5_000), s(2, 9_999)], 0),
+      ...e.push([s(10, 10_000)], 0),
+      ...e.push([s(20, 35_000)], 0),
+    ];
+    expect(got.map((r) => [r.value, r.ts])).toEqual([
+      [{ sum: 3, count: 2 }, 9_999],
+      [{ sum: 10, count: 1 }, 10_000],
+    ]);
+  });
+
+  it('closes a quiet tag by the timer, in its own event time even when its clock is off', () => {
+    const e = new StatsEngine({ window: 'time', size: 10, emit: 'window', stats: ['mean'] });
+    // The device clock is 1 hour behind the wall clock.
+    const wall = 3_600_000 + 1_000;
+    e.push([s(4, 1_000)], wall);
+    expect(e.closeDue(wall + 9_000)).toEqual([]); // event time 10 000: end reached, grace not yet
+    expect(e.closeDue(wall + 10_999)).toEqual([]);
+    const [r] = e.closeDue(wall + 11_000);
+    expect(r).toMatchObject({ tag: 't', value: { mean: 4 }, ts: 1_000 });
+    expect(e.closeDue(wall + 50_000)).toEqual([]);
+  });
+});
+
+describe('StatsEngine: quality, tags and bad input', () => {
+  it('keeps tags apart', () => {
+    const e = new StatsEngine({ window: 'count', size: 2, emit: 'sample', stats: ['sum'] });
+    const got = e.push([s(1, 0, 'a'), s(100, 0, 'b'), s(2, 1, 'a')], 0);
+    expect(got.map((r) => [r.tag, r.value.sum])).toEqual([
+      ['a', 1],
+      ['b', 100],
+      ['a', 3],
+    ]);
+  });
+
+  it('marks results bad while a bad sample is in the window, then good again', () => {
+    const e = new StatsEngine({ window: 'count', size: 2, emit: 'sample', stats: ['mean'] });
+    const q = [s(1, 0), s(2, 1, 't', 'bad'), s(3, 2, 't', 'uncertain'), s(4, 3), s(5, 4)].map((x) => e.push([x], 0)[0].quality);
+    expect(q).toEqual(['good', 'bad', 'bad', 'uncertain', 'good']);
+  });
+
+  it('refuses text and out-of-order timestamps without touching state (a batch is all or nothing)', () => {
+    const e = new StatsEngine({ window: 'count', size: 5, emit: 'sample', stats: ['count'] });
+    e.push([s(1, 100)], 0);
+    expect(() => e.push([s(2, 101, 'b'), s(3, 50)], 0)).toThrow(/older than the previous sample/);
+    expect(() => e.push([s(2, 101, 'b'), s('high', 102)], 0)).toThrow(/must be a number/);
+    expect(e.tagCount).toBe(1);
+    expect(e.push([s(2, 100)], 0)[0].value.count).toBe(2);
+  });
+
+  it('skips null values (failed readings)', () => {
+    const e = new StatsEngine({ window: 'count', size: 5, emit: 'sample', stats: ['count'] });
+    expect(e.push([s(null, 0, 't', 'bad')], 0)).toEqual([]);
+    expect(e.push([s(true, 1)], 0)[0].value.count).toBe(1);
+  });
+
+  it('bounds the number of tags and the samples of a time window', () => {
+    const e = new StatsEngine({ window: 'time', size: 100, emit: 'sample', stats: ['count'], maxTags: 2, maxSamples: 3 });
+    expect(() => e.push([s(1, 0, 'a'), s(1, 0, 'b'), s(1, 0, 'c')], 0)).toThrow(/at most 2/);
+    e.push([s(1, 0, 'a'), s(1, 1, 'a'), s(1, 2, 'a')], 0);
+    expect(() => e.push([s(1, 3, 'a')], 0)).toThrow(/already holds 3 samples/);
+  });
+
+  it('forgets one tag or all on reset', () => {
+    const e = new StatsEngine({ window: 'count', size: 5, emit: 'sample', stats: ['count'] });
+    e.push([s(1, 0, 'a'), s(1, 0, 'b')], 0);
+    e.reset('a');
+    expect(e.push([s(1, 1, 'a'), s(1, 1, 'b')], 0).map((r) => r.value.count)).toEqual([1, 2]);
+    e.reset();
+    expect(e.tagCount).toBe(0);
+  });
+
+  it.each([
+    [{ size: 0 }, /above 0/],
+    [{ size: 2.5 }, /whole number/],
+    [{ stats: [] }, /at least one/],
+    [{ stats: ['avg'] }, /unknown statistic "avg"/],
+    [{ window: 'sliding' }, /window must be/],
+  ])('refuses settings %p', (patch, msg) => {
+    expect(() => new StatsEngine({ window: 'count', size: 3, emit: 'sample', stats: ['mean'], ...(patch as object) })).toThrow(msg);
+  });
+});
