@@ -1,0 +1,194 @@
+/**
+ * Report by exception (DESIGN.md section 7, plantwire-deadband): a value passes only when it has
+ * moved more than the deadband from the last value passed, when its quality changed, or when the
+ * heartbeat is due; or, in swinging-door mode, when the historian compression archives it.
+ *
+ * Rules the help text states:
+ * - The first sample of a tag always passes. Booleans and null pass whenever they differ from the
+ *   last value passed (a deadband of numbers means nothing for them), in every mode.
+ * - `absolute`: passes when |x - last| > deadband. `percent`: deadband is a percent of the span
+ *   |rangeHigh - rangeLow|. A deadband of 0 passes every change and drops exact repeats.
+ * - Heartbeat (wall clock, seconds; 0 = none): a tag that has passed nothing for `heartbeat`
+ *   seconds re-sends its last passed value with the current time as timestamp, flagged
+ *   `heartbeat: true` (swinging door: the held point is archived first, as real data, unflagged).
+ *   A sample that arrives when the heartbeat is due passes as well.
+ * - Timestamps of a tag must not go back (an older one is refused); in swinging-door mode they must
+ *   increase, because the door slopes divide by the time between points.
+ */
+import { ConfigError, InputError } from '../shared/errors';
+import { numericValue, type Sample } from '../shared/sample';
+import { SwingingDoor, type DoorPoint } from './swinging-door';
+import { DEFAULT_MAX_TAGS, TagTable } from './tag-table';
+
+export type DeadbandMode = 'absolute' | 'percent' | 'swinging-door';
+
+export interface DeadbandOptions {
+  mode: DeadbandMode;
+  /** Absolute units (absolute) or percent of span (percent). */
+  deadband: number;
+  /** Swinging door compression deviation, absolute units. */
+  deviation: number;
+  rangeLow: number;
+  rangeHigh: number;
+  /** Seconds; 0 = no heartbeat. */
+  heartbeat: number;
+  maxTags?: number;
+}
+
+export interface DeadbandSample extends Sample {
+  /** True on a heartbeat repeat of the last passed value. */
+  heartbeat?: boolean;
+}
+
+interface TagState {
+  /** Last value passed downstream. */
+  last: Sample | null;
+  /** Newest timestamp seen. */
+  seenTs: number;
+  /** Wall-clock time of the last emission (for the heartbeat). */
+  passedAt: number;
+  door: SwingingDoor | null;
+  /** Unit of the newest sample, for points the door archives later. */
+  unit?: string;
+}
+
+export class DeadbandFilter {
+  private readonly tags: TagTable<TagState>;
+  private readonly band: number;
+  private readonly heartbeatMs: number;
+
+  constructor(private readonly o: DeadbandOptions) {
+    if (!['absolute', 'percent', 'swinging-door'].includes(o.mode)) throw new ConfigError('mode must be absolute, percent or swinging-door');
+    for (const k of ['deadband', 'deviation', 'rangeLow', 'rangeHigh', 'heartbeat'] as const) {
+      if (typeof o[k] !== 'number' || !Number.isFinite(o[k])) throw new ConfigError(`${k} must be a finite number`);
+    }
+    if (o.deadband < 0) throw new ConfigError('deadband must be 0 or more');
+    if (o.deviation < 0) throw new ConfigError('deviation must be 0 or more');
+    if (o.heartbeat < 0) throw new ConfigError('heartbeat must be 0 (none) or more seconds');
+    if (o.mode === 'percent' && o.rangeLow === o.rangeHigh) throw new ConfigError('rangeLow and rangeHigh must differ in percent mode');
+    this.band = o.mode === 'percent' ? (o.deadband / 100) * Math.abs(o.rangeHigh - o.rangeLow) : o.deadband;
+    this.heartbeatMs = o.heartbeat * 1000;
+    this.tags = new TagTable<TagState>(
+      () => ({ last: null, seenTs: -Infinity, passedAt: 0, door: o.mode === 'swinging-door' ? new SwingingDoor(o.deviation) : null }),
+      o.maxTags ?? DEFAULT_MAX_TAGS,
+    );
+  }
+
+  /** The deadband in engineering units (percent mode: of the span). */
+  get absoluteBand(): number {
+    return this.band;
+  }
+
+  /** Checks a message's samples before any state changes (a batch is taken whole or refused whole). */
+  validate(samples: readonly Sample[]): void {
+    const seen = new Map<string, number>();
+    const fresh = new Set<string>();
+    const strict = this.o.mode === 'swinging-door';
+    for (const s of samples) {
+      if (typeof s.value === 'string') numericValue(s); // throws: text is not a process value
+      const st = this.tags.peek(s.tag);
+      if (!st) fresh.add(s.tag);
+      const prev = seen.get(s.tag) ?? st?.seenTs ?? -Infinity;
+      if (s.ts < prev || (strict && s.ts === prev && typeof s.value === 'number')) {
+        throw new InputError(
+          `tag "${s.tag}": timestamp ${s.ts} is ${s.ts < prev ? 'older than' : 'the same as'} the previous sample's (${prev}); samples must arrive in time order`,
+        );
+      }
+      seen.set(s.tag, s.ts);
+    }
+    const max = this.o.maxTags ?? DEFAULT_MAX_TAGS;
+    if (this.tags.size + fresh.size > max) throw new InputError(`this message brings ${fresh.size} new tags; a deadband node keeps at most ${max}`);
+  }
+
+  /** Filters samples; returns those that pass, in order (swinging door: the points it archives). */
+  push(samples: readonly Sample[], now: number): DeadbandSample[] {
+    this.validate(samples);
+    const out: DeadbandSample[] = [];
+    for (const s of samples) {
+      const st = this.tags.get(s.tag);
+      st.seenTs = s.ts;
+      if (s.unit !== undefined) st.unit = s.unit;
+      const due = this.heartbeatMs > 0 && st.last !== null && now - st.passedAt >= this.heartbeatMs;
+      const passed = st.door ? this.door(st, s, due) : this.band_(st, s, due) ? [s] : [];
+      for (const p of passed) {
+        st.last = p;
+        st.passedAt = now;
+        out.push(p);
+      }
+    }
+    return out;
+  }
+
+  /** Heartbeats due at wall-clock `now`: the last passed value again, time-stamped now. */
+  heartbeats(now: number): DeadbandSample[] {
+    if (this.heartbeatMs <= 0) return [];
+    const out: DeadbandSample[] = [];
+    for (const [tag, st] of this.tags.entries()) {
+      if (st.last === null || now - st.passedAt < this.heartbeatMs) continue;
+      const held = st.door ? this.fromDoor(tag, st, st.door.flush()) : [];
+      const p: DeadbandSample = held.length ? held[0] : { ...st.last, ts: now, heartbeat: true };
+      st.last = held.length ? held[0] : st.last;
+      st.passedAt = now;
+      out.push(p);
+    }
+    return out;
+  }
+
+  /** Swinging door: archives every tag's held point now (msg.flush). */
+  flush(tag?: string): DeadbandSample[] {
+    const out: DeadbandSample[] = [];
+    for (const [t, st] of this.tags.entries()) {
+      if ((tag !== undefined && t !== tag) || !st.door) continue;
+      for (const p of this.fromDoor(t, st, st.door.flush())) {
+        st.last = p;
+        out.push(p);
+      }
+    }
+    return out;
+  }
+
+  reset(tag?: string): void {
+    this.tags.reset(tag);
+  }
+
+  get tagCount(): number {
+    return this.tags.size;
+  }
+
+  private band_(st: TagState, s: Sample, due: boolean): boolean {
+    const last = st.last;
+    if (last === null || due || last.quality !== s.quality) return true;
+    if (typeof s.value === 'number' && typeof last.value === 'number') return Math.abs(s.value - last.value) > this.band;
+    return s.value !== last.value;
+  }
+
+  private door(st: TagState, s: Sample, due: boolean): Sample[] {
+    const door = st.door!;
+    const latest = door.latest;
+    if (typeof s.value !== 'number') {
+      // Booleans and null: archive the held number, then pass the value when it changed.
+      const out = this.fromDoor(s.tag, st, door.flush());
+      const last = out.length ? out[out.length - 1] : st.last;
+      if (last === null || due || last.quality !== s.quality || last.value !== s.value) out.push(s);
+      st.door = new SwingingDoor(this.o.deviation);
+      return out;
+    }
+    const p: DoorPoint = { v: s.value, ts: s.ts, q: s.quality };
+    if (latest === null || due || latest.q !== s.quality) {
+      // A quality change (or the heartbeat) archives the held point and starts a new door at this one.
+      const out = this.fromDoor(s.tag, st, door.flush());
+      door.archive(p);
+      out.push(s);
+      return out;
+    }
+    return this.fromDoor(s.tag, st, door.push(p));
+  }
+
+  private fromDoor(tag: string, st: TagState, points: DoorPoint[]): Sample[] {
+    return points.map((p) => {
+      const s: Sample = { tag, value: p.v, quality: p.q, ts: p.ts };
+      if (st.unit !== undefined) s.unit = st.unit;
+      return s;
+    });
+  }
+}
