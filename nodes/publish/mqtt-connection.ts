@@ -1,0 +1,274 @@
+/**
+ * One MQTT connection shared by every node that uses a plantwire-mqtt-broker config node.
+ * Engine module: no node-red import; the mqtt.js factory and the backoff are injectable.
+ *
+ * - Users register by id; the connection opens with the first and ends with the last (as Node-RED
+ *   core's mqtt-broker does), so a broker that no flow uses is never dialled.
+ * - Reconnects with exponential backoff and jitter (nodes/shared/backoff.ts). mqtt.js' own
+ *   reconnect runs on a fixed period and, after a drop, re-sends its in-memory outgoing store
+ *   while we re-send from the disk queue: two senders, duplicates out of order. So mqtt.js'
+ *   reconnect is off (`reconnectPeriod: 0`) and every attempt is a fresh client; publishes still
+ *   waiting for their PUBACK when a connection drops reject with code UNAVAILABLE, and the
+ *   store-and-forward engine sends them again, in order, on the next connection.
+ * - `publish` resolves on PUBACK/PUBCOMP (QoS 1/2) or once written (QoS 0). A PUBACK carrying an
+ *   MQTT 5 error reason code (0x80 and above, MQTT 5.0 section 3.4.2.1) rejects with a
+ *   BrokerRejectedError: the broker will never take that message, so it must not be retried.
+ * - Events: 'state' (state: ConnectionState, detail?: string).
+ */
+import { EventEmitter } from 'events';
+import * as mqtt from 'mqtt';
+import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
+import { Backoff, type BackoffOptions } from '../shared/backoff';
+import { ConfigError, DeviceError, PlantwireError, errorMessage } from '../shared/errors';
+
+export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+export interface MqttMessageSpec {
+  topic: string;
+  payload: string | Buffer;
+  qos?: 0 | 1 | 2;
+  retain?: boolean;
+  /** MQTT 5 publish properties; left out when the connection speaks 3.1.1. */
+  properties?: IClientPublishOptions['properties'];
+}
+
+export type ClientFactory = (url: string, options: IClientOptions) => MqttClient;
+
+export interface SharedConnectionOptions {
+  url: string;
+  /** mqtt.js options: clientId, protocolVersion, keepalive, username/password, TLS, will. */
+  options: IClientOptions;
+  /** Published on every successful connect (Node-RED core's "birth message"). */
+  birth?: MqttMessageSpec;
+  backoff?: BackoffOptions;
+  connect?: ClientFactory;
+  /** Scheduling, injectable for fake timers. */
+  setTimeout?: (fn: () => void, ms: number) => unknown;
+  clearTimeout?: (handle: unknown) => void;
+}
+
+/** The broker refused this message (MQTT 5 reason code >= 0x80); retrying will not help. */
+export class BrokerRejectedError extends DeviceError {
+  readonly reasonCode: number;
+  constructor(reasonCode: number, message: string) {
+    super(`broker refused the message: ${message} (reason code 0x${reasonCode.toString(16)})`);
+    this.name = 'BrokerRejectedError';
+    this.reasonCode = reasonCode;
+  }
+}
+
+export class NotConnectedError extends PlantwireError {
+  constructor(message = 'not connected to the broker') {
+    super('UNAVAILABLE', message);
+    this.name = 'NotConnectedError';
+  }
+}
+
+interface Waiting {
+  reject: (err: Error) => void;
+}
+
+export class SharedMqttConnection extends EventEmitter {
+  private readonly users = new Set<string>();
+  private client: MqttClient | undefined;
+  private current: ConnectionState = 'idle';
+  private detail: string | undefined;
+  private readonly backoff: Backoff;
+  private timer: unknown;
+  /** Increments with every client; callbacks from an older client are ignored. */
+  private generation = 0;
+  private readonly waiting = new Map<number, Set<Waiting>>();
+  private readonly factory: ClientFactory;
+  private readonly setT: (fn: () => void, ms: number) => unknown;
+  private readonly clearT: (h: unknown) => void;
+  private serverReceiveMaximum: number | undefined;
+
+  constructor(private readonly o: SharedConnectionOptions) {
+    super();
+    this.backoff = new Backoff({ initial: 1000, max: 30_000, ...o.backoff });
+    this.factory = o.connect ?? ((url, opts) => mqtt.connect(url, opts));
+    this.setT = o.setTimeout ?? ((fn, ms) => setTimeout(fn, ms));
+    this.clearT = o.clearTimeout ?? ((h) => clearTimeout(h as NodeJS.Timeout));
+  }
+
+  get state(): ConnectionState {
+    return this.current;
+  }
+
+  get connected(): boolean {
+    return this.current === 'connected';
+  }
+
+  /** Last error text (why the connection is down), if any. */
+  get lastError(): string | undefined {
+    return this.detail;
+  }
+
+  get protocolVersion(): 4 | 5 {
+    return this.o.options.protocolVersion === 5 ? 5 : 4;
+  }
+
+  /** The broker's Receive Maximum (MQTT 5 CONNACK), the most QoS>0 publishes it takes in flight. */
+  get receiveMaximum(): number | undefined {
+    return this.serverReceiveMaximum;
+  }
+
+  get userCount(): number {
+    return this.users.size;
+  }
+
+  register(userId: string): void {
+    this.users.add(userId);
+    if (this.users.size === 1 && (this.current === 'idle' || this.current === 'closed')) this.open();
+  }
+
+  /** Removes a user; the last one out ends the connection. */
+  async deregister(userId: string): Promise<void> {
+    this.users.delete(userId);
+    if (this.users.size === 0) await this.close();
+  }
+
+  /** Skips the backoff wait: try to connect now (no-op when connected or idle). */
+  reconnectNow(): void {
+    if (this.current !== 'disconnected') return;
+    if (this.timer !== undefined) this.clearT(this.timer);
+    this.timer = undefined;
+    this.dial();
+  }
+
+  publish(msg: MqttMessageSpec): Promise<void> {
+    const client = this.client;
+    if (!client || this.current !== 'connected') {
+      return Promise.reject(new NotConnectedError(this.detail ? `not connected to the broker (${this.detail})` : undefined));
+    }
+    const gen = this.generation;
+    const opts: IClientPublishOptions = { qos: msg.qos ?? 0, retain: msg.retain ?? false };
+    if (this.protocolVersion === 5 && msg.properties) opts.properties = msg.properties;
+    return new Promise<void>((resolve, reject) => {
+      const w: Waiting = { reject };
+      let set = this.waiting.get(gen);
+      if (!set) this.waiting.set(gen, (set = new Set()));
+      set.add(w);
+      const settle = (err?: Error) => {
+        const s = this.waiting.get(gen);
+        if (!s || !s.delete(w)) return; // already rejected by a dropped connection
+        if (err) reject(err);
+        else resolve();
+      };
+      try {
+        client.publish(msg.topic, msg.payload, opts, (err, packet) => {
+          if (!err) return settle();
+          const code = (err as { code?: unknown }).code;
+          if (typeof code === 'number' && code >= 0x80) return settle(new BrokerRejectedError(code, err.message));
+          settle(new NotConnectedError(`publish failed: ${err.message}`));
+          void packet;
+        });
+      } catch (err) {
+        settle(new DeviceError(`publish failed: ${errorMessage(err)}`));
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.timer !== undefined) this.clearT(this.timer);
+    this.timer = undefined;
+    const client = this.client;
+    this.client = undefined;
+    this.generation++;
+    this.failWaiting(new NotConnectedError('connection closed'));
+    if (this.current !== 'idle') this.setState('closed');
+    if (client) {
+      client.removeAllListeners('close');
+      client.removeAllListeners('connect');
+      // A clean DISCONNECT when we can (the broker then does not send our will), forced otherwise.
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => client.end(true, () => resolve()), 2000);
+        client.end(!client.connected, () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  private open(): void {
+    this.backoff.reset();
+    this.dial();
+  }
+
+  private dial(): void {
+    this.timer = undefined;
+    const gen = ++this.generation;
+    this.setState('connecting');
+    const client = this.factory(this.o.url, { ...this.o.options, reconnectPeriod: 0 });
+    this.client = client;
+    client.on('connect', (connack) => {
+      if (gen !== this.generation) return;
+      this.backoff.reset();
+      this.detail = undefined;
+      this.serverReceiveMaximum = connack?.properties?.receiveMaximum;
+      this.setState('connected');
+      const b = this.o.birth;
+      if (b) this.publish(b).catch((err) => this.emit('warning', `birth message not sent: ${errorMessage(err)}`));
+    });
+    client.on('error', (err) => {
+      if (gen !== this.generation) return;
+      this.detail = errorMessage(err);
+    });
+    client.on('close', () => {
+      if (gen !== this.generation) return;
+      this.lost(client);
+    });
+  }
+
+  private lost(client: MqttClient): void {
+    this.generation++;
+    this.client = undefined;
+    this.failWaiting(new NotConnectedError(`connection lost before the broker acknowledged${this.detail ? ` (${this.detail})` : ''}`));
+    client.removeAllListeners('close');
+    client.removeAllListeners('connect');
+    client.end(true);
+    this.setState('disconnected', this.detail);
+    this.timer = this.setT(() => this.dial(), this.backoff.next());
+  }
+
+  private failWaiting(err: Error): void {
+    for (const [gen, set] of this.waiting) {
+      if (gen >= this.generation) continue;
+      this.waiting.delete(gen);
+      for (const w of set) w.reject(err);
+    }
+  }
+
+  private setState(state: ConnectionState, detail?: string): void {
+    this.current = state;
+    this.emit('state', state, detail);
+  }
+}
+
+const SCHEMES = ['mqtt:', 'mqtts:', 'ws:', 'wss:'];
+
+/** Parses and checks the broker URL; returns it and a form without credentials for texts. */
+export function parseBrokerUrl(raw: unknown): { url: string; display: string; secure: boolean } {
+  const text = typeof raw === 'string' ? raw.trim() : '';
+  if (!text) throw new ConfigError('broker URL is required, e.g. mqtt://127.0.0.1:1883');
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    throw new ConfigError(`broker URL "${text.slice(0, 60)}" is not a URL (e.g. mqtt://127.0.0.1:1883)`);
+  }
+  if (!SCHEMES.includes(u.protocol)) {
+    throw new ConfigError(`broker URL must start with mqtt://, mqtts://, ws:// or wss://, not ${u.protocol}//`);
+  }
+  if (!u.hostname) throw new ConfigError('broker URL has no host');
+  const display = `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+  return { url: text, display, secure: u.protocol === 'mqtts:' || u.protocol === 'wss:' };
+}
+
+export function messageSpec(topic: string, payload: string, qos: string, retain: boolean): MqttMessageSpec | undefined {
+  if (!topic) return undefined;
+  if (/[+#]/.test(topic)) throw new ConfigError(`birth/will topic "${topic}" must not contain + or #`);
+  return { topic, payload: payload ?? '', qos: Number(qos) === 2 ? 2 : Number(qos) === 1 ? 1 : 0, retain };
+}
+
