@@ -1,0 +1,181 @@
+import { AnomalyEngine, MAD_SCALE, type AnomalyOptions, type AnomalyResult } from '../../../nodes/analytics/detectors';
+import type { Quality } from '../../../nodes/shared/sample';
+
+/** Deterministic noise: mulberry32 + Box-Muller. */
+function gaussian(seed: number): () => number {
+  let a = seed >>> 0;
+  const uniform = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+}
+
+function series(n: number, seed: number, level = 50, sigma = 1): number[] {
+  const g = gaussian(seed);
+  return Array.from({ length: n }, () => level + sigma * g());
+}
+
+function run(o: AnomalyOptions, xs: readonly number[], tag = 't', quality: Quality = 'good'): AnomalyResult[] {
+  const e = new AnomalyEngine(o);
+  return xs.map((value, i) => e.process({ tag, value, quality, ts: 1000 * i }));
+}
+
+// Brute-force references, written independently of the engine.
+const avg = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
+const sd = (a: number[]) => Math.sqrt(a.reduce((s, v) => s + (v - avg(a)) ** 2, 0) / (a.length - 1));
+const med = (a: number[]) => {
+  const b = [...a].sort((x, y) => x - y);
+  return b.length % 2 ? b[(b.length - 1) / 2] : (b[b.length / 2 - 1] + b[b.length / 2]) / 2;
+};
+
+describe('AnomalyEngine: z-score', () => {
+  const o: AnomalyOptions = { method: 'zscore', window: 20, threshold: 4, warmup: 5 };
+
+  it('matches a brute-force recomputation over the previous window', () => {
+    const xs = series(120, 1);
+    const out = run(o, xs);
+    for (let i = 5; i < xs.length; i++) {
+      const h = xs.slice(Math.max(0, i - 20), i);
+      expect(out[i].baseline).toBeCloseTo(avg(h), 10);
+      expect(out[i].score).toBeCloseTo((xs[i] - avg(h)) / sd(h), 9);
+    }
+  });
+
+  it('flags exactly the injected spikes', () => {
+    const xs = series(300, 2);
+    const spikes = [60, 140, 230];
+    for (const i of spikes) xs[i] += 9;
+    const flagged = run(o, xs).flatMap((r, i) => (r.anomaly ? [i] : []));
+    expect(flagged).toEqual(spikes);
+  });
+
+  it('warm-up samples are learned but never judged, even a spike', () => {
+    const xs = [50, 51, 49, 500, 50, 50.5, 49.5];
+    const out = run(o, xs);
+    expect(out.slice(0, 5).map((r) => [r.anomaly, r.score, r.warmingUp, r.warmupLeft])).toEqual([
+      [false, null, true, 5], [false, null, true, 4], [false, null, true, 3], [false, null, true, 2], [false, null, true, 1],
+    ]);
+    expect(out[5]).toMatchObject({ warmingUp: false, warmupLeft: 0 });
+    expect(out[5].baseline).toBeCloseTo(avg(xs.slice(0, 5)), 10);
+  });
+
+  it('a flat history gives a finite score: 0 for the same value, an anomaly for any change', () => {
+    const out = run({ ...o, warmup: 3 }, [7, 7, 7, 7, 7.5]);
+    expect(out[3]).toMatchObject({ score: 0, anomaly: false, baseline: 7 });
+    expect(out[4].anomaly).toBe(true);
+    expect(Number.isFinite(out[4].score)).toBe(true);
+  });
+});
+
+describe('AnomalyEngine: median/MAD', () => {
+  const o: AnomalyOptions = { method: 'mad', window: 25, threshold: 5, warmup: 10 };
+
+  it('matches a brute-force median and 1.4826 x MAD', () => {
+    const xs = series(100, 3);
+    const out = run(o, xs);
+    for (let i = 10; i < xs.length; i++) {
+      const h = xs.slice(Math.max(0, i - 25), i);
+      const m = med(h);
+      const mad = med(h.map((v) => Math.abs(v - m)));
+      expect(out[i].baseline).toBeCloseTo(m, 10);
+      expect(out[i].score).toBeCloseTo((xs[i] - m) / (MAD_SCALE * mad), 9);
+    }
+  });
+
+  it('finds two spikes close together, which a robust baseline is not fooled by', () => {
+    const xs = series(150, 4);
+    xs[80] += 12;
+    xs[83] -= 12;
+    const flagged = run(o, xs).flatMap((r, i) => (r.anomaly ? [i] : []));
+    expect(flagged).toEqual([80, 83]);
+  });
+});
+
+describe('AnomalyEngine: EWMA control chart', () => {
+  const o: AnomalyOptions = { method: 'ewma', window: 9, threshold: 3, warmup: 30 };
+
+  it('derives lambda from the window and follows the chart recursion with exact-variance limits', () => {
+    const e = new AnomalyEngine(o);
+    expect(e.lambda).toBeCloseTo(0.2, 12);
+    const xs = series(80, 5);
+    const out = run(o, xs);
+    const p1 = xs.slice(0, 30);
+    const mu0 = avg(p1);
+    const sigma = sd(p1);
+    let z = mu0;
+    for (let i = 30; i < xs.length; i++) {
+      const t = i - 29;
+      z = 0.2 * xs[i] + 0.8 * z;
+      const sz = sigma * Math.sqrt((0.2 / 1.8) * (1 - 0.8 ** (2 * t)));
+      expect(out[i].baseline).toBeCloseTo(mu0, 10);
+      expect(out[i].score).toBeCloseTo((z - mu0) / sz, 9);
+    }
+  });
+
+  it('detects a sustained shift of one sigma that no single sample shows', () => {
+    const xs = series(200, 6);
+    for (let i = 100; i < 200; i++) xs[i] += 1;
+    const out = run(o, xs);
+    expect(out.slice(0, 100).some((r) => r.anomaly)).toBe(false);
+    const first = out.findIndex((r) => r.anomaly);
+    expect(first).toBeGreaterThanOrEqual(100);
+    expect(first).toBeLessThan(140);
+    // A Shewhart check of single samples (|x - mu0| > 3 sigma) sees nothing up to that point.
+    const mu0 = avg(xs.slice(0, 30));
+    const sigma = sd(xs.slice(0, 30));
+    expect(xs.slice(100, first + 1).filter((x) => Math.abs(x - mu0) > 3 * sigma)).toEqual([]);
+  });
+});
+
+describe('AnomalyEngine: input rules', () => {
+  const o: AnomalyOptions = { method: 'zscore', window: 10, threshold: 3, warmup: 3 };
+
+  it('does not learn or judge a bad sample, and marks it bad', () => {
+    const xs = series(30, 7);
+    const clean = run(o, xs);
+    const e = new AnomalyEngine(o);
+    const mixed: AnomalyResult[] = [];
+    xs.forEach((value, i) => {
+      mixed.push(e.process({ tag: 't', value, quality: 'good', ts: i * 10 }));
+      if (i === 12) {
+        const bad = e.process({ tag: 't', value: 1e6, quality: 'bad', ts: i * 10 + 1 });
+        expect(bad).toMatchObject({ score: null, anomaly: false, quality: 'bad', value: 1e6 });
+        expect(e.process({ tag: 't', value: null, quality: 'good', ts: i * 10 + 2 })).toMatchObject({ quality: 'bad', value: null });
+      }
+    });
+    expect(mixed.map((r) => r.score)).toEqual(clean.map((r) => r.score));
+  });
+
+  it('passes uncertain quality on', () => {
+    const out = run(o, [1, 2, 3, 4], 't', 'uncertain');
+    expect(out.every((r) => r.quality === 'uncertain')).toBe(true);
+  });
+
+  it('keeps each tag apart and forgets on reset', () => {
+    const e = new AnomalyEngine(o);
+    [1, 2, 3].forEach((v, i) => e.process({ tag: 'a', value: v, quality: 'good', ts: i }));
+    expect(e.process({ tag: 'b', value: 100, quality: 'good', ts: 5 })).toMatchObject({ warmingUp: true, warmupLeft: 3 });
+    expect(e.process({ tag: 'a', value: 2, quality: 'good', ts: 5 })).toMatchObject({ warmingUp: false, score: 0 });
+    e.reset('a');
+    expect(e.process({ tag: 'a', value: 2, quality: 'good', ts: 6 })).toMatchObject({ warmingUp: true });
+    e.reset();
+    expect(e.size).toBe(0);
+  });
+
+  it('refuses out-of-order timestamps, text and impossible settings', () => {
+    const e = new AnomalyEngine(o);
+    e.process({ tag: 'a', value: 1, quality: 'good', ts: 100 });
+    expect(() => e.process({ tag: 'a', value: 1, quality: 'good', ts: 99 })).toThrow(/earlier than the previous/);
+    expect(() => e.process({ tag: 'a', value: 'x', quality: 'good', ts: 101 })).toThrow(/must be a number/);
+    expect(() => new AnomalyEngine({ ...o, window: 1 })).toThrow(/window/);
+    expect(() => new AnomalyEngine({ ...o, method: 'mad', window: 2 })).toThrow(/window/);
+    expect(() => new AnomalyEngine({ ...o, window: 2.5 })).toThrow(/window/);
+    expect(() => new AnomalyEngine({ ...o, threshold: 0 })).toThrow(/threshold/);
+    expect(() => new AnomalyEngine({ ...o, warmup: -1 })).toThrow(/warmup/);
+    expect(() => new AnomalyEngine({ ...o, method: 'fancy' as never })).toThrow(/method/);
+  });
+});
