@@ -134,6 +134,19 @@ export type ModbusExceptionName =
   | 'gateway path unavailable'
   | 'gateway target device failed to respond';
 
+/** Exception codes by number (Modbus Application Protocol V1.1b3, section 7). */
+export const MODBUS_EXCEPTIONS: Readonly<Record<number, ModbusExceptionName>> = {
+  1: 'illegal function',
+  2: 'illegal data address',
+  3: 'illegal data value',
+  4: 'server device failure',
+  5: 'acknowledge',
+  6: 'server device busy',
+  8: 'memory parity error',
+  10: 'gateway path unavailable',
+  11: 'gateway target device failed to respond',
+};
+
 /**
  * One connection to a device or bus, shared by every read/write node that uses the same
  * connection config node. Requests from all users go through it: it bounds transactions in
