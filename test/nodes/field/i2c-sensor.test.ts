@@ -90,14 +90,14 @@ describe('plantwire-i2c-sensor node', () => {
       { id: 's', type: 'plantwire-i2c-sensor', backend: 'hardware', bus: '1', address: '0x76', device: 'bme280', interval: '1000', wires: [['out']] },
       { id: 'out', type: 'helper' },
     ]);
-    const s = helper.getNode('s');
+    const s: TestNode = helper.getNode('s');
     const got = collect(helper.getNode('out'));
     await sleep(2600); // attempts at 0, ~1 s and ~2.6-3 s: backoff from 1 s, doubling
     // The real probe ran more than once: the node retries rather than giving up.
     const probes = probe.mock.calls.filter((c) => c[0] === '/dev/i2c-1').length;
     expect(probes).toBeGreaterThanOrEqual(2);
     expect(probes).toBeLessThanOrEqual(4);
-    const last = s.status.lastCall?.args[0] ?? s.status.args[s.status.args.length - 1][0];
+    const last = s.status.lastCall.args[0];
     expect(last).toMatchObject({ fill: 'red', shape: 'ring' });
     expect(last.text).toMatch(/nobus|no I2C bus/);
     const errs = errorsLogged();
