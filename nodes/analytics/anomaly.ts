@@ -1,0 +1,82 @@
+/** plantwire-anomaly: z-score, EWMA chart or median/MAD anomaly score per tag. */
+import { errorMessage } from '../shared/errors';
+import { choiceSetting, numberSetting } from '../shared/config';
+import { onInput } from '../shared/input';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
+import { isBatchMessage, samplesFromMessage, type Quality, type SampleMessage } from '../shared/sample';
+import { StatusReporter } from '../shared/status';
+import { ANOMALY_METHODS, AnomalyEngine, type AnomalyResult } from './detectors';
+
+interface AnomalyDef extends NodeDef {
+  method: string;
+  window: string;
+  threshold: string;
+  warmup: string;
+}
+
+const payloadOf = (r: AnomalyResult) => ({ value: r.value, score: r.score, anomaly: r.anomaly, baseline: r.baseline });
+
+export = function register(RED: NodeAPI): void {
+  function AnomalyNode(this: Node, config: AnomalyDef): void {
+    RED.nodes.createNode(this, config);
+    const status = new StatusReporter(this);
+    let engine: AnomalyEngine;
+    try {
+      const window = numberSetting(config.window, 'window', 30);
+      engine = new AnomalyEngine({
+        method: choiceSetting(config.method, 'method', ANOMALY_METHODS, 'zscore'),
+        window,
+        threshold: numberSetting(config.threshold, 'threshold', 3),
+        warmup: numberSetting(config.warmup, 'warmup', window),
+      });
+    } catch (err) {
+      status.set('error', RED._('anomaly.status.config'));
+      this.error(errorMessage(err));
+      return;
+    }
+    status.set('stopped', RED._('anomaly.status.waiting'));
+
+    onInput(this, (msg, send, done) => {
+      const m = msg as unknown as SampleMessage;
+      if (m.reset === true) {
+        engine.reset(typeof m.topic === 'string' && m.topic !== '' ? m.topic : undefined);
+        status.set('stopped', RED._('anomaly.status.waiting'));
+        done();
+        return;
+      }
+      const batch = isBatchMessage(m);
+      const samples = samplesFromMessage(m, { defaultTag: config.name || 'value' });
+      const results = samples.map((s) => engine.process(s));
+      if (results.length === 0) {
+        done();
+        return;
+      }
+      const out = m as SampleMessage;
+      if (batch) {
+        const payload: Record<string, ReturnType<typeof payloadOf>> = {};
+        const quality: Record<string, Quality> = {};
+        for (const r of results) {
+          payload[r.tag] = payloadOf(r);
+          quality[r.tag] = r.quality;
+        }
+        Object.assign(out, { payload, quality, timestamp: Math.max(...results.map((r) => r.ts)) });
+      } else {
+        const r = results[0];
+        Object.assign(out, { topic: r.tag, payload: payloadOf(r), quality: r.quality, timestamp: r.ts });
+      }
+      const warming = results.find((r) => r.warmingUp);
+      const flagged = results.filter((r) => r.anomaly);
+      if (warming) {
+        status.set('busy', RED._('anomaly.status.warmup', { done: engine.warmup - warming.warmupLeft + 1, total: engine.warmup }));
+      } else if (flagged.length) {
+        status.set('ok', RED._('anomaly.status.anomaly', { tag: flagged[0].tag }));
+      } else {
+        const r = results[0];
+        status.set('ok', r.score === null ? RED._('anomaly.status.bad') : RED._('anomaly.status.score', { score: r.score.toFixed(2) }));
+      }
+      send(out as unknown as NodeMessage);
+      done();
+    });
+  }
+  RED.nodes.registerType('plantwire-anomaly', AnomalyNode);
+};

@@ -1,0 +1,85 @@
+import { collect, helper, load, nextError, nextMessages, sleep, startServer, stop, type FlowNode } from '../../helpers/red';
+import anomalyNode = require('../../../nodes/analytics/anomaly');
+
+const flow = (extra: Record<string, unknown> = {}): FlowNode[] => [
+  { id: 'n', type: 'plantwire-anomaly', method: 'zscore', window: '10', threshold: '3', warmup: '4', wires: [['out']], ...extra },
+  { id: 'out', type: 'helper' },
+];
+const calm = [10, 10.2, 9.9, 10.1, 9.8, 10.05, 10.1, 9.95];
+
+describe('plantwire-anomaly node', () => {
+  beforeEach(startServer);
+  afterEach(stop);
+
+  it('warms up, then flags a spike in the single form with baseline and quality', async () => {
+    await load(anomalyNode, flow());
+    const n = helper.getNode('n');
+    const got = nextMessages(helper.getNode('out'), calm.length + 1);
+    calm.forEach((v, i) => n.receive({ topic: 'motor/current', payload: v, timestamp: 1000 + i, extra: 'kept' }));
+    n.receive({ topic: 'motor/current', payload: 14, timestamp: 2000, quality: 'uncertain', extra: 'kept' });
+    const msgs = await got;
+    expect(msgs.slice(0, 4).map((m) => [m.payload.anomaly, m.payload.score])).toEqual([[false, null], [false, null], [false, null], [false, null]]);
+    expect(msgs.slice(4, calm.length).every((m) => m.payload.anomaly === false && typeof m.payload.score === 'number')).toBe(true);
+    const spike = msgs[calm.length];
+    expect(spike).toMatchObject({ topic: 'motor/current', quality: 'uncertain', timestamp: 2000, extra: 'kept', payload: { value: 14, anomaly: true } });
+    const mean = calm.reduce((a, b) => a + b, 0) / calm.length;
+    expect(spike.payload.baseline).toBeCloseTo(mean, 10);
+    expect(spike.payload.score).toBeGreaterThan(3);
+  });
+
+  it('keeps a history per tag in the batch form and answers in the batch form', async () => {
+    await load(anomalyNode, flow({ warmup: '2' }));
+    const n = helper.getNode('n');
+    const got = nextMessages(helper.getNode('out'), 4);
+    n.receive({ payload: { a: 1, b: 100 }, timestamp: 1 });
+    n.receive({ payload: { a: 1.1, b: 101 }, timestamp: 2 });
+    n.receive({ payload: { a: 0.9, b: 99 }, timestamp: 3 });
+    n.receive({ payload: { a: 1, b: 1 }, quality: { b: 'bad' }, timestamp: 4 });
+    const msgs = await got;
+    const last = msgs[3];
+    expect(Object.keys(last.payload)).toEqual(['a', 'b']);
+    expect(last.payload.a).toMatchObject({ value: 1, anomaly: false });
+    expect(last.payload.a.baseline).toBeCloseTo(1, 10);
+    expect(last.payload.b).toMatchObject({ value: 1, anomaly: false, score: null, baseline: 100 });
+    expect(last.quality).toEqual({ a: 'good', b: 'bad' });
+  });
+
+  it('msg.reset makes a tag warm up again', async () => {
+    await load(anomalyNode, flow({ warmup: '2' }));
+    const n = helper.getNode('n');
+    const out = collect(helper.getNode('out'));
+    [1, 2, 3].forEach((v, i) => n.receive({ topic: 'x', payload: v, timestamp: i }));
+    n.receive({ topic: 'x', reset: true });
+    n.receive({ topic: 'x', payload: 50, timestamp: 10 });
+    await sleep(50);
+    expect(out.map((m) => m.payload.score === null)).toEqual([true, true, false, true]);
+    expect(out[3].payload.baseline).toBeNull();
+  });
+
+  it.each([
+    [{ topic: 'x', payload: 'high' }, /must be a number/],
+    [{ topic: 'x', payload: Infinity }, /finite/],
+    [{ topic: 'x', payload: { nested: { a: 1 } } }, /must be a number/],
+    [{ topic: 'x', payload: 1, timestamp: 5 }, /earlier than the previous/],
+  ])('refuses %p through done(err) and keeps running', async (bad, why) => {
+    await load(anomalyNode, flow());
+    const n = helper.getNode('n');
+    const first = nextMessages(helper.getNode('out'));
+    n.receive({ topic: 'x', payload: 1, timestamp: 10 });
+    await first;
+    const out = collect(helper.getNode('out'));
+    const err = nextError(n);
+    n.receive(bad);
+    expect(String((await err).error)).toMatch(why);
+    n.receive({ topic: 'x', payload: 2, timestamp: 20 });
+    await sleep(50);
+    expect(out.map((m) => m.payload.value)).toEqual([2]);
+  });
+
+  it('logs a clear error for an impossible window', async () => {
+    await load(anomalyNode, flow({ method: 'mad', window: '2' }));
+    await sleep(20);
+    const errors = helper.log().args.filter((a: unknown[]) => (a[0] as { level: number }).level === 20);
+    expect(errors.map((a: unknown[]) => (a[0] as { msg: string }).msg).join('\n')).toMatch(/window must be a whole number of samples from 3/);
+  });
+});
