@@ -1,0 +1,88 @@
+/**
+ * Turning engine results back into messages, for the stats, deadband, rate and resample nodes.
+ * One input can produce several results (a resample gap, a swinging door archiving two points) and
+ * a timer can produce results with no input at all; this keeps the output form the same in every case.
+ */
+import { batchMessage, singleMessage, type Quality, type Sample, type SampleMessage, type SampleValue } from '../shared/sample';
+
+/** A result: a sample whose value may be an object (stats), plus flags for the single form. */
+export interface Result {
+  tag: string;
+  value: unknown;
+  quality: Quality;
+  ts: number;
+  unit?: string;
+  /** Set as message properties in the single form (`heartbeat`, `filled`, `counterReset`). */
+  heartbeat?: boolean;
+  filled?: boolean;
+  counterReset?: boolean;
+}
+
+const FLAGS = ['heartbeat', 'filled', 'counterReset'] as const;
+
+function asSample(r: Result): Sample {
+  const s: Sample = { tag: r.tag, value: r.value as SampleValue, quality: r.quality, ts: r.ts };
+  if (r.unit !== undefined) s.unit = r.unit;
+  return s;
+}
+
+/**
+ * Messages for `results`, in order. Single form: one message per result. Batch form: one message
+ * per distinct timestamp (results of one poll share it; resample buckets differ), the flags set
+ * only when every result in it has them. The first message reuses `input` (keeping `_msgid` and the
+ * user's own properties); further ones are copies of the input as it arrived.
+ */
+export function resultMessages(
+  results: readonly Result[],
+  asBatch: boolean,
+  input?: SampleMessage,
+  clone: (m: SampleMessage) => SampleMessage = (m) => ({ ...m }),
+): SampleMessage[] {
+  if (results.length === 0) return [];
+  const groups: Result[][] = [];
+  if (asBatch) {
+    const byTs = new Map<number, Result[]>();
+    for (const r of results) {
+      const g = byTs.get(r.ts);
+      if (g) g.push(r);
+      else byTs.set(r.ts, [r]);
+    }
+    groups.push(...[...byTs.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]));
+  } else {
+    for (const r of results) groups.push([r]);
+  }
+  const pristine = input ? clone(input) : undefined;
+  return groups.map((g, i) => {
+    const form = asBatch ? batchMessage(g.map(asSample)) : singleMessage(asSample(g[0]));
+    let msg: SampleMessage;
+    if (!input) msg = form;
+    else {
+      msg = i === 0 ? input : clone(pristine!);
+      delete msg.unit;
+      delete msg.units;
+      delete msg.reset;
+      for (const f of FLAGS) delete msg[f];
+      Object.assign(msg, form);
+    }
+    for (const f of FLAGS) if (g.every((r) => r[f] === true)) msg[f] = true;
+    return msg;
+  });
+}
+
+/** `msg.reset = true`: the tag to forget (msg.topic when it is a non-empty string), or all tags. */
+export function resetTarget(msg: SampleMessage): { reset: boolean; tag?: string } {
+  if (msg.reset !== true) return { reset: false };
+  return typeof msg.topic === 'string' && msg.topic !== '' ? { reset: true, tag: msg.topic } : { reset: true };
+}
+
+/** A figure short enough for a node status. */
+export function shortNumber(v: unknown): string {
+  if (typeof v !== 'number') return String(v);
+  if (Number.isInteger(v) && Math.abs(v) < 1e9) return String(v);
+  return String(Number(v.toPrecision(5)));
+}
+
+/** Period of a node's housekeeping timer: a quarter of the time it watches, between 50 ms and 1 s. */
+export function tickMs(periodMs: number): number {
+  return Math.min(1000, Math.max(50, Math.floor(periodMs / 4)));
+}

@@ -1,0 +1,107 @@
+/** plantwire-stats: windowed statistics per tag (sliding or tumbling, count or time windows). */
+import { ConfigError, InputError, errorMessage } from '../shared/errors';
+import { choiceSetting, numberSetting } from '../shared/config';
+import { onInput } from '../shared/input';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
+import { isBatchMessage, samplesFromMessage, type SampleMessage } from '../shared/sample';
+import { StatusReporter } from '../shared/status';
+import { resetTarget, resultMessages, shortNumber, tickMs, type Result } from './sample-output';
+import { STAT_NAMES, StatsEngine, type StatName, type StatsSample } from './window';
+
+interface StatsDef extends NodeDef {
+  window: string;
+  size: string;
+  emit: string;
+  stats: string[] | string;
+}
+
+const DEFAULT_STATS: StatName[] = ['mean', 'min', 'max', 'stddev', 'count'];
+
+function statsSetting(raw: unknown): StatName[] {
+  if (raw === undefined || raw === null || raw === '') return DEFAULT_STATS;
+  const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((x) => x.trim()).filter(Boolean) : null;
+  if (!list) throw new ConfigError('stats must be a list of statistics');
+  for (const s of list) {
+    if (!(STAT_NAMES as readonly unknown[]).includes(s)) throw new ConfigError(`unknown statistic "${String(s)}"; use ${STAT_NAMES.join(', ')}`);
+  }
+  return list as StatName[];
+}
+
+export = function register(RED: NodeAPI): void {
+  function StatsNode(this: Node, config: StatsDef): void {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const status = new StatusReporter(this);
+    let engine: StatsEngine;
+    let stats: StatName[];
+    try {
+      const window = choiceSetting(config.window, 'window', ['count', 'time'] as const, 'count');
+      stats = statsSetting(config.stats);
+      engine = new StatsEngine({
+        window,
+        size: numberSetting(config.size, 'size', window === 'count' ? 10 : 60),
+        emit: choiceSetting(config.emit, 'emit', ['sample', 'window'] as const, 'sample'),
+        stats,
+      });
+    } catch (err) {
+      status.set('error', RED._('stats.status.config'));
+      this.error(errorMessage(err));
+      return;
+    }
+    status.set('stopped', RED._('stats.status.waiting'));
+    const defaultTag = config.name || 'value';
+    let lastBatch = false;
+
+    const show = (out: readonly StatsSample[], batch: boolean): void => {
+      const last = out[out.length - 1];
+      if (!last) return;
+      const first = stats[0];
+      const text = batch ? RED._('stats.status.batch', { count: out.length }) : `${first} ${shortNumber(last.value[first])}`;
+      status.set(out.some((s) => s.quality !== 'good') ? 'busy' : 'ok', text);
+    };
+
+    // Tumbling time windows of quiet tags close by this timer (event time estimated per tag).
+    const size = Number(config.size) || 60;
+    const timer =
+      config.window === 'time' && config.emit === 'window'
+        ? setInterval(() => {
+            const out = engine.closeDue(Date.now());
+            if (!out.length) return;
+            show(out, lastBatch);
+            node.send([resultMessages(out as Result[], lastBatch) as NodeMessage[]]);
+          }, tickMs(size * 1000))
+        : undefined;
+
+    this.on('close', (_removed: boolean, done: () => void) => {
+      if (timer) clearInterval(timer);
+      done();
+    });
+
+    onInput(this, (msg, send, done) => {
+      const m = msg as unknown as SampleMessage;
+      const reset = resetTarget(m);
+      if (reset.reset) {
+        engine.reset(reset.tag);
+        status.set('stopped', RED._('stats.status.reset'));
+        done();
+        return;
+      }
+      try {
+        const batch = isBatchMessage(m);
+        const samples = samplesFromMessage(m, { defaultTag });
+        if (samples.length === 0) throw new InputError('msg.payload is an empty batch: no tags');
+        const out = engine.push(samples, Date.now());
+        lastBatch = batch;
+        show(out, batch);
+        const msgs = resultMessages(out as Result[], batch, m, (x) => RED.util.cloneMessage(x as NodeMessage) as SampleMessage);
+        if (msgs.length === 1) send(msgs[0] as NodeMessage);
+        else if (msgs.length > 1) send([msgs as NodeMessage[]]);
+        done();
+      } catch (err) {
+        status.set('error', RED._('stats.status.rejected'));
+        throw err;
+      }
+    });
+  }
+  RED.nodes.registerType('plantwire-stats', StatsNode);
+};
