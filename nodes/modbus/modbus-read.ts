@@ -1,0 +1,205 @@
+/**
+ * plantwire-modbus-read: polls typed tags through the connection's session (poller.ts) and emits
+ * them as samples, one batch per poll or one message per tag. Also serves the editor's "Test read".
+ */
+import { choiceSetting, numberSetting } from '../shared/config';
+import { ConfigError, DeviceError, errorMessage } from '../shared/errors';
+import { onInput } from '../shared/input';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
+import { batchMessage, singleMessage, type Sample } from '../shared/sample';
+import { StatusReporter } from '../shared/status';
+import { connectionApi, type ModbusConnectionApi } from './connection-users';
+import { ModbusPoller } from './poller';
+import type { ModbusClientSession } from './session';
+import { readTags, readUnitId } from './tag-settings';
+import type { PollResult, SessionState, TagDef } from './types';
+
+interface ReadDef extends NodeDef {
+  connection: string;
+  unitId: string | number;
+  interval: string | number;
+  output: string;
+  tags: unknown;
+}
+
+type Output = 'batch' | 'single';
+
+function samplesOf(r: PollResult): Sample[] {
+  return r.samples.map((s) => {
+    const out: Sample = { tag: s.tag, value: s.value, quality: s.quality, ts: r.ts };
+    if (s.unit !== undefined) out.unit = s.unit;
+    return out;
+  });
+}
+
+/** One batch, or one message per tag, for a poll. `base` (an input message) lends its other properties. */
+function messagesOf(r: PollResult, output: Output, base: NodeMessage | undefined, clone: (m: NodeMessage) => NodeMessage): NodeMessage[] {
+  const samples = samplesOf(r);
+  if (output === 'batch') {
+    const form = batchMessage(samples);
+    if (!base) return [form as NodeMessage];
+    const m = base as NodeMessage & Record<string, unknown>;
+    delete m.unit;
+    delete m.units;
+    return [Object.assign(m, form) as NodeMessage];
+  }
+  return samples.map((s, i) => {
+    const form = singleMessage(s);
+    if (!base) return form as NodeMessage;
+    const m = (i === samples.length - 1 ? base : clone(base)) as NodeMessage & Record<string, unknown>;
+    delete m.unit;
+    delete m.units;
+    return Object.assign(m, form) as NodeMessage;
+  });
+}
+
+export = function register(RED: NodeAPI): void {
+  function ModbusReadNode(this: Node, config: ReadDef): void {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const status = new StatusReporter(this);
+    const conn = connectionApi(RED.nodes.getNode(config.connection));
+
+    let tags: TagDef[];
+    let unitId: number;
+    let interval: number;
+    let output: Output;
+    let session: ModbusClientSession | undefined;
+    let poller: ModbusPoller;
+    try {
+      if (!conn) throw new ConfigError('no Modbus connection is chosen (or it is disabled): choose one in the node settings');
+      tags = readTags(config.tags);
+      unitId = readUnitId(config.unitId);
+      interval = numberSetting(config.interval, 'interval', 1000);
+      if (!Number.isInteger(interval) || interval < 0) throw new ConfigError(`interval must be a whole number of ms, 0 or more, not ${interval}`);
+      output = choiceSetting(config.output, 'output', ['batch', 'single'] as const, 'batch');
+      if (conn.configError) throw new ConfigError(`its connection (${conn.endpoint}) has invalid settings: ${conn.configError}`);
+      session = conn.register(this);
+      poller = new ModbusPoller({ session, unitId, tags, limits: conn.limits });
+    } catch (err) {
+      status.set('error', RED._(conn ? 'modbus-read.status.config' : 'modbus-read.status.noConnection'));
+      this.error(errorMessage(err));
+      this.on('close', (_removed: boolean, done: () => void) => (session && conn ? conn.deregister(node, done) : done()));
+      return;
+    }
+    const s = session;
+    const api = conn as ModbusConnectionApi<ModbusClientSession>;
+
+    let closed = false;
+    let failing = false;
+    let lastLogged = '';
+
+    const showLink = (state: SessionState) => {
+      if (state === 'connecting' || state === 'idle') status.set('busy', RED._('modbus-read.status.connecting'));
+      else if (state === 'backoff') status.set('error', RED._('modbus-read.status.backoff'));
+      else if (state === 'closed') status.set('stopped', RED._('modbus-read.status.disconnected'));
+      else if (interval === 0) status.set('ok', RED._('modbus-read.status.waiting'));
+    };
+
+    /** Status after a poll, and one logged error when reading starts to fail (not one per poll). */
+    const report = (r: PollResult) => {
+      const bad = r.samples.filter((x) => x.quality !== 'good').length;
+      if (bad === 0 && r.errors.length === 0) {
+        if (failing) node.log(`reading unit ${unitId} at ${api.endpoint} again`);
+        failing = false;
+        lastLogged = '';
+        const overruns = poller.overruns;
+        status.set(
+          'ok',
+          overruns > 0
+            ? RED._('modbus-read.status.overrun', { count: r.samples.length, overruns })
+            : RED._('modbus-read.status.ok', { count: r.samples.length }),
+        );
+        return;
+      }
+      failing = true;
+      const health = s.unitHealth(unitId);
+      if (s.state === 'backoff' || s.state === 'connecting') status.set('error', RED._('modbus-read.status.backoff'));
+      else if (health.state !== 'closed' || r.failedRequests === r.requests) status.set('error', RED._('modbus-read.status.unitFailing', { unit: unitId }));
+      else status.set('error', RED._('modbus-read.status.partial', { bad, count: r.samples.length }));
+      const text = r.errors[0] ?? `${bad} tag(s) bad`;
+      if (text !== lastLogged) {
+        lastLogged = text;
+        node.error(`unit ${unitId} at ${api.endpoint}: ${text}`);
+      }
+    };
+
+    const onState = (state: SessionState) => {
+      if (!closed) showLink(state);
+    };
+    s.on('state', onState);
+    showLink(s.state);
+
+    poller.on('poll', (r: PollResult) => {
+      if (closed) return;
+      report(r);
+      for (const m of messagesOf(r, output, undefined, RED.util.cloneMessage)) node.send(m);
+    });
+    poller.on('overrun', (n: number) => {
+      if (!closed && !failing) status.set('ok', RED._('modbus-read.status.overrun', { count: tags.length, overruns: n }));
+    });
+    if (interval > 0) poller.start(interval);
+
+    onInput(this, async (msg, send, done) => {
+      const r = await poller.pollOnce();
+      if (closed) return done();
+      report(r);
+      // One output: several messages go as an array inside the output's slot.
+      send([messagesOf(r, output, msg as NodeMessage, RED.util.cloneMessage)] as unknown as NodeMessage);
+      // Every request failed: the values sent are last values; tell Catch nodes why.
+      if (r.requests > 0 && r.failedRequests === r.requests) done(new DeviceError(`unit ${unitId} at ${api.endpoint}: ${r.errors[0] ?? 'no answer'}`));
+      else done();
+    });
+
+    this.on('close', (_removed: boolean, done: () => void) => {
+      closed = true;
+      poller.stop();
+      poller.removeAllListeners();
+      s.removeListener('state', onState);
+      status.clear();
+      api.deregister(node, done);
+    });
+  }
+  RED.nodes.registerType('plantwire-modbus-read', ModbusReadNode);
+
+  // "Test read" in the editor: reads the dialog's (unsaved) tags once through a deployed connection.
+  RED.httpAdmin.post('/plantwire/modbus/test-read', RED.auth.needsPermission('plantwire-modbus-read.write'), (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const conn = connectionApi(RED.nodes.getNode(String(body.connection ?? '')));
+    if (!conn) {
+      res.status(404).json({ error: 'This connection is not deployed yet: deploy the flow first, then test.' });
+      return;
+    }
+    let tags: TagDef[];
+    let unitId: number;
+    try {
+      if (conn.configError) throw new ConfigError(`the connection's settings are invalid: ${conn.configError}`);
+      tags = readTags(body.tags);
+      unitId = readUnitId(body.unitId);
+    } catch (err) {
+      res.status(400).json({ error: errorMessage(err) });
+      return;
+    }
+    const user = {};
+    let session: ModbusClientSession;
+    let poller: ModbusPoller;
+    try {
+      session = conn.register(user);
+      poller = new ModbusPoller({ session, unitId, tags, limits: conn.limits });
+    } catch (err) {
+      conn.deregister(user, () => undefined);
+      res.status(400).json({ error: errorMessage(err) });
+      return;
+    }
+    poller
+      .pollOnce()
+      .then((r) => {
+        const body = { samples: r.samples, requests: r.requests, failedRequests: r.failedRequests, durationMs: r.durationMs, errors: r.errors };
+        if (r.requests > 0 && r.failedRequests === r.requests) {
+          res.status(502).json({ ...body, error: `unit ${unitId} at ${conn.endpoint} did not answer: ${r.errors[0] ?? 'no answer'}` });
+        } else res.json(body);
+      })
+      .catch((err: unknown) => res.status(500).json({ error: errorMessage(err) }))
+      .finally(() => conn.deregister(user, () => undefined));
+  });
+};
