@@ -1,0 +1,99 @@
+/** plantwire-deadband: report by exception (absolute, percent of span, swinging-door compression) with heartbeat. */
+import { InputError, errorMessage } from '../shared/errors';
+import { choiceSetting, numberSetting } from '../shared/config';
+import { onInput } from '../shared/input';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
+import { isBatchMessage, samplesFromMessage, type SampleMessage } from '../shared/sample';
+import { StatusReporter } from '../shared/status';
+import { DeadbandFilter, type DeadbandSample } from './deadband-filter';
+import { resetTarget, resultMessages, tickMs } from './sample-output';
+
+interface DeadbandDef extends NodeDef {
+  mode: string;
+  deadband: string;
+  deviation: string;
+  rangeLow: string;
+  rangeHigh: string;
+  heartbeat: string;
+}
+
+export = function register(RED: NodeAPI): void {
+  function DeadbandNode(this: Node, config: DeadbandDef): void {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const status = new StatusReporter(this);
+    let filter: DeadbandFilter;
+    let heartbeat: number;
+    try {
+      heartbeat = numberSetting(config.heartbeat, 'heartbeat', 0);
+      filter = new DeadbandFilter({
+        mode: choiceSetting(config.mode, 'mode', ['absolute', 'percent', 'swinging-door'] as const, 'absolute'),
+        deadband: numberSetting(config.deadband, 'deadband', 0),
+        deviation: numberSetting(config.deviation, 'deviation', 0),
+        rangeLow: numberSetting(config.rangeLow, 'rangeLow', 0),
+        rangeHigh: numberSetting(config.rangeHigh, 'rangeHigh', 100),
+        heartbeat,
+      });
+    } catch (err) {
+      status.set('error', RED._('deadband.status.config'));
+      this.error(errorMessage(err));
+      return;
+    }
+    status.set('stopped', RED._('deadband.status.waiting'));
+    const defaultTag = config.name || 'value';
+    let lastBatch = false;
+    let seen = 0;
+    let passed = 0;
+
+    const show = (out: readonly DeadbandSample[]): void => {
+      passed += out.length;
+      const bad = out.some((s) => s.quality !== 'good');
+      status.set(bad ? 'busy' : 'ok', RED._('deadband.status.passed', { passed, seen }));
+    };
+    const emit = (out: DeadbandSample[]): void => {
+      if (!out.length) return;
+      show(out);
+      node.send([resultMessages(out, lastBatch) as NodeMessage[]]);
+    };
+
+    const timer = heartbeat > 0 ? setInterval(() => emit(filter.heartbeats(Date.now())), tickMs(heartbeat * 1000)) : undefined;
+    this.on('close', (_removed: boolean, done: () => void) => {
+      if (timer) clearInterval(timer);
+      done();
+    });
+
+    onInput(this, (msg, send, done) => {
+      const m = msg as unknown as SampleMessage;
+      const reset = resetTarget(m);
+      if (reset.reset) {
+        filter.reset(reset.tag);
+        status.set('stopped', RED._('deadband.status.reset'));
+        done();
+        return;
+      }
+      if (m.flush === true) {
+        // Archive the swinging door's held point(s) now: msg.topic's tag, or all.
+        emit(filter.flush(typeof m.topic === 'string' && m.topic !== '' ? m.topic : undefined));
+        done();
+        return;
+      }
+      try {
+        const batch = isBatchMessage(m);
+        const samples = samplesFromMessage(m, { defaultTag });
+        if (samples.length === 0) throw new InputError('msg.payload is an empty batch: no tags');
+        const out = filter.push(samples, Date.now());
+        seen += samples.length;
+        lastBatch = batch;
+        show(out);
+        const msgs = resultMessages(out, batch, m, (x) => RED.util.cloneMessage(x as NodeMessage) as SampleMessage);
+        if (msgs.length === 1) send(msgs[0] as NodeMessage);
+        else if (msgs.length > 1) send([msgs as NodeMessage[]]);
+        done();
+      } catch (err) {
+        status.set('error', RED._('deadband.status.rejected'));
+        throw err;
+      }
+    });
+  }
+  RED.nodes.registerType('plantwire-deadband', DeadbandNode);
+};
