@@ -1,0 +1,112 @@
+/**
+ * plantwire-rate: counters to rates (rollover and reset aware), or rates to running totals. The
+ * per-tag state lives in the node context, so totals survive a redeploy, and a Node-RED restart
+ * too when a persistent context store is configured.
+ */
+import { InputError, errorMessage } from '../shared/errors';
+import { choiceSetting, numberSetting } from '../shared/config';
+import type { Done, Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, Send } from '../shared/red';
+import { onInput } from '../shared/input';
+import { isBatchMessage, samplesFromMessage, type SampleMessage } from '../shared/sample';
+import { StatusReporter } from '../shared/status';
+import { CounterRate, type RateSample } from './counter-rate';
+import { resetTarget, resultMessages, shortNumber } from './sample-output';
+
+interface RateDef extends NodeDef {
+  mode: string;
+  per: string;
+  rollover: string;
+}
+
+/** Context key of the saved state: `{ mode, per, tags: { [tag]: { v, ts, q, total, c } } }`. */
+const STATE_KEY = 'plantwire-rate';
+
+export = function register(RED: NodeAPI): void {
+  function RateNode(this: Node, config: RateDef): void {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const status = new StatusReporter(this);
+    let engine: CounterRate;
+    try {
+      engine = new CounterRate({
+        mode: choiceSetting(config.mode, 'mode', ['rate', 'total'] as const, 'rate'),
+        per: choiceSetting(config.per, 'per', ['s', 'min', 'h'] as const, 's'),
+        rollover: numberSetting(config.rollover, 'rollover', 0),
+      });
+    } catch (err) {
+      status.set('error', RED._('rate.status.config'));
+      this.error(errorMessage(err));
+      return;
+    }
+    const ctx = this.context();
+    const defaultTag = config.name || 'value';
+    const unit = `/${config.per || 's'}`;
+    const save = (): void =>
+      ctx.set(STATE_KEY, engine.state, (err?: Error) => {
+        // Asynchronous store failure: no done() to report it through.
+        if (err) node.error(RED._('rate.error.save', { error: err.message }));
+      });
+
+    const handle = (msg: NodeMessageInFlow, send: Send, done: Done): void => {
+      const m = msg as unknown as SampleMessage;
+      const reset = resetTarget(m);
+      if (reset.reset) {
+        engine.reset(reset.tag);
+        save();
+        status.set('stopped', RED._('rate.status.reset'));
+        done();
+        return;
+      }
+      try {
+        const batch = isBatchMessage(m);
+        const samples = samplesFromMessage(m, { defaultTag });
+        if (samples.length === 0) throw new InputError('msg.payload is an empty batch: no tags');
+        const out: RateSample[] = engine.push(samples);
+        save();
+        const last = out[out.length - 1];
+        if (last) {
+          const text = batch ? RED._('rate.status.batch', { count: out.length }) : `${shortNumber(last.value)}${config.mode === 'total' ? '' : unit}`;
+          const resets = engine.resets ? ` ${RED._('rate.status.resets', { count: engine.resets })}` : '';
+          status.set(out.some((s) => s.quality !== 'good') ? 'busy' : 'ok', text + resets);
+        } else status.set('ok', RED._('rate.status.baseline'));
+        const msgs = resultMessages(out, batch, m, (x) => RED.util.cloneMessage(x as NodeMessage) as SampleMessage);
+        if (msgs.length === 1) send(msgs[0] as NodeMessage);
+        else if (msgs.length > 1) send([msgs as NodeMessage[]]);
+        done();
+      } catch (err) {
+        status.set('error', RED._('rate.status.rejected'));
+        throw err;
+      }
+    };
+
+    // The saved state may come from an asynchronous store: hold messages until it is back.
+    let ready = false;
+    const waiting: Array<[NodeMessageInFlow, Send, Done]> = [];
+    status.set('stopped', RED._('rate.status.waiting'));
+    ctx.get(STATE_KEY, (err: Error | undefined, saved: unknown) => {
+      if (err) node.error(RED._('rate.error.load', { error: err.message }));
+      else {
+        const n = engine.restore(saved);
+        if (n > 0) status.set('ok', RED._('rate.status.restored', { count: n }));
+      }
+      ready = true;
+      for (const [msg, send, done] of waiting.splice(0)) {
+        try {
+          handle(msg, send, done);
+        } catch (e) {
+          done(e instanceof Error ? e : new Error(String(e)));
+        }
+      }
+    });
+
+    onInput(this, (msg, send, done) => {
+      if (!ready) {
+        if (waiting.length >= 10_000) throw new InputError('the saved state is still loading and 10000 messages are waiting');
+        waiting.push([msg, send, done]);
+        return;
+      }
+      handle(msg, send, done);
+    });
+  }
+  RED.nodes.registerType('plantwire-rate', RateNode);
+};

@@ -1,0 +1,124 @@
+import { collect, helper, load, nextError, nextMessages, sleep, startServer, stop, type FlowNode } from '../../helpers/red';
+import rateNode = require('../../../nodes/analytics/rate');
+
+/** Loads with a real (memory) context store, the one a redeploy keeps node context in. */
+async function loadWithStore(flowNodes: FlowNode[]): Promise<void> {
+  helper.settings({ contextStorage: { default: { module: 'memory' } } });
+  await load(rateNode, flowNodes);
+  await (helper as unknown as { _context: { load(): Promise<void> } })._context.load();
+}
+
+const flow = (o: Record<string, unknown> = {}): FlowNode[] => [
+  { id: 'n', type: 'plantwire-rate', mode: 'rate', per: 's', rollover: '65536', wires: [['out']], ...o },
+  { id: 'out', type: 'helper' },
+];
+
+describe('plantwire-rate node', () => {
+  beforeEach(startServer);
+  afterEach(async () => {
+    await stop();
+    helper.settings({});
+  });
+
+  it('turns a single counter into a rate across a 16-bit rollover, in event time', async () => {
+    await load(rateNode, flow({ per: 'min' }));
+    const got = collect(helper.getNode('out'));
+    const n = helper.getNode('n');
+    n.receive({ topic: 'cycles', payload: 65530, timestamp: 0 });
+    n.receive({ topic: 'cycles', payload: 2, timestamp: 60_000, keep: 1 });
+    await sleep(50);
+    expect(got).toHaveLength(1);
+    expect(got[0]).toMatchObject({ topic: 'cycles', payload: 8, quality: 'good', timestamp: 60_000, keep: 1 });
+  });
+
+  it('flags a device reset: never negative, uncertain, counterReset', async () => {
+    await load(rateNode, flow());
+    const got = collect(helper.getNode('out'));
+    const n = helper.getNode('n');
+    n.receive({ payload: { a: 5000, b: 10 }, timestamp: 0 });
+    n.receive({ payload: { a: 12, b: 20 }, timestamp: 2000 });
+    await sleep(50);
+    expect(got[0]).toMatchObject({ payload: { a: 6, b: 5 }, quality: { a: 'uncertain', b: 'good' } });
+  });
+
+  it('keeps a running total in the node context across a redeploy', async () => {
+    const f = flow({ mode: 'total', per: 'h', rollover: '0' });
+    await loadWithStore(f);
+    let got = collect(helper.getNode('out'));
+    let n = helper.getNode('n');
+    n.receive({ topic: 'flow', payload: 36, timestamp: 0 });
+    n.receive({ topic: 'flow', payload: 36, timestamp: 100_000 });
+    await sleep(50);
+    expect(got.map((m) => m.payload)).toEqual([0, 1]);
+    // A full deploy stops and recreates the node; a changed name proves it is a new instance.
+    await helper.setFlows(flow({ mode: 'total', per: 'h', rollover: '0', name: 'again' }), 'full');
+    expect(helper.getNode('n').name).toBe('again');
+    got = collect(helper.getNode('out'));
+    n = helper.getNode('n');
+    n.receive({ topic: 'flow', payload: 36, timestamp: 200_000 });
+    await sleep(50);
+    expect(got.map((m) => m.payload)).toEqual([2]);
+  });
+
+  it('takes back state a persistent store returns at start, and ignores it for another unit', async () => {
+    const f = flow({ mode: 'total', per: 's', rollover: '0' });
+    await loadWithStore(f);
+    const saved = { mode: 'total', per: 's', tags: { kwh: { v: 2, ts: 1000, q: 'good', total: 500, c: 0 } } };
+    helper.getNode('n').context().set('plantwire-rate', saved);
+    await helper.setFlows(flow({ mode: 'total', per: 's', rollover: '0', name: 'restarted' }), 'full');
+    const got = nextMessages(helper.getNode('out'));
+    helper.getNode('n').receive({ topic: 'kwh', payload: 2, timestamp: 2000 });
+    expect((await got)[0].payload).toBe(502);
+
+    helper.getNode('n').context().set('plantwire-rate', saved); // saved in m3/s, the node now counts per hour
+    await helper.setFlows(flow({ mode: 'total', per: 'h', rollover: '0', name: 'other' }), 'full');
+    const again = nextMessages(helper.getNode('out'));
+    helper.getNode('n').receive({ topic: 'kwh', payload: 2, timestamp: 3000 });
+    expect((await again)[0].payload).toBe(0);
+  });
+
+  it('clears one tag on msg.reset with its topic, every tag without', async () => {
+    await load(rateNode, flow({ mode: 'total', per: 's', rollover: '0' }));
+    const got = collect(helper.getNode('out'));
+    const n = helper.getNode('n');
+    n.receive({ payload: { a: 1, b: 1 }, timestamp: 0 });
+    n.receive({ payload: { a: 1, b: 1 }, timestamp: 1000 });
+    n.receive({ topic: 'a', reset: true });
+    n.receive({ payload: { a: 1, b: 1 }, timestamp: 2000 });
+    n.receive({ reset: true });
+    n.receive({ payload: { a: 1, b: 1 }, timestamp: 3000 });
+    await sleep(50);
+    expect(got.map((m) => m.payload)).toEqual([{ a: 0, b: 0 }, { a: 1, b: 1 }, { a: 0, b: 2 }, { a: 0, b: 0 }]);
+    expect(helper.getNode('n').context().get('plantwire-rate').tags).toEqual({
+      a: expect.objectContaining({ total: 0 }),
+      b: expect.objectContaining({ total: 0 }),
+    });
+  });
+
+  it.each([
+    [{ topic: 'c', payload: 'many' }, /must be a number/],
+    [{ topic: 'c', payload: NaN }, /not a finite number/],
+    [{ topic: 'c', payload: 70000, timestamp: 2000 }, /outside 0..65535/],
+    [{ topic: 'c', payload: 5, timestamp: 1000 }, /same as the previous/],
+    [{ topic: 'c', payload: 5, timestamp: 10 }, /older than/],
+    [{ topic: 'c', payload: 5, timestamp: Infinity }, /timestamp/],
+  ])('reports %p through done(err) and keeps running', async (bad, msg) => {
+    await load(rateNode, flow());
+    const n = helper.getNode('n');
+    const got = collect(helper.getNode('out'));
+    n.receive({ topic: 'c', payload: 0, timestamp: 1000 });
+    const err = nextError(n);
+    n.receive(bad);
+    expect(String((await err).error)).toMatch(msg);
+    n.receive({ topic: 'c', payload: 10, timestamp: 2000 });
+    await sleep(50);
+    expect(got.map((m) => m.payload)).toEqual([10]);
+  });
+
+  it('logs a clear error for impossible settings', async () => {
+    await load(rateNode, [{ id: 'n', type: 'plantwire-rate', mode: 'rate', per: 'week', rollover: '0', wires: [] }]);
+    await sleep(20);
+    const errors = helper.log().args.filter((a: unknown[]) => (a[0] as { level: number }).level === 20);
+    expect(errors.map((a: unknown[]) => (a[0] as { msg: string }).msg).join('\n')).toMatch(/per must be one of s, min, h/);
+  });
+});
