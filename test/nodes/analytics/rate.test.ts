@@ -89,7 +89,7 @@ describe('plantwire-rate node', () => {
     n.receive({ payload: { a: 1, b: 1 }, timestamp: 3000 });
     await sleep(50);
     expect(got.map((m) => m.payload)).toEqual([{ a: 0, b: 0 }, { a: 1, b: 1 }, { a: 0, b: 2 }, { a: 0, b: 0 }]);
-    expect(helper.getNode('n').context().get('plantwire-rate').tags).toEqual({
+    expect((helper.getNode('n').context().get('plantwire-rate') as { tags: unknown }).tags).toEqual({
       a: expect.objectContaining({ total: 0 }),
       b: expect.objectContaining({ total: 0 }),
     });
