@@ -1,0 +1,90 @@
+/** plantwire-resample: one value per tag per epoch-aligned time bucket (mean, min, max, last, sum, count). */
+import { InputError, errorMessage } from '../shared/errors';
+import { choiceSetting, numberSetting } from '../shared/config';
+import { onInput } from '../shared/input';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
+import { isBatchMessage, samplesFromMessage, type SampleMessage } from '../shared/sample';
+import { StatusReporter } from '../shared/status';
+import { AGGREGATES, Resampler, type ResampleSample } from './buckets';
+import { resetTarget, resultMessages, shortNumber, tickMs } from './sample-output';
+
+interface ResampleDef extends NodeDef {
+  interval: string;
+  aggregate: string;
+  fill: string;
+}
+
+export = function register(RED: NodeAPI): void {
+  function ResampleNode(this: Node, config: ResampleDef): void {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const status = new StatusReporter(this);
+    let engine: Resampler;
+    let interval: number;
+    try {
+      interval = numberSetting(config.interval, 'interval', 60);
+      engine = new Resampler({
+        interval,
+        aggregate: choiceSetting(config.aggregate, 'aggregate', AGGREGATES, 'mean'),
+        fill: choiceSetting(config.fill, 'fill', ['none', 'previous'] as const, 'none'),
+      });
+    } catch (err) {
+      status.set('error', RED._('resample.status.config'));
+      this.error(errorMessage(err));
+      return;
+    }
+    status.set('stopped', RED._('resample.status.waiting'));
+    const defaultTag = config.name || 'value';
+    let lastBatch = false;
+
+    const show = (out: readonly ResampleSample[], batch: boolean): void => {
+      const last = out[out.length - 1];
+      const late = engine.late ? ` ${RED._('resample.status.late', { count: engine.late })}` : '';
+      if (!last) {
+        if (late) status.set('busy', RED._('resample.status.open') + late);
+        return;
+      }
+      const text = batch ? RED._('resample.status.batch', { count: out.length }) : shortNumber(last.value);
+      status.set(late || out.some((s) => s.quality !== 'good') ? 'busy' : 'ok', text + late);
+    };
+
+    // Buckets of quiet tags close by this timer, in each tag's estimated event time.
+    const timer = setInterval(() => {
+      const out = engine.closeDue(Date.now());
+      if (!out.length) return;
+      show(out, lastBatch);
+      node.send([resultMessages(out, lastBatch) as NodeMessage[]]);
+    }, tickMs(interval * 1000));
+    this.on('close', (_removed: boolean, done: () => void) => {
+      clearInterval(timer);
+      done();
+    });
+
+    onInput(this, (msg, send, done) => {
+      const m = msg as unknown as SampleMessage;
+      const reset = resetTarget(m);
+      if (reset.reset) {
+        engine.reset(reset.tag);
+        status.set('stopped', RED._('resample.status.reset'));
+        done();
+        return;
+      }
+      try {
+        const batch = isBatchMessage(m);
+        const samples = samplesFromMessage(m, { defaultTag });
+        if (samples.length === 0) throw new InputError('msg.payload is an empty batch: no tags');
+        const out = engine.push(samples, Date.now());
+        lastBatch = batch;
+        show(out, batch);
+        const msgs = resultMessages(out, batch, m, (x) => RED.util.cloneMessage(x as NodeMessage) as SampleMessage);
+        if (msgs.length === 1) send(msgs[0] as NodeMessage);
+        else if (msgs.length > 1) send([msgs as NodeMessage[]]);
+        done();
+      } catch (err) {
+        status.set('error', RED._('resample.status.rejected'));
+        throw err;
+      }
+    });
+  }
+  RED.nodes.registerType('plantwire-resample', ResampleNode);
+};
