@@ -87,6 +87,16 @@ describe('plantwire-stats node', () => {
     expect(got.map((m) => m.payload.last)).toEqual([7, 8]);
   });
 
+  it('skips a null value (a failed reading) without output or error', async () => {
+    await load(statsNode, node({ stats: ['count'] }));
+    const got = collect(helper.getNode('out'));
+    const n = helper.getNode('n');
+    n.receive({ topic: 'p', payload: null, quality: 'bad', timestamp: 1 });
+    n.receive({ topic: 'p', payload: 4, timestamp: 2 });
+    await sleep(50);
+    expect(got.map((m) => m.payload)).toEqual([{ count: 1 }]);
+  });
+
   it('refuses a batch with too many new tags as a whole', async () => {
     await load(statsNode, node({ stats: ['count'] }));
     const n = helper.getNode('n');

@@ -124,6 +124,12 @@ describe('Resampler', () => {
     expect(r.push([s(1, 10_000, 'a'), s(1, 10_000, 'b')], 0).map((x) => x.tag)).toEqual(['b']);
   });
 
+  it('bounds the number of tags it keeps', () => {
+    const r = make({ maxTags: 2 });
+    expect(() => r.push([s(1, 0, 'a'), s(1, 0, 'b'), s(1, 0, 'c')], 0)).toThrow(/at most 2/);
+    expect(r.tagCount).toBe(0);
+  });
+
   it.each([
     [{ interval: 0 }, /interval/],
     [{ interval: NaN }, /interval/],

@@ -80,6 +80,12 @@ describe('CounterRate: rate mode', () => {
     expect(r.push([s(7, 2_000)])[0].value).toBe(2);
   });
 
+  it('bounds the number of tags it keeps', () => {
+    const r = rate({ maxTags: 1 });
+    expect(() => r.push([s(1, 0, 'a'), s(1, 0, 'b')])).toThrow(/at most 1/);
+    expect(r.tagCount).toBe(0);
+  });
+
   it('skips null readings: the next reading spans the whole interval', () => {
     const r = rate();
     r.push([s(0, 0)]);

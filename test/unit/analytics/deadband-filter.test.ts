@@ -173,6 +173,14 @@ describe('DeadbandFilter: bad input and settings', () => {
     expect(f.tagCount).toBe(0);
   });
 
+  it('bounds the number of tags it keeps', () => {
+    const f = new DeadbandFilter(opts({ maxTags: 2 }));
+    expect(() => f.push([s(1, 0, 'a'), s(1, 0, 'b'), s(1, 0, 'c')], 0)).toThrow(/at most 2/);
+    expect(f.tagCount).toBe(0);
+    f.push([s(1, 0, 'a'), s(1, 0, 'b')], 0);
+    expect(() => f.push([s(1, 1, 'c')], 0)).toThrow(/at most 2/);
+  });
+
   it.each([
     [{ deadband: -1 }, /deadband must be 0 or more/],
     [{ mode: 'percent', rangeLow: 5, rangeHigh: 5 }, /must differ/],
