@@ -87,7 +87,6 @@ export = function register(RED: NodeAPI): void {
 
     let closed = false;
     let failing = false;
-    let lastLogged = '';
 
     const showLink = (state: SessionState) => {
       if (state === 'connecting' || state === 'idle') status.set('busy', RED._('modbus-read.status.connecting'));
@@ -96,13 +95,12 @@ export = function register(RED: NodeAPI): void {
       else if (interval === 0) status.set('ok', RED._('modbus-read.status.waiting'));
     };
 
-    /** Status after a poll, and one logged error when reading starts to fail (not one per poll). */
+    /** Status after a poll; one logged error when reading starts to fail, one line when it recovers. */
     const report = (r: PollResult) => {
       const bad = r.samples.filter((x) => x.quality !== 'good').length;
       if (bad === 0 && r.errors.length === 0) {
         if (failing) node.log(`reading unit ${unitId} at ${api.endpoint} again`);
         failing = false;
-        lastLogged = '';
         const overruns = poller.overruns;
         status.set(
           'ok',
@@ -112,16 +110,14 @@ export = function register(RED: NodeAPI): void {
         );
         return;
       }
+      const wasFailing = failing;
       failing = true;
       const health = s.unitHealth(unitId);
       if (s.state === 'backoff' || s.state === 'connecting') status.set('error', RED._('modbus-read.status.backoff'));
       else if (health.state !== 'closed' || r.failedRequests === r.requests) status.set('error', RED._('modbus-read.status.unitFailing', { unit: unitId }));
       else status.set('error', RED._('modbus-read.status.partial', { bad, count: r.samples.length }));
-      const text = r.errors[0] ?? `${bad} tag(s) bad`;
-      if (text !== lastLogged) {
-        lastLogged = text;
-        node.error(`unit ${unitId} at ${api.endpoint}: ${text}`);
-      }
+      // Once when reading starts to fail, not once a poll: a dead device must not flood the log.
+      if (!wasFailing) node.error(`unit ${unitId} at ${api.endpoint}: ${r.errors[0] ?? `${bad} tag(s) bad`}`);
     };
 
     const onState = (state: SessionState) => {
