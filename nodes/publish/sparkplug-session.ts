@@ -1,0 +1,613 @@
+/**
+ * One Sparkplug B edge node session (Eclipse Sparkplug 3.0): bdSeq, the birth sequence (NBIRTH and
+ * every DBIRTH), DDATA by exception, DDEATH, NDEATH (as the MQTT will and before an intentional
+ * disconnect), NCMD rebirth, DCMD, the primary host's STATE, and historical replay of what was
+ * buffered during an outage. No node-red import: the transport, clock, bdSeq store and buffer are
+ * injected, so the unit tests drive it with a fake publisher and a fake clock.
+ *
+ * Clauses are cited by their tck-id in the Sparkplug 3.0 specification.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { ConfigError, InputError, errorMessage } from '../shared/errors';
+import type { Sample } from '../shared/sample';
+import {
+  coerceValue,
+  decodeCommandPayload,
+  encodeSparkplugPayload,
+  inferDatatype,
+  type CommandMetric,
+  type Metric,
+  type MetricDatatype,
+  type MetricValue,
+  type OutMetric,
+} from './sparkplug-metrics';
+
+export const NAMESPACE = 'spBv1.0';
+export const REBIRTH_METRIC = 'Node Control/Rebirth';
+export const BDSEQ_METRIC = 'bdSeq';
+/** Aliases 1 and 2 belong to the node's own metrics; device metrics count up from 3. */
+const BDSEQ_ALIAS = 1;
+const REBIRTH_ALIAS = 2;
+/** The most metrics one device may have; a larger batch is refused as bad input rather than sent. */
+export const MAX_DEVICE_METRICS = 10_000;
+
+/** The MQTT side, provided by the node (an mqtt.js client) or by a test. */
+export interface SparkplugTransport {
+  /** Resolves once the message has left (QoS 0) or was acknowledged (QoS 1). */
+  publish(topic: string, payload: Buffer, qos: 0 | 1): Promise<void>;
+  subscribe(topic: string, qos: 0 | 1): Promise<void>;
+  /**
+   * Ends the MQTT session and opens a new one. The transport asks `nextWill()` for the new CONNECT,
+   * so the new session has a new bdSeq.
+   */
+  restart(): void;
+}
+
+/** Where the last bdSeq is kept across restarts and redeploys. */
+export interface BdSeqStore {
+  load(): number | undefined;
+  save(bdSeq: number): void;
+}
+
+/** One DDATA that could not be sent live: replayed with is_historical=true after the next birth. */
+export interface HistoryRecord {
+  device: string;
+  metrics: Array<{ name: string; value: MetricValue; quality: Metric['quality']; ts: number }>;
+}
+
+/** The store-and-forward buffer (memory, or the shared disk queue through an adapter). */
+export interface HistoryBuffer {
+  append(record: HistoryRecord): Promise<void>;
+  /** The oldest `max` records, not removed. */
+  peek(max: number): Promise<HistoryRecord[]>;
+  /** Removes the oldest `count` records (those peeked and sent). */
+  drop(count: number): Promise<void>;
+  size(): number;
+}
+
+export type SessionState = 'disconnected' | 'waiting-host' | 'online' | 'stopped';
+
+export interface EdgeSessionOptions {
+  groupId: string;
+  edgeNodeId: string;
+  /** Sparkplug host id of the Primary Host Application to wait for; empty: none. */
+  primaryHostId?: string;
+  transport: SparkplugTransport;
+  bdSeqStore: BdSeqStore;
+  /** Store-and-forward buffer; without one, data produced while offline is dropped (and counted). */
+  buffer?: HistoryBuffer;
+  now?: () => number;
+  onStateChange?: (state: SessionState) => void;
+  /** Asynchronous failures (a publish that failed, a command that could not be read). */
+  onError?: (err: Error) => void;
+}
+
+export interface DeviceOptions {
+  /** Metric list from the editor: when given, these are the device's metrics (and types), and no others. */
+  metrics?: Array<{ name: string; datatype: MetricDatatype }>;
+  /** DCMD metrics, by name, as samples. */
+  onCommand?: (samples: Sample[]) => void;
+}
+
+export type UpdateOutcome = 'DBIRTH' | 'DDATA' | 'DDEATH' | 'buffered' | 'dropped' | 'unchanged';
+
+interface DeviceMetric extends Metric {
+  alias: number;
+}
+
+const ID_FORBIDDEN = /[+#/]/;
+
+/** Sparkplug ids are topic levels: no '/', '+' or '#' (tck-id-intro-group-id-chars and its siblings). */
+export function checkSparkplugId(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(`${what} is required`);
+  if (ID_FORBIDDEN.test(value)) throw new ConfigError(`${what} "${value}" must not contain '/', '+' or '#'`);
+  return value;
+}
+
+export class EdgeNodeSession {
+  readonly groupId: string;
+  readonly edgeNodeId: string;
+  private readonly primaryHostId: string | undefined;
+  private readonly transport: SparkplugTransport;
+  private readonly bdSeqStore: BdSeqStore;
+  private readonly buffer: HistoryBuffer | undefined;
+  private readonly now: () => number;
+  private readonly devices = new Map<string, EdgeDevice>();
+  private stateValue: SessionState = 'disconnected';
+  private mqttUp = false;
+  private bdSeqValue: number | undefined;
+  private seq = 0;
+  private nextAlias = REBIRTH_ALIAS + 1;
+  private lastHostTimestamp = -Infinity;
+  private replaying: Promise<void> | undefined;
+  private droppedCount = 0;
+
+  constructor(private readonly o: EdgeSessionOptions) {
+    this.groupId = checkSparkplugId(o.groupId, 'groupId');
+    this.edgeNodeId = checkSparkplugId(o.edgeNodeId, 'edgeNodeId');
+    const host = o.primaryHostId?.trim();
+    if (host) this.primaryHostId = checkSparkplugId(host, 'primaryHostId');
+    this.transport = o.transport;
+    this.bdSeqStore = o.bdSeqStore;
+    this.buffer = o.buffer;
+    this.now = o.now ?? Date.now;
+  }
+
+  get state(): SessionState {
+    return this.stateValue;
+  }
+
+  /** The bdSeq of the current (or last) MQTT session; undefined before the first connect. */
+  get bdSeq(): number | undefined {
+    return this.bdSeqValue;
+  }
+
+  get bufferedCount(): number {
+    return this.buffer ? this.buffer.size() : 0;
+  }
+
+  /** Records produced while offline with no buffer to keep them. */
+  get droppedRecords(): number {
+    return this.droppedCount;
+  }
+
+  get metricCount(): number {
+    let n = 0;
+    for (const d of this.devices.values()) n += d.metricCount;
+    return n;
+  }
+
+  topic(type: string, deviceId?: string): string {
+    const base = `${NAMESPACE}/${this.groupId}/${type}/${this.edgeNodeId}`;
+    return deviceId === undefined ? base : `${base}/${deviceId}`;
+  }
+
+  /**
+   * The will for the next MQTT CONNECT: an NDEATH with a new bdSeq, which is saved before it is used
+   * so that a restart never reuses it. tck-id-payloads-ndeath-will-message (registered as the will),
+   * -will-message-qos (QoS 1), -will-message-retain (not retained), -ndeath-seq (no seq),
+   * -ndeath-bdseq (the bdSeq the NBIRTH of this session will carry). tck-id-payloads-nbirth-bdseq-inc:
+   * one more than the previous session's, 255 wrapping to 0.
+   */
+  nextWill(): { topic: string; payload: Buffer; qos: 1; retain: false } {
+    const last = this.bdSeqValue ?? this.bdSeqStore.load();
+    const next = last === undefined ? 0 : (last + 1) % 256;
+    this.bdSeqStore.save(next);
+    this.bdSeqValue = next;
+    return { topic: this.topic('NDEATH'), payload: this.ndeathPayload(), qos: 1, retain: false };
+  }
+
+  private ndeathPayload(): Buffer {
+    const bdSeq = this.bdSeqValue ?? 0;
+    return encodeSparkplugPayload({
+      timestamp: this.now(),
+      metrics: [{ name: BDSEQ_METRIC, datatype: 'Int64', value: bdSeq, ts: this.now() }],
+    });
+  }
+
+  /** The MQTT session is up: subscribe, then birth (or wait for the primary host). */
+  async connected(): Promise<void> {
+    if (this.stateValue === 'stopped') return;
+    this.mqttUp = true;
+    this.lastHostTimestamp = -Infinity;
+    // tck-id-message-flow-edge-node-ncmd-subscribe and tck-id-message-flow-device-dcmd-subscribe: QoS 1.
+    await this.transport.subscribe(this.topic('NCMD'), 1);
+    await this.transport.subscribe(this.topic('DCMD', '+'), 1);
+    if (this.primaryHostId) {
+      // tck-id-message-flow-edge-node-birth-publish-phid-wait: subscribe to the host's STATE and wait
+      // for online=true before the birth sequence (tck-id-operational-behavior-edge-node-birth-sequence-wait).
+      this.setState('waiting-host');
+      await this.transport.subscribe(`${NAMESPACE}/STATE/${this.primaryHostId}`, 1);
+      return;
+    }
+    this.birth();
+  }
+
+  /** The MQTT session was lost (the broker will publish our will). */
+  connectionLost(): void {
+    this.mqttUp = false;
+    for (const d of this.devices.values()) d.born = false;
+    if (this.stateValue !== 'stopped') this.setState('disconnected');
+  }
+
+  /** An MQTT message on one of our subscriptions. Bad payloads are reported, never thrown. */
+  async handleMessage(topic: string, payload: Buffer): Promise<void> {
+    try {
+      if (this.primaryHostId && topic === `${NAMESPACE}/STATE/${this.primaryHostId}`) {
+        await this.handleHostState(payload);
+      } else if (topic === this.topic('NCMD')) {
+        this.handleNodeCommand(decodeCommandPayload(payload).metrics);
+      } else {
+        const prefix = this.topic('DCMD') + '/';
+        if (topic.startsWith(prefix)) this.handleDeviceCommand(topic.slice(prefix.length), payload);
+      }
+    } catch (err) {
+      this.fail(new InputError(`${topic}: ${errorMessage(err)}`));
+    }
+  }
+
+  private async handleHostState(payload: Buffer): Promise<void> {
+    let state: unknown;
+    try {
+      state = JSON.parse(payload.toString('utf8'));
+    } catch {
+      throw new InputError('STATE payload is not JSON');
+    }
+    const online = (state as { online?: unknown } | null)?.online;
+    if (typeof online !== 'boolean') throw new InputError('STATE payload has no boolean "online"');
+    const ts = (state as { timestamp?: unknown }).timestamp;
+    // tck-id-message-flow-edge-node-birth-publish-phid-wait-timestamp: a STATE older than the last one
+    // seen is stale (a retained message overtaken by a newer one) and is ignored.
+    if (typeof ts === 'number') {
+      if (ts < this.lastHostTimestamp) return;
+      this.lastHostTimestamp = ts;
+    }
+    if (online) {
+      // First online STATE: the birth sequence. Online again while born: the host restarted and lost
+      // our births, so it gets a fresh birth sequence.
+      if (this.stateValue === 'waiting-host' || this.stateValue === 'online') this.birth();
+      return;
+    }
+    if (this.stateValue === 'online') {
+      // tck-id-operational-behavior-edge-node-termination-host-offline: the primary host went offline:
+      // NDEATH, disconnect, and start over (the next session waits for online=true again, buffering).
+      await this.publishNdeath().catch(() => undefined);
+      this.connectionLost();
+      this.transport.restart();
+    }
+  }
+
+  private handleNodeCommand(metrics: CommandMetric[]): void {
+    for (const m of metrics) {
+      const isRebirth = m.name === REBIRTH_METRIC || (m.name === undefined && m.alias === REBIRTH_ALIAS);
+      // tck-id-operational-behavior-edge-node-rebirth: NCMD Node Control/Rebirth=true -> NBIRTH and every DBIRTH.
+      if (isRebirth && m.value === true && this.mqttUp && this.stateValue === 'online') this.birth();
+    }
+  }
+
+  private handleDeviceCommand(deviceId: string, payload: Buffer): void {
+    const device = this.devices.get(deviceId);
+    if (!device) return; // a DCMD for a device this node does not have: not ours to answer
+    device.command(decodeCommandPayload(payload).metrics);
+  }
+
+  /**
+   * The birth sequence: NBIRTH (seq 0, bdSeq, Node Control/Rebirth=false), then a DBIRTH for every
+   * device that has metrics and is not dead, all in one synchronous run so that nothing can publish
+   * between them (tck-id-payloads-dbirth-order), then the historical replay.
+   */
+  private birth(): void {
+    if (!this.mqttUp) return;
+    const now = this.now();
+    this.seq = 0; // tck-id-payloads-nbirth-seq
+    this.send('NBIRTH', undefined, [
+      // tck-id-payloads-nbirth-bdseq; tck-id-message-flow-edge-node-birth-publish-nbirth-payload-bdSeq (Int64).
+      { name: BDSEQ_METRIC, alias: BDSEQ_ALIAS, datatype: 'Int64', value: this.bdSeqValue ?? 0, ts: now },
+      // tck-id-payloads-nbirth-rebirth-req
+      { name: REBIRTH_METRIC, alias: REBIRTH_ALIAS, datatype: 'Boolean', value: false, ts: now },
+    ]);
+    for (const d of this.devices.values()) {
+      d.born = false;
+      if (d.metricCount > 0 && !d.allBad()) d.publishBirth();
+    }
+    this.setState('online');
+    this.replay();
+  }
+
+  /** Publishes NDEATH before an intentional disconnect (tck-id-payloads-ndeath-will-message-publisher). */
+  async publishNdeath(): Promise<void> {
+    if (!this.mqttUp) return;
+    await this.transport.publish(this.topic('NDEATH'), this.ndeathPayload(), 1);
+  }
+
+  /** Stops the session: NDEATH if connected; the node then ends its MQTT client. */
+  async stop(): Promise<void> {
+    if (this.stateValue === 'stopped') return;
+    try {
+      await this.publishNdeath();
+    } finally {
+      this.mqttUp = false;
+      this.setState('stopped');
+    }
+  }
+
+  /** A device of this edge node (plantwire-sparkplug-device). Device ids are unique per edge node. */
+  addDevice(deviceId: string, options: DeviceOptions = {}): EdgeDevice {
+    checkSparkplugId(deviceId, 'deviceId');
+    if (this.devices.has(deviceId)) throw new ConfigError(`device "${deviceId}" is already used on edge node ${this.edgeNodeId}`);
+    const device = new EdgeDevice(this, deviceId, options);
+    this.devices.set(deviceId, device);
+    if (this.stateValue === 'online' && device.metricCount > 0) device.publishBirth();
+    return device;
+  }
+
+  /** @internal */
+  removeDevice(device: EdgeDevice): void {
+    if (this.devices.get(device.id) === device) this.devices.delete(device.id);
+  }
+
+  /** @internal */
+  clock(): number {
+    return this.now();
+  }
+
+  /** @internal */
+  allocateAlias(): number {
+    return this.nextAlias++;
+  }
+
+  /** @internal */
+  get isOnline(): boolean {
+    return this.mqttUp && this.stateValue === 'online';
+  }
+
+  /**
+   * Publishes one message with the next seq. Seq is taken and the publish started in the same tick,
+   * so messages leave in seq order. tck-id-payloads-sequence-num-incrementing: 0..255, then 0.
+   * All NBIRTH/DBIRTH/DDATA/DDEATH go out with QoS 0 and no retain (tck-id-payloads-*-qos, -retain).
+   * @internal
+   */
+  send(type: 'NBIRTH' | 'DBIRTH' | 'DDATA' | 'DDEATH', deviceId: string | undefined, metrics: OutMetric[]): Promise<void> {
+    const seq = type === 'NBIRTH' ? 0 : (this.seq = (this.seq + 1) % 256);
+    const payload = encodeSparkplugPayload({ timestamp: this.now(), seq, metrics });
+    return this.transport.publish(this.topic(type, deviceId), payload, 0).catch((err: unknown) => {
+      this.fail(new Error(`${type} ${deviceId ?? this.edgeNodeId}: ${errorMessage(err)}`));
+      throw err;
+    });
+  }
+
+  /** @internal: keeps a DDATA that could not go out live, for historical replay. */
+  keep(record: HistoryRecord): 'buffered' | 'dropped' {
+    if (!this.buffer) {
+      this.droppedCount++;
+      return 'dropped';
+    }
+    this.buffer.append(record).catch((err: unknown) => this.fail(new Error(`buffer: ${errorMessage(err)}`)));
+    return 'buffered';
+  }
+
+  /** Sends what was buffered as DDATA with is_historical=true (6.4.2 "is_historical"), oldest first. */
+  private replay(): void {
+    const buffer = this.buffer;
+    if (!buffer || this.replaying) return;
+    this.replaying = (async () => {
+      // Yield first, so that `replaying` is set before the finally below clears it.
+      await Promise.resolve();
+      try {
+        while (this.isOnline && buffer.size() > 0) {
+          const batch = await buffer.peek(50);
+          if (batch.length === 0) break;
+          let sent = 0;
+          for (const record of batch) {
+            if (!this.isOnline) break;
+            const device = this.devices.get(record.device);
+            const metrics = device ? device.historicalMetrics(record) : [];
+            // Metrics of a device that no longer exists have no alias a host could resolve: dropped.
+            if (device && device.born && metrics.length > 0) await this.send('DDATA', device.id, metrics);
+            sent++;
+          }
+          await buffer.drop(sent);
+        }
+      } catch (err) {
+        this.fail(new Error(`historical replay: ${errorMessage(err)}`));
+      } finally {
+        this.replaying = undefined;
+      }
+    })();
+  }
+
+  /** Resolves when a running historical replay has finished (tests and close use it). */
+  async idle(): Promise<void> {
+    while (this.replaying) await this.replaying;
+  }
+
+  /** @internal */
+  fail(err: Error): void {
+    if (this.o.onError) this.o.onError(err);
+  }
+
+  private setState(s: SessionState): void {
+    if (s === this.stateValue) return;
+    this.stateValue = s;
+    if (this.o.onStateChange) this.o.onStateChange(s);
+  }
+}
+
+/** One device of an edge node: its metrics, aliases, birth state and last values. */
+export class EdgeDevice {
+  readonly id: string;
+  /** Born in the current MQTT session (a DBIRTH went out and no DDEATH since). */
+  born = false;
+  private readonly metrics = new Map<string, DeviceMetric>();
+  private readonly fixedList: boolean;
+  private removed = false;
+
+  constructor(
+    private readonly session: EdgeNodeSession,
+    deviceId: string,
+    private readonly options: DeviceOptions,
+  ) {
+    this.id = deviceId;
+    this.fixedList = !!options.metrics && options.metrics.length > 0;
+    for (const m of options.metrics ?? []) {
+      if (this.metrics.has(m.name)) throw new ConfigError(`metric "${m.name}" is listed twice`);
+      // A listed metric is born with a null value until its first sample.
+      this.metrics.set(m.name, { ...m, value: null, quality: 'good', ts: 0, alias: session.allocateAlias() });
+    }
+  }
+
+  get metricCount(): number {
+    return this.metrics.size;
+  }
+
+  /** Metric names and datatypes, in birth order. */
+  describe(): Array<{ name: string; datatype: MetricDatatype; alias: number }> {
+    return [...this.metrics.values()].map((m) => ({ name: m.name, datatype: m.datatype, alias: m.alias }));
+  }
+
+  allBad(): boolean {
+    if (this.metrics.size === 0) return false;
+    for (const m of this.metrics.values()) if (m.quality !== 'bad') return false;
+    return true;
+  }
+
+  /**
+   * Takes a batch of samples. The whole batch is checked first: one bad value refuses the batch
+   * (InputError) and changes nothing. Then: DBIRTH if the device is not born or has a new metric,
+   * DDEATH if every metric is bad, otherwise DDATA with only the metrics that changed.
+   */
+  update(samples: readonly Sample[]): { outcome: UpdateOutcome; changed: number; sent?: Promise<void> } {
+    if (this.removed) throw new InputError(`device "${this.id}" was removed`);
+    if (samples.length === 0) return { outcome: 'unchanged', changed: 0 };
+    const staged: Array<{ sample: Sample; datatype: MetricDatatype; value: MetricValue; isNew: boolean }> = [];
+    let newCount = 0;
+    for (const s of samples) {
+      if (typeof s.tag !== 'string' || s.tag === '') throw new InputError('a sample has no tag (metric name)');
+      if (s.tag === BDSEQ_METRIC || s.tag.startsWith('Node Control/')) {
+        throw new InputError(`"${s.tag}" is reserved for the edge node's own metrics`);
+      }
+      const known = this.metrics.get(s.tag);
+      if (!known && this.fixedList) {
+        throw new InputError(`tag "${s.tag}" is not in the metric list of device "${this.id}"`);
+      }
+      const datatype = known ? known.datatype : inferDatatype(s.value);
+      const value = s.quality === 'bad' ? null : coerceValue(s.tag, datatype, s.value);
+      if (!known) newCount++;
+      staged.push({ sample: s, datatype, value, isNew: !known });
+    }
+    if (this.metrics.size + newCount > MAX_DEVICE_METRICS) {
+      throw new InputError(`device "${this.id}" would have ${this.metrics.size + newCount} metrics; the limit is ${MAX_DEVICE_METRICS}`);
+    }
+
+    const changed: DeviceMetric[] = [];
+    for (const { sample, datatype, value, isNew } of staged) {
+      const prev = this.metrics.get(sample.tag);
+      if (prev && !isNew && prev.value === value && prev.quality === sample.quality) {
+        prev.ts = sample.ts;
+        continue;
+      }
+      const m: DeviceMetric = {
+        name: sample.tag,
+        datatype,
+        value,
+        quality: sample.quality,
+        ts: sample.ts,
+        alias: prev ? prev.alias : this.session.allocateAlias(),
+      };
+      this.metrics.set(sample.tag, m);
+      changed.push(m);
+    }
+
+    if (!this.session.isOnline) {
+      if (changed.length === 0) return { outcome: 'unchanged', changed: 0 };
+      const outcome = this.session.keep({
+        device: this.id,
+        metrics: changed.map((m) => ({ name: m.name, value: m.value, quality: m.quality, ts: m.ts })),
+      });
+      return { outcome, changed: changed.length };
+    }
+    if (this.allBad()) {
+      // The source went bad (every metric bad): the device is lost (tck-id-operational-behavior-device-ddeath).
+      if (!this.born) return { outcome: 'unchanged', changed: changed.length };
+      this.born = false;
+      return { outcome: 'DDEATH', changed: changed.length, sent: this.session.send('DDEATH', this.id, []) };
+    }
+    if (!this.born || newCount > 0) {
+      // A new metric after birth: the host only knows metrics from a birth, so the device is reborn.
+      return { outcome: 'DBIRTH', changed: changed.length, sent: this.publishBirth() };
+    }
+    if (changed.length === 0) return { outcome: 'unchanged', changed: 0 };
+    // DDATA carries aliases only, no names (tck-id-payloads-alias-data-cmd-requirement) and a
+    // timestamp on every metric (tck-id-payloads-name-birth-data-requirement).
+    const out: OutMetric[] = changed.map((m) => ({ alias: m.alias, datatype: m.datatype, value: m.value, quality: m.quality, ts: m.ts }));
+    return { outcome: 'DDATA', changed: changed.length, sent: this.session.send('DDATA', this.id, out) };
+  }
+
+  /** @internal DBIRTH with every metric, its name, alias and datatype (tck-id-payloads-alias-birth-requirement, -metric-datatype-req). */
+  publishBirth(): Promise<void> {
+    this.born = true;
+    const out: OutMetric[] = [...this.metrics.values()].map((m) => ({
+      name: m.name,
+      alias: m.alias,
+      datatype: m.datatype,
+      value: m.value,
+      quality: m.quality,
+      ts: m.ts || this.session.clock(),
+    }));
+    return this.session.send('DBIRTH', this.id, out);
+  }
+
+  /** @internal The metrics of a buffered record that this device still has, flagged historical. */
+  historicalMetrics(record: HistoryRecord): OutMetric[] {
+    const out: OutMetric[] = [];
+    for (const r of record.metrics) {
+      const m = this.metrics.get(r.name);
+      if (!m) continue;
+      out.push({ alias: m.alias, datatype: m.datatype, value: r.value, quality: r.quality, ts: r.ts, historical: true });
+    }
+    return out;
+  }
+
+  /** @internal A DCMD: metrics resolved to names (by alias when the host sent aliases) and handed on as samples. */
+  command(metrics: CommandMetric[]): void {
+    const byAlias = new Map<number, DeviceMetric>();
+    for (const m of this.metrics.values()) byAlias.set(m.alias, m);
+    const samples: Sample[] = [];
+    const unknown: string[] = [];
+    for (const c of metrics) {
+      const known = c.name !== undefined ? this.metrics.get(c.name) : c.alias !== undefined ? byAlias.get(c.alias) : undefined;
+      const name = known?.name ?? c.name;
+      if (!name) {
+        unknown.push(`alias ${c.alias ?? '?'}`);
+        continue;
+      }
+      if (!known) unknown.push(name);
+      samples.push({ tag: name, value: c.value, quality: 'good', ts: c.ts ?? this.session.clock() });
+    }
+    if (samples.length > 0 && this.options.onCommand) this.options.onCommand(samples);
+    if (unknown.length > 0) this.session.fail(new InputError(`DCMD for device "${this.id}" names metrics it never had: ${unknown.join(', ')}`));
+  }
+
+  /** The device node is gone: DDEATH if it was born, then forget it (tck-id-operational-behavior-device-ddeath). */
+  remove(): Promise<void> {
+    if (this.removed) return Promise.resolve();
+    this.removed = true;
+    this.session.removeDevice(this);
+    if (!this.born || !this.session.isOnline) return Promise.resolve();
+    this.born = false;
+    return this.session.send('DDEATH', this.id, []).catch(() => undefined);
+  }
+}
+
+/** bdSeq kept in a small JSON file, written atomically (temporary file, then rename). */
+export class FileBdSeqStore implements BdSeqStore {
+  readonly file: string;
+
+  constructor(folder: string, groupId: string, edgeNodeId: string) {
+    const name = `sparkplug-${encodeURIComponent(groupId)}-${encodeURIComponent(edgeNodeId)}.json`;
+    this.file = path.join(folder, name);
+  }
+
+  load(): number | undefined {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.file, 'utf8');
+    } catch {
+      return undefined;
+    }
+    try {
+      const n = (JSON.parse(text) as { bdSeq?: unknown }).bdSeq;
+      return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 255 ? n : undefined;
+    } catch {
+      return undefined; // a torn or edited file: start again at 0 rather than refuse to connect
+    }
+  }
+
+  save(bdSeq: number): void {
+    fs.mkdirSync(path.dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify({ bdSeq }) + '\n');
+    fs.renameSync(tmp, this.file);
+  }
+}

@@ -1,0 +1,462 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ConfigError, InputError } from '../../../nodes/shared/errors';
+import type { Sample } from '../../../nodes/shared/sample';
+import {
+  EdgeNodeSession,
+  FileBdSeqStore,
+  MAX_DEVICE_METRICS,
+  type EdgeSessionOptions,
+  type SessionState,
+} from '../../../nodes/publish/sparkplug-session';
+import { MemoryQueue } from '../../../nodes/publish/queue';
+import { QueueHistoryBuffer } from '../../../nodes/publish/sparkplug-buffer';
+import { decode, encodeCommand, fakeClock, FakeTransport, flush, MemoryBdSeqStore } from './sparkplug-fakes';
+
+const T0 = 1_700_000_000_000;
+
+function setup(extra: Partial<EdgeSessionOptions> = {}) {
+  const transport = new FakeTransport();
+  const store = new MemoryBdSeqStore();
+  const clock = fakeClock(T0);
+  const errors: Error[] = [];
+  const states: SessionState[] = [];
+  const session = new EdgeNodeSession({
+    groupId: 'Plant1',
+    edgeNodeId: 'Gateway1',
+    transport,
+    bdSeqStore: store,
+    now: clock.now,
+    onError: (e) => errors.push(e),
+    onStateChange: (s) => states.push(s),
+    ...extra,
+  });
+  return { transport, store, clock, errors, states, session };
+}
+
+const s = (tag: string, value: Sample['value'], extra: Partial<Sample> = {}): Sample => ({ tag, value, quality: 'good', ts: T0, ...extra });
+
+async function online(extra: Partial<EdgeSessionOptions> = {}) {
+  const ctx = setup(extra);
+  ctx.session.nextWill();
+  await ctx.session.connected();
+  return ctx;
+}
+
+describe('bdSeq and NDEATH will', () => {
+  it('registers an NDEATH will with QoS 1, not retained, bdSeq (Int64) and no seq', () => {
+    const { session } = setup();
+    const will = session.nextWill();
+    expect(will.topic).toBe('spBv1.0/Plant1/NDEATH/Gateway1');
+    expect(will.qos).toBe(1);
+    expect(will.retain).toBe(false);
+    const p = decode(will.topic, will.payload);
+    expect(p.seq).toBeUndefined();
+    expect(p.metrics).toEqual([expect.objectContaining({ name: 'bdSeq', type: 'Int64', value: 0 })]);
+  });
+
+  it('increments bdSeq on every connect, saves it before use, and wraps 255 to 0', () => {
+    const { session, store } = setup();
+    store.value = 254;
+    const values = [session.nextWill(), session.nextWill(), session.nextWill()].map((w) => decode(w.topic, w.payload).metrics[0].value);
+    expect(values).toEqual([255, 0, 1]);
+    expect(store.value).toBe(1);
+    expect(store.saves).toBe(3);
+  });
+
+  it('continues from the stored bdSeq after a restart (a new session object)', () => {
+    const a = setup();
+    a.session.nextWill();
+    a.session.nextWill();
+    const b = new EdgeNodeSession({ groupId: 'Plant1', edgeNodeId: 'Gateway1', transport: new FakeTransport(), bdSeqStore: a.store });
+    const w = b.nextWill();
+    expect(decode(w.topic, w.payload).metrics[0].value).toBe(2);
+  });
+
+  it('keeps bdSeq in a JSON file across instances, one file per edge node', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-bdseq-'));
+    const folder = path.join(dir, 'plantwire');
+    const one = new FileBdSeqStore(folder, 'Plant 1', 'GW/x');
+    expect(one.load()).toBeUndefined();
+    one.save(7);
+    expect(new FileBdSeqStore(folder, 'Plant 1', 'GW/x').load()).toBe(7);
+    expect(new FileBdSeqStore(folder, 'Plant 1', 'other').load()).toBeUndefined();
+    expect(JSON.parse(fs.readFileSync(one.file, 'utf8'))).toEqual({ bdSeq: 7 });
+    fs.writeFileSync(one.file, '{torn');
+    expect(one.load()).toBeUndefined();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('birth sequence', () => {
+  it('subscribes NCMD and DCMD, then publishes NBIRTH with seq 0, bdSeq and Node Control/Rebirth=false', async () => {
+    const { transport, session, store } = setup();
+    store.value = 41;
+    session.nextWill();
+    await session.connected();
+    expect(transport.subscriptions).toEqual(['spBv1.0/Plant1/NCMD/Gateway1', 'spBv1.0/Plant1/DCMD/Gateway1/+']);
+    const [nbirth] = transport.sent;
+    expect(nbirth.topic).toBe('spBv1.0/Plant1/NBIRTH/Gateway1');
+    expect(nbirth.qos).toBe(0);
+    expect(nbirth.seq).toBe(0);
+    expect(nbirth.timestamp).toBe(T0);
+    expect(nbirth.metrics).toEqual([
+      expect.objectContaining({ name: 'bdSeq', type: 'Int64', value: 42 }),
+      expect.objectContaining({ name: 'Node Control/Rebirth', type: 'Boolean', value: false }),
+    ]);
+    expect(session.state).toBe('online');
+  });
+
+  it('births a device from its first batch with every metric, datatype and alias, then DDATA by exception', async () => {
+    const { transport, session } = await online();
+    const dev = session.addDevice('Press1');
+    expect(transport.types()).toEqual(['NBIRTH']);
+    const r = dev.update([s('temperature', 21.5), s('running', true), s('recipe', 'A7')]);
+    expect(r.outcome).toBe('DBIRTH');
+    const dbirth = transport.sent[1];
+    expect(dbirth.topic).toBe('spBv1.0/Plant1/DBIRTH/Gateway1/Press1');
+    expect(dbirth.seq).toBe(1);
+    expect(dbirth.metrics.map((m) => [m.name, m.type, m.value])).toEqual([
+      ['temperature', 'Double', 21.5],
+      ['running', 'Boolean', true],
+      ['recipe', 'String', 'A7'],
+    ]);
+    const aliases = dbirth.metrics.map((m) => m.alias);
+    expect(new Set(aliases).size).toBe(3);
+    expect(dbirth.metrics.every((m) => m.timestamp === T0)).toBe(true);
+
+    expect(dev.update([s('temperature', 21.5), s('running', false), s('recipe', 'A7')]).outcome).toBe('DDATA');
+    const ddata = transport.sent[2];
+    expect(ddata.topic).toBe('spBv1.0/Plant1/DDATA/Gateway1/Press1');
+    expect(ddata.seq).toBe(2);
+    expect(ddata.metrics).toEqual([expect.objectContaining({ alias: aliases[1], type: 'Boolean', value: false })]);
+    expect(ddata.metrics[0].name).toBeUndefined();
+
+    expect(dev.update([s('temperature', 21.5)]).outcome).toBe('unchanged');
+    expect(transport.sent).toHaveLength(3);
+  });
+
+  it('uses the datatypes of the editor metric list and births listed metrics at once with null values', async () => {
+    const { transport, session } = await online();
+    const dev = session.addDevice('Pump', { metrics: [{ name: 'speed', datatype: 'Int32' }, { name: 'flow', datatype: 'Float' }] });
+    const dbirth = transport.sent[1];
+    expect(dbirth.type).toBe('DBIRTH');
+    expect(dbirth.metrics.map((m) => [m.name, m.type, m.value])).toEqual([
+      ['speed', 'Int32', null],
+      ['flow', 'Float', null],
+    ]);
+    dev.update([s('speed', 1450), s('flow', 3.5)]);
+    expect(transport.sent[2].metrics.map((m) => [m.type, m.value])).toEqual([
+      ['Int32', 1450],
+      ['Float', 3.5],
+    ]);
+    expect(() => dev.update([s('speed', 1.5)])).toThrow(/speed.*Int32.*not an integer/);
+    expect(() => dev.update([s('pressure', 2)])).toThrow(/not in the metric list/);
+  });
+
+  it('gives aliases that are unique across all devices of the edge node', async () => {
+    const { transport, session } = await online();
+    session.addDevice('A').update([s('x', 1), s('y', 2)]);
+    session.addDevice('B').update([s('x', 1), s('y', 2)]);
+    const aliases = transport.sent.flatMap((p) => p.metrics.map((m) => m.alias));
+    expect(new Set(aliases).size).toBe(aliases.length);
+  });
+
+  it('rebirths a device when a new metric appears after its birth', async () => {
+    const { transport, session } = await online();
+    const dev = session.addDevice('Press1');
+    dev.update([s('a', 1)]);
+    expect(dev.update([s('a', 1), s('b', 2)]).outcome).toBe('DBIRTH');
+    const last = transport.sent[transport.sent.length - 1];
+    expect(last.type).toBe('DBIRTH');
+    expect(last.metrics.map((m) => m.name)).toEqual(['a', 'b']);
+    expect(last.seq).toBe(2);
+  });
+
+  it('counts seq 0..255 across DBIRTH, DDATA and DDEATH, then wraps to 0', async () => {
+    const { transport, session } = await online();
+    const dev = session.addDevice('D');
+    dev.update([s('v', 0)]);
+    for (let i = 1; i <= 300; i++) dev.update([s('v', i)]);
+    dev.update([s('v', null, { quality: 'bad' })]);
+    const seqs = transport.sent.map((p) => p.seq);
+    expect(seqs.slice(0, 3)).toEqual([0, 1, 2]);
+    for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe((seqs[i - 1]! + 1) % 256);
+    expect(seqs).toContain(255);
+    expect(transport.sent[256].seq).toBe(0);
+    expect(transport.sent[transport.sent.length - 1].type).toBe('DDEATH');
+  });
+});
+
+describe('commands', () => {
+  it('answers NCMD Node Control/Rebirth=true with NBIRTH (seq 0, same bdSeq) and every DBIRTH', async () => {
+    const { transport, session } = await online();
+    session.addDevice('A').update([s('x', 1)]);
+    session.addDevice('B').update([s('y', 2)]);
+    session.addDevice('Empty');
+    transport.clear();
+    await session.handleMessage('spBv1.0/Plant1/NCMD/Gateway1', encodeCommand([{ name: 'Node Control/Rebirth', type: 'Boolean', value: true }]));
+    expect(transport.types()).toEqual(['NBIRTH', 'DBIRTH:A', 'DBIRTH:B']);
+    expect(transport.sent.map((p) => p.seq)).toEqual([0, 1, 2]);
+    expect(transport.sent[0].metrics[0]).toMatchObject({ name: 'bdSeq', value: 0 });
+    expect(transport.sent[1].metrics).toEqual([expect.objectContaining({ name: 'x', value: 1 })]);
+  });
+
+  it('ignores Rebirth=false and other node metrics, and reports a payload that is not Sparkplug', async () => {
+    const { transport, session, errors } = await online();
+    transport.clear();
+    await session.handleMessage('spBv1.0/Plant1/NCMD/Gateway1', encodeCommand([{ name: 'Node Control/Rebirth', type: 'Boolean', value: false }]));
+    await session.handleMessage('spBv1.0/Plant1/NCMD/Gateway1', encodeCommand([{ name: 'Other', type: 'Boolean', value: true }]));
+    expect(transport.sent).toHaveLength(0);
+    await session.handleMessage('spBv1.0/Plant1/NCMD/Gateway1', Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff]));
+    expect(errors.map((e) => e.message).join()).toMatch(/NCMD.*not a Sparkplug B payload/);
+  });
+
+  it('hands a DCMD to its device as samples, resolving aliases to names', async () => {
+    const { session, transport, errors } = await online();
+    const got: Sample[][] = [];
+    const dev = session.addDevice('Press1', { onCommand: (samples) => got.push(samples) });
+    dev.update([s('setpoint', 10), s('enable', false)]);
+    const aliasOfEnable = transport.sent[1].metrics[1].alias!;
+    await session.handleMessage(
+      'spBv1.0/Plant1/DCMD/Gateway1/Press1',
+      encodeCommand([
+        { name: 'setpoint', type: 'Double', value: 12.5 },
+        { alias: aliasOfEnable, type: 'Boolean', value: true },
+      ]),
+    );
+    expect(got).toHaveLength(1);
+    expect(got[0].map((x) => [x.tag, x.value, x.quality])).toEqual([
+      ['setpoint', 12.5, 'good'],
+      ['enable', true, 'good'],
+    ]);
+    await session.handleMessage('spBv1.0/Plant1/DCMD/Gateway1/Press1', encodeCommand([{ alias: 9999, type: 'Int32', value: 1 }]));
+    expect(got).toHaveLength(1);
+    expect(errors[0].message).toMatch(/alias 9999/);
+    await session.handleMessage('spBv1.0/Plant1/DCMD/Gateway1/Nobody', encodeCommand([{ name: 'x', type: 'Int32', value: 1 }]));
+    expect(got).toHaveLength(1);
+  });
+
+  it('converts 64-bit command values to numbers', async () => {
+    const { session } = await online();
+    const got: Sample[] = [];
+    session.addDevice('D', { onCommand: (x) => got.push(...x) }).update([s('count', 1)]);
+    await session.handleMessage('spBv1.0/Plant1/DCMD/Gateway1/D', encodeCommand([{ name: 'count', type: 'UInt64', value: 1234567890123 }]));
+    expect(got[0].value).toBe(1234567890123);
+  });
+});
+
+describe('deaths', () => {
+  it('publishes DDEATH when a device is removed, and nothing when it was never born', async () => {
+    const { transport, session } = await online();
+    const a = session.addDevice('A');
+    a.update([s('x', 1)]);
+    await a.remove();
+    const b = session.addDevice('B');
+    await b.remove();
+    expect(transport.types()).toEqual(['NBIRTH', 'DBIRTH:A', 'DDEATH:A']);
+    expect(transport.sent[2].seq).toBe(2);
+    expect(() => a.update([s('x', 2)])).toThrow(InputError);
+    // the id is free again (a redeployed node)
+    expect(() => session.addDevice('A')).not.toThrow();
+  });
+
+  it('publishes DDEATH when every metric goes bad, and DBIRTH when the source answers again', async () => {
+    const { transport, session } = await online();
+    const dev = session.addDevice('D');
+    dev.update([s('a', 1), s('b', 2)]);
+    expect(dev.update([s('a', null, { quality: 'bad' })]).outcome).toBe('DDATA');
+    expect(transport.sent[2].metrics[0]).toMatchObject({ value: null, properties: { Quality: { type: 'Int32', value: 0 } } });
+    expect(dev.update([s('a', 1, { quality: 'bad' }), s('b', 2, { quality: 'bad' })]).outcome).toBe('DDEATH');
+    expect(dev.update([s('a', 1, { quality: 'bad' }), s('b', 2, { quality: 'bad' })]).outcome).toBe('unchanged');
+    expect(dev.update([s('a', 3), s('b', 4)]).outcome).toBe('DBIRTH');
+    expect(transport.types()).toEqual(['NBIRTH', 'DBIRTH:D', 'DDATA:D', 'DDEATH:D', 'DBIRTH:D']);
+    expect(transport.sent[4].metrics.map((m) => m.value)).toEqual([3, 4]);
+  });
+
+  it('publishes NDEATH with the session bdSeq before an intentional disconnect', async () => {
+    const { transport, session, store } = setup();
+    store.value = 9;
+    session.nextWill();
+    await session.connected();
+    await session.stop();
+    const last = transport.sent[transport.sent.length - 1];
+    expect(last.type).toBe('NDEATH');
+    expect(last.qos).toBe(1);
+    expect(last.seq).toBeUndefined();
+    expect(last.metrics[0]).toMatchObject({ name: 'bdSeq', value: 10 });
+    expect(session.state).toBe('stopped');
+  });
+});
+
+describe('store and forward', () => {
+  it('buffers changes while offline and replays them with is_historical after the birth sequence', async () => {
+    const buffer = new QueueHistoryBuffer(new MemoryQueue());
+    const { transport, session, clock } = setup({ buffer });
+    session.nextWill();
+    await session.connected();
+    const dev = session.addDevice('D');
+    dev.update([s('v', 1)]);
+    session.connectionLost();
+    expect(session.state).toBe('disconnected');
+    for (let i = 2; i <= 4; i++) expect(dev.update([s('v', i, { ts: T0 + i * 1000 })]).outcome).toBe('buffered');
+    expect(session.bufferedCount).toBe(3);
+    transport.clear();
+    clock.advance(60_000);
+    session.nextWill();
+    await session.connected();
+    await session.idle();
+    expect(transport.types()).toEqual(['NBIRTH', 'DBIRTH:D', 'DDATA:D', 'DDATA:D', 'DDATA:D']);
+    expect(transport.sent[1].metrics[0]).toMatchObject({ name: 'v', value: 4 });
+    expect(transport.sent[0].metrics[0].value).toBe(1);
+    const history = transport.sent.slice(2);
+    expect(history.map((p) => p.metrics[0].value)).toEqual([2, 3, 4]);
+    expect(history.map((p) => p.metrics[0].timestamp)).toEqual([T0 + 2000, T0 + 3000, T0 + 4000]);
+    expect(history.every((p) => p.metrics[0].isHistorical === true && p.metrics[0].name === undefined)).toBe(true);
+    expect(transport.sent.map((p) => p.seq)).toEqual([0, 1, 2, 3, 4]);
+    expect(session.bufferedCount).toBe(0);
+    // live data after the replay is not historical
+    dev.update([s('v', 5)]);
+    expect(transport.sent[5].metrics[0].isHistorical).toBeUndefined();
+  });
+
+  it('drops (and counts) offline data when buffering is off', async () => {
+    const { session } = setup();
+    const dev = session.addDevice('D');
+    expect(dev.update([s('v', 1)]).outcome).toBe('dropped');
+    expect(session.droppedRecords).toBe(1);
+  });
+
+  it('reads buffered records back through the shared queue in order, skipping a damaged item', async () => {
+    const queue = new MemoryQueue();
+    const b = new QueueHistoryBuffer(queue);
+    await b.append({ device: 'D', metrics: [{ name: 'v', value: 1, quality: 'good', ts: 1 }] });
+    await queue.append([{ topic: 'D', payload: Buffer.from('{not json'), qos: 0, retain: false, ts: 2 }]);
+    await b.append({ device: 'E', metrics: [{ name: 'w', value: null, quality: 'bad', ts: 3 }] });
+    const got = await b.peek(10);
+    expect(got).toEqual([
+      { device: 'D', metrics: [{ name: 'v', value: 1, quality: 'good', ts: 1 }] },
+      { device: 'D', metrics: [] },
+      { device: 'E', metrics: [{ name: 'w', value: null, quality: 'bad', ts: 3 }] },
+    ]);
+    expect(b.skipped).toBe(1);
+    await b.drop(2);
+    expect(b.size()).toBe(1);
+    expect((await b.peek(10))[0].device).toBe('E');
+  });
+});
+
+describe('primary host STATE', () => {
+  const state = (online: boolean, timestamp: number) => Buffer.from(JSON.stringify({ online, timestamp }));
+
+  it('waits for online=true before the birth, re-births when the host comes online again, ignores stale STATE', async () => {
+    const { transport, session } = setup({ primaryHostId: 'SCADA', buffer: new QueueHistoryBuffer(new MemoryQueue()) });
+    session.nextWill();
+    await session.connected();
+    expect(transport.subscriptions).toContain('spBv1.0/STATE/SCADA');
+    expect(session.state).toBe('waiting-host');
+    const dev = session.addDevice('D');
+    expect(dev.update([s('v', 1)]).outcome).toBe('buffered');
+    await session.handleMessage('spBv1.0/STATE/SCADA', state(false, 100));
+    expect(transport.sent).toHaveLength(0);
+    await session.handleMessage('spBv1.0/STATE/SCADA', state(true, 200));
+    await session.idle();
+    expect(transport.types()).toEqual(['NBIRTH', 'DBIRTH:D', 'DDATA:D']);
+    expect(transport.sent[2].metrics[0].isHistorical).toBe(true);
+    await session.handleMessage('spBv1.0/STATE/SCADA', state(true, 150));
+    expect(transport.sent).toHaveLength(3);
+    await session.handleMessage('spBv1.0/STATE/SCADA', state(true, 300));
+    expect(transport.types().slice(3)).toEqual(['NBIRTH', 'DBIRTH:D']);
+  });
+
+  it('on online=false while born: NDEATH, then a new MQTT session', async () => {
+    const { transport, session } = setup({ primaryHostId: 'SCADA' });
+    session.nextWill();
+    await session.connected();
+    await session.handleMessage('spBv1.0/STATE/SCADA', state(true, 1));
+    await session.handleMessage('spBv1.0/STATE/SCADA', state(false, 2));
+    expect(transport.types()).toEqual(['NBIRTH', 'NDEATH']);
+    expect(transport.restarts).toBe(1);
+    expect(session.state).toBe('disconnected');
+  });
+
+  it('reports a STATE that is not the 3.0 JSON form and keeps waiting', async () => {
+    const { transport, session, errors } = setup({ primaryHostId: 'SCADA' });
+    session.nextWill();
+    await session.connected();
+    await session.handleMessage('spBv1.0/STATE/SCADA', Buffer.from('ONLINE'));
+    await session.handleMessage('spBv1.0/STATE/SCADA', Buffer.from('{"timestamp":1}'));
+    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/not JSON/), expect.stringMatching(/no boolean "online"/)]);
+    expect(transport.sent).toHaveLength(0);
+    expect(session.state).toBe('waiting-host');
+  });
+});
+
+describe('bad input and settings', () => {
+  it.each([
+    ['junk text on a Double metric', 'abc', /"v" is Double: "abc" is not a number/],
+    ['NaN', NaN, /not a finite number/],
+    ['Infinity', Infinity, /not a finite number/],
+    ['an object', { a: 1 } as unknown as Sample['value'], /not a number/],
+  ])('refuses %s with an InputError and changes nothing', async (_label, value, pattern) => {
+    const { transport, session } = await online();
+    const dev = session.addDevice('D');
+    dev.update([s('v', 1), s('w', 1)]);
+    transport.clear();
+    let err: unknown;
+    try {
+      dev.update([s('w', 2), s('v', value)]);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InputError);
+    expect(String((err as Error).message)).toMatch(pattern);
+    expect(transport.sent).toHaveLength(0);
+    dev.update([s('w', 3)]);
+    expect(transport.sent[0].metrics[0].value).toBe(3);
+  });
+
+  it('accepts a numeric string for a Double metric and refuses a bool for a String-less number', async () => {
+    const { transport, session } = await online();
+    const dev = session.addDevice('D');
+    dev.update([s('v', 1)]);
+    dev.update([s('v', '2.5')]);
+    expect(transport.sent[2].metrics[0].value).toBe(2.5);
+    expect(() => dev.update([s('v', true)])).toThrow(/not a number/);
+  });
+
+  it('refuses a batch that would give a device more metrics than the limit, and reserved names', async () => {
+    const { transport, session } = await online();
+    const dev = session.addDevice('D');
+    const huge = Array.from({ length: MAX_DEVICE_METRICS + 1 }, (_, i) => s(`t${i}`, i));
+    expect(() => dev.update(huge)).toThrow(/limit is 10000/);
+    expect(() => dev.update([s('bdSeq', 1)])).toThrow(/reserved/);
+    expect(() => dev.update([s('Node Control/Rebirth', true)])).toThrow(/reserved/);
+    expect(transport.types()).toEqual(['NBIRTH']);
+    expect(dev.metricCount).toBe(0);
+  });
+
+  it('refuses missing or malformed ids', () => {
+    const base = { transport: new FakeTransport(), bdSeqStore: new MemoryBdSeqStore() };
+    expect(() => new EdgeNodeSession({ ...base, groupId: '', edgeNodeId: 'x' })).toThrow(ConfigError);
+    expect(() => new EdgeNodeSession({ ...base, groupId: 'a/b', edgeNodeId: 'x' })).toThrow(/must not contain/);
+    expect(() => new EdgeNodeSession({ ...base, groupId: 'a', edgeNodeId: 'x#' })).toThrow(/must not contain/);
+    const ok = new EdgeNodeSession({ ...base, groupId: 'a', edgeNodeId: 'x' });
+    expect(() => ok.addDevice('+')).toThrow(ConfigError);
+    ok.addDevice('d1');
+    expect(() => ok.addDevice('d1')).toThrow(/already used/);
+  });
+
+  it('reports a failed publish through onError and keeps going', async () => {
+    const { transport, session, errors } = await online();
+    const dev = session.addDevice('D');
+    transport.failNext = new Error('socket closed');
+    const r = dev.update([s('v', 1)]);
+    await expect(r.sent).rejects.toThrow('socket closed');
+    await flush();
+    expect(errors[0].message).toMatch(/DBIRTH D: socket closed/);
+    dev.update([s('v', 2)]);
+    expect(transport.sent.map((p) => p.type)).toEqual(['NBIRTH', 'DDATA']);
+  });
+});
