@@ -82,6 +82,7 @@ export class SharedMqttConnection extends EventEmitter {
   private readonly setT: (fn: () => void, ms: number) => unknown;
   private readonly clearT: (h: unknown) => void;
   private serverReceiveMaximum: number | undefined;
+  private detach: () => void = () => undefined;
 
   constructor(private readonly o: SharedConnectionOptions) {
     super();
@@ -160,6 +161,11 @@ export class SharedMqttConnection extends EventEmitter {
           if (!err) return settle();
           const code = (err as { code?: unknown }).code;
           if (typeof code === 'number' && code >= 0x80) return settle(new BrokerRejectedError(code, err.message));
+          // While this connection still stands, the failure belongs to this message (mqtt.js refused
+          // it: too large for the broker's Maximum Packet Size, a bad topic alias...): do not retry.
+          if (gen === this.generation && this.current === 'connected') {
+            return settle(new DeviceError(`publish of "${msg.topic.slice(0, 60)}" failed: ${err.message}`));
+          }
           settle(new NotConnectedError(`publish failed: ${err.message}`));
           void packet;
         });
@@ -178,8 +184,7 @@ export class SharedMqttConnection extends EventEmitter {
     this.failWaiting(new NotConnectedError('connection closed'));
     if (this.current !== 'idle') this.setState('closed');
     if (client) {
-      client.removeAllListeners('close');
-      client.removeAllListeners('connect');
+      this.detach();
       // A clean DISCONNECT when we can (the broker then does not send our will), forced otherwise.
       await new Promise<void>((resolve) => {
         const t = setTimeout(() => client.end(true, () => resolve()), 2000);
@@ -202,7 +207,7 @@ export class SharedMqttConnection extends EventEmitter {
     this.setState('connecting');
     const client = this.factory(this.o.url, { ...this.o.options, reconnectPeriod: 0 });
     this.client = client;
-    client.on('connect', (connack) => {
+    const onConnect = (connack: { properties?: { receiveMaximum?: number } }) => {
       if (gen !== this.generation) return;
       this.backoff.reset();
       this.detail = undefined;
@@ -210,23 +215,32 @@ export class SharedMqttConnection extends EventEmitter {
       this.setState('connected');
       const b = this.o.birth;
       if (b) this.publish(b).catch((err) => this.emit('warning', `birth message not sent: ${errorMessage(err)}`));
-    });
-    client.on('error', (err) => {
+    };
+    // Stays attached after the client is given up: an 'error' without a listener would crash Node-RED.
+    const onError = (err: Error) => {
       if (gen !== this.generation) return;
       this.detail = errorMessage(err);
-    });
-    client.on('close', () => {
+    };
+    const onClose = () => {
       if (gen !== this.generation) return;
       this.lost(client);
-    });
+    };
+    client.on('connect', onConnect);
+    client.on('error', onError);
+    client.on('close', onClose);
+    // Exactly our listeners come off again: mqtt.js keeps its own 'close' handler (it clears the
+    // CONNACK timer), which a removeAllListeners would take away.
+    this.detach = () => {
+      client.removeListener('connect', onConnect);
+      client.removeListener('close', onClose);
+    };
   }
 
   private lost(client: MqttClient): void {
     this.generation++;
     this.client = undefined;
     this.failWaiting(new NotConnectedError(`connection lost before the broker acknowledged${this.detail ? ` (${this.detail})` : ''}`));
-    client.removeAllListeners('close');
-    client.removeAllListeners('connect');
+    this.detach();
     client.end(true);
     this.setState('disconnected', this.detail);
     this.timer = this.setT(() => this.dial(), this.backoff.next());

@@ -1,0 +1,254 @@
+/**
+ * Store-and-forward engine: drains a StoreAndForwardQueue to a transport (the shared MQTT
+ * connection) in FIFO order, with a bounded in-flight window and an optional rate limit.
+ * Engine module: no node-red import; clock and timers are injectable for fake-timer tests.
+ *
+ * - An item leaves the queue only when the transport resolves its publish (the broker's PUBACK
+ *   for QoS 1/2, MQTT 5.0 section 4.3.2), so a crash or a lost connection never loses it.
+ * - At most `maxInFlight` publishes are outstanding (and never more than the broker's Receive
+ *   Maximum, MQTT 5.0 section 3.2.2.3.3). Firing thousands of publishes at once at mqtt.js makes
+ *   it collapse (MQTT.js #589): its outgoing store and the socket buffer grow without bound.
+ * - When the connection drops, every in-flight publish rejects with NotConnectedError; the engine
+ *   forgets its window and, once connected again, starts from the oldest unacknowledged item, so
+ *   order is kept (a message the broker got but did not acknowledge is sent again: at least once).
+ * - A message the broker refuses (MQTT 5 reason code >= 0x80, or one mqtt.js cannot send) will
+ *   never be taken: it is removed, counted as `rejected` and reported through the 'rejected' event,
+ *   so one bad message cannot block the queue behind it.
+ * - MQTT 5 Message Expiry Interval counts from when the item was accepted: at send time the
+ *   remaining lifetime is sent, and an item whose lifetime has passed is dropped as `expired`
+ *   (the broker would do the same, MQTT 5.0 section 3.3.2.3.3).
+ *
+ * Events: 'progress' (after sends, acknowledgements and drops: read `stats()`), 'rejected'
+ * (item, error), 'drained' (the queue ran empty while connected).
+ */
+import { EventEmitter } from 'events';
+import { NotConnectedError, type MqttMessageSpec } from './mqtt-connection';
+import type { QueueItem, StoreAndForwardQueue, StoredItem } from './queue';
+
+export interface ForwardTransport {
+  readonly connected: boolean;
+  /** Broker's Receive Maximum (MQTT 5), when known. */
+  readonly receiveMaximum?: number;
+  publish(msg: MqttMessageSpec): Promise<void>;
+}
+
+export interface ForwarderOptions {
+  queue: StoreAndForwardQueue;
+  transport: ForwardTransport;
+  /** Publishes outstanding at once (100). */
+  maxInFlight?: number;
+  /** Messages per second; 0 = as fast as the broker acknowledges. */
+  rate?: number;
+  now?: () => number;
+  setTimeout?: (fn: () => void, ms: number) => unknown;
+  clearTimeout?: (handle: unknown) => void;
+}
+
+export interface ForwarderStats {
+  connected: boolean;
+  queued: number;
+  queuedBytes: number;
+  inFlight: number;
+  sent: number;
+  rejected: number;
+  expired: number;
+  appended: number;
+  dropped: number;
+  droppedSize: number;
+  droppedAge: number;
+  cleared: number;
+}
+
+export class Forwarder extends EventEmitter {
+  private readonly queue: StoreAndForwardQueue;
+  private readonly transport: ForwardTransport;
+  private readonly maxInFlight: number;
+  private readonly rate: number;
+  private readonly now: () => number;
+  private readonly setT: (fn: () => void, ms: number) => unknown;
+  private readonly clearT: (h: unknown) => void;
+  private readonly inFlight = new Set<number>();
+  /** Highest id handed to the transport in this window; the next peek starts after it. */
+  private lastId = 0;
+  /** Changes whenever the window is thrown away, so late answers from it are ignored. */
+  private epoch = 0;
+  private tokens: number;
+  private lastRefill: number;
+  private timer: unknown;
+  private closed = false;
+  private flushing = false;
+  private sent = 0;
+  private rejected = 0;
+  private expired = 0;
+  private wasConnected = false;
+  private hadBacklog = false;
+
+  constructor(o: ForwarderOptions) {
+    super();
+    this.queue = o.queue;
+    this.transport = o.transport;
+    this.maxInFlight = Math.max(1, Math.floor(o.maxInFlight ?? 100));
+    this.rate = o.rate && o.rate > 0 ? o.rate : 0;
+    this.now = o.now ?? Date.now;
+    this.setT = o.setTimeout ?? ((fn, ms) => setTimeout(fn, ms));
+    this.clearT = o.clearTimeout ?? ((h) => clearTimeout(h as NodeJS.Timeout));
+    this.tokens = Math.max(1, this.rate);
+    this.lastRefill = this.now();
+  }
+
+  /** Appends to the queue (resolves once durable) and starts sending. */
+  async enqueue(items: readonly QueueItem[]): Promise<void> {
+    if (this.closed) throw new Error('publisher is closed');
+    await this.queue.append(items);
+    this.pump();
+  }
+
+  /** Tell the engine the transport's connection changed. */
+  connectionChanged(connected: boolean): void {
+    if (connected === this.wasConnected) {
+      if (connected) this.pump();
+      return;
+    }
+    this.wasConnected = connected;
+    this.resetWindow();
+    if (connected) this.pump();
+    else this.emit('progress');
+  }
+
+  /** Send the backlog now, without the rate limit, until the queue is empty. */
+  flush(): void {
+    this.flushing = this.queue.size > 0;
+    this.pump();
+  }
+
+  /** Drops every queued item (counted as cleared); returns how many. */
+  clear(): number {
+    const n = this.queue.clear();
+    this.resetWindow();
+    this.emit('progress');
+    return n;
+  }
+
+  stats(): ForwarderStats {
+    const q = this.queue.stats();
+    return {
+      connected: this.transport.connected,
+      queued: q.size,
+      queuedBytes: q.bytes,
+      inFlight: this.inFlight.size,
+      sent: this.sent,
+      rejected: this.rejected,
+      expired: this.expired,
+      appended: q.appended,
+      dropped: q.dropped,
+      droppedSize: q.droppedSize,
+      droppedAge: q.droppedAge,
+      cleared: q.cleared,
+    };
+  }
+
+  /** Stops sending; answers still on their way are ignored. Does not close the queue. */
+  close(): void {
+    this.closed = true;
+    this.resetWindow();
+    if (this.timer !== undefined) this.clearT(this.timer);
+    this.timer = undefined;
+    this.removeAllListeners();
+  }
+
+  /** Sends as much as the window, the rate limit and the queue allow. */
+  pump(): void {
+    if (this.closed || !this.transport.connected) return;
+    const window = Math.min(this.maxInFlight, this.transport.receiveMaximum || Infinity);
+    while (this.inFlight.size < window) {
+      let room = window - this.inFlight.size;
+      if (this.rate > 0 && !this.flushing) {
+        this.refill();
+        if (this.tokens < 1) {
+          this.wakeAfter(((1 - this.tokens) / this.rate) * 1000);
+          break;
+        }
+        room = Math.min(room, Math.floor(this.tokens));
+      }
+      const batch = this.queue.peek(room, this.lastId);
+      if (!batch.length) break;
+      for (const item of batch) {
+        this.lastId = item.id;
+        if (this.rate > 0 && !this.flushing) this.tokens -= 1;
+        this.send(item);
+      }
+    }
+    if (this.queue.size === 0) {
+      this.flushing = false;
+      if (this.hadBacklog) this.emit('drained');
+      this.hadBacklog = false;
+    } else {
+      this.hadBacklog = true;
+    }
+    this.emit('progress');
+  }
+
+  private send(item: StoredItem): void {
+    const spec: MqttMessageSpec = { topic: item.topic, payload: item.payload, qos: item.qos, retain: item.retain };
+    if (item.properties) {
+      const props = { ...item.properties } as NonNullable<MqttMessageSpec['properties']> & Record<string, unknown>;
+      const expiry = props.messageExpiryInterval;
+      if (typeof expiry === 'number' && expiry > 0) {
+        const left = expiry - Math.floor((this.now() - item.ts) / 1000);
+        if (left <= 0) {
+          this.expired++;
+          this.queue.ack([item.id]);
+          return;
+        }
+        props.messageExpiryInterval = left;
+      }
+      spec.properties = props;
+    }
+    const epoch = this.epoch;
+    this.inFlight.add(item.id);
+    this.transport.publish(spec).then(
+      () => {
+        // The broker has it, whatever happened to the window since: it leaves the disk.
+        this.queue.ack([item.id]);
+        this.sent++;
+        if (epoch !== this.epoch || this.closed) return;
+        this.inFlight.delete(item.id);
+        this.pump();
+      },
+      (err: Error) => {
+        if (epoch !== this.epoch || this.closed) return;
+        this.inFlight.delete(item.id);
+        if (err instanceof NotConnectedError) {
+          // The whole window is re-sent, in order, on the next connection.
+          this.resetWindow();
+          this.emit('progress');
+          return;
+        }
+        this.rejected++;
+        this.queue.ack([item.id]);
+        this.emit('rejected', item, err);
+        this.pump();
+      },
+    );
+  }
+
+  private resetWindow(): void {
+    this.epoch++;
+    this.inFlight.clear();
+    this.lastId = 0;
+  }
+
+  private refill(): void {
+    const t = this.now();
+    this.tokens = Math.min(Math.max(1, this.rate), this.tokens + ((t - this.lastRefill) / 1000) * this.rate);
+    this.lastRefill = t;
+  }
+
+  private wakeAfter(ms: number): void {
+    if (this.timer !== undefined) return;
+    this.timer = this.setT(() => {
+      this.timer = undefined;
+      this.pump();
+    }, Math.max(1, Math.ceil(ms)));
+  }
+}

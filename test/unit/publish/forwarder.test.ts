@@ -1,0 +1,170 @@
+import { Forwarder, type ForwardTransport } from '../../../nodes/publish/forwarder';
+import { BrokerRejectedError, NotConnectedError, type MqttMessageSpec } from '../../../nodes/publish/mqtt-connection';
+import { MemoryQueue, type QueueItem } from '../../../nodes/publish/queue';
+
+/** A transport whose publishes stay outstanding until the test answers them. */
+class FakeTransport implements ForwardTransport {
+  connected = true;
+  receiveMaximum: number | undefined;
+  readonly outstanding: Array<{ msg: MqttMessageSpec; resolve: () => void; reject: (e: Error) => void }> = [];
+  readonly log: string[] = [];
+  maxOutstanding = 0;
+  publish(msg: MqttMessageSpec): Promise<void> {
+    this.log.push(msg.payload.toString());
+    return new Promise((resolve, reject) => {
+      this.outstanding.push({ msg, resolve, reject });
+      this.maxOutstanding = Math.max(this.maxOutstanding, this.outstanding.length);
+    });
+  }
+  /** Acknowledges the oldest `n` outstanding publishes. */
+  async ackOldest(n = Infinity): Promise<void> {
+    const batch = this.outstanding.splice(0, Math.min(n, this.outstanding.length));
+    batch.forEach((p) => p.resolve());
+    await flushMicrotasks();
+  }
+  async drop(): Promise<void> {
+    this.connected = false;
+    const batch = this.outstanding.splice(0);
+    batch.forEach((p) => p.reject(new NotConnectedError('connection lost')));
+    await flushMicrotasks();
+  }
+}
+
+const flushMicrotasks = async () => {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+};
+
+function item(n: number, ts = 0, properties?: Record<string, unknown>): QueueItem {
+  return { topic: 'p/t', payload: Buffer.from(String(n)), qos: 1, retain: false, ts, properties };
+}
+
+describe('Forwarder', () => {
+  it('sends in FIFO order with no more than maxInFlight outstanding, and acks leave the queue', async () => {
+    const queue = new MemoryQueue();
+    const t = new FakeTransport();
+    const f = new Forwarder({ queue, transport: t, maxInFlight: 10 });
+    await f.enqueue(Array.from({ length: 35 }, (_, n) => item(n)));
+    while (t.outstanding.length) await t.ackOldest(3);
+    expect(t.maxOutstanding).toBe(10);
+    expect(t.log).toEqual(Array.from({ length: 35 }, (_, n) => String(n)));
+    expect(queue.size).toBe(0);
+    expect(f.stats()).toMatchObject({ sent: 35, queued: 0, inFlight: 0 });
+  });
+
+  it('honours the broker Receive Maximum when smaller than the window', async () => {
+    const t = new FakeTransport();
+    t.receiveMaximum = 4;
+    const f = new Forwarder({ queue: new MemoryQueue(), transport: t, maxInFlight: 100 });
+    await f.enqueue(Array.from({ length: 20 }, (_, n) => item(n)));
+    expect(t.outstanding).toHaveLength(4);
+  });
+
+  it('after a dropped connection resends from the oldest unacknowledged item, in order', async () => {
+    const queue = new MemoryQueue();
+    const t = new FakeTransport();
+    const f = new Forwarder({ queue, transport: t, maxInFlight: 5 });
+    await f.enqueue(Array.from({ length: 12 }, (_, n) => item(n)));
+    await t.ackOldest(2); // 0,1 acknowledged; 2..6 outstanding
+    await t.drop();
+    f.connectionChanged(false);
+    await f.enqueue([item(12)]); // new messages queue behind the backlog
+    expect(t.outstanding).toHaveLength(0);
+    t.connected = true;
+    f.connectionChanged(true);
+    while (t.outstanding.length) await t.ackOldest(1);
+    const resent = t.log.slice(7); // after the first window (0..6)
+    expect(resent).toEqual(['2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12']);
+    expect(queue.size).toBe(0);
+  });
+
+  it('removes and reports a message the broker refuses, and goes on with the rest', async () => {
+    const queue = new MemoryQueue();
+    const t = new FakeTransport();
+    const f = new Forwarder({ queue, transport: t, maxInFlight: 1 });
+    const rejected: Array<[string, Error]> = [];
+    f.on('rejected', (i: { payload: Buffer }, e: Error) => rejected.push([i.payload.toString(), e]));
+    await f.enqueue([item(0), item(1), item(2)]);
+    t.outstanding.shift()!.resolve();
+    await flushMicrotasks();
+    t.outstanding.shift()!.reject(new BrokerRejectedError(0x87, 'Not authorized'));
+    await flushMicrotasks();
+    await t.ackOldest();
+    expect(rejected.map(([p]) => p)).toEqual(['1']);
+    expect(rejected[0][1].message).toMatch(/0x87/);
+    expect(f.stats()).toMatchObject({ sent: 2, rejected: 1, queued: 0 });
+  });
+
+  it('limits the rate with a token bucket on the injected clock, and flush overrides it', async () => {
+    let now = 0;
+    const timers: Array<{ at: number; fn: () => void }> = [];
+    const t = new FakeTransport();
+    const f = new Forwarder({
+      queue: new MemoryQueue(),
+      transport: t,
+      rate: 10,
+      maxInFlight: 1000,
+      now: () => now,
+      setTimeout: (fn, ms) => timers.push({ at: now + ms, fn }),
+      clearTimeout: () => undefined,
+    });
+    const advance = async (ms: number) => {
+      now += ms;
+      for (const tm of timers.splice(0).sort((a, b) => a.at - b.at)) {
+        if (tm.at <= now) tm.fn();
+        else timers.push(tm);
+      }
+      await flushMicrotasks();
+    };
+    await f.enqueue(Array.from({ length: 45 }, (_, n) => item(n)));
+    expect(t.log).toHaveLength(10);
+    await advance(1000);
+    expect(t.log).toHaveLength(20);
+    await advance(500);
+    expect(t.log).toHaveLength(25);
+    f.flush();
+    expect(t.log).toHaveLength(45);
+    expect(t.log).toEqual(Array.from({ length: 45 }, (_, n) => String(n)));
+  });
+
+  it('sends the remaining MQTT 5 message expiry and drops expired items as expired', async () => {
+    let now = 100_000;
+    const queue = new MemoryQueue();
+    const t = new FakeTransport();
+    t.connected = false;
+    const f = new Forwarder({ queue, transport: t, now: () => now });
+    await f.enqueue([item(0, 100_000, { messageExpiryInterval: 5 }), item(1, 100_000, { messageExpiryInterval: 60, contentType: 'text/plain' })]);
+    now += 20_000;
+    t.connected = true;
+    f.connectionChanged(true);
+    expect(t.log).toEqual(['1']);
+    expect(t.outstanding[0].msg.properties).toEqual({ messageExpiryInterval: 40, contentType: 'text/plain' });
+    expect(f.stats()).toMatchObject({ expired: 1, queued: 1 });
+  });
+
+  it('emits drained once the backlog is acknowledged, and clear drops and counts the rest', async () => {
+    const queue = new MemoryQueue();
+    const t = new FakeTransport();
+    const f = new Forwarder({ queue, transport: t, maxInFlight: 2 });
+    let drained = 0;
+    f.on('drained', () => drained++);
+    await f.enqueue([item(0), item(1)]);
+    await t.ackOldest();
+    expect(drained).toBe(1);
+    t.connected = false;
+    f.connectionChanged(false);
+    await f.enqueue([item(2), item(3), item(4)]);
+    expect(f.clear()).toBe(3);
+    expect(f.stats()).toMatchObject({ queued: 0, cleared: 3, dropped: 3, sent: 2 });
+  });
+
+  it('ignores answers that arrive after close', async () => {
+    const queue = new MemoryQueue();
+    const t = new FakeTransport();
+    const f = new Forwarder({ queue, transport: t });
+    await f.enqueue([item(0)]);
+    f.close();
+    await t.ackOldest();
+    await expect(f.enqueue([item(1)])).rejects.toThrow(/closed/);
+    expect(queue.size).toBe(0); // the broker had acknowledged it: it still leaves the queue
+  });
+});
