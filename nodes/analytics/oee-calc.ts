@@ -1,0 +1,410 @@
+/**
+ * OEE engine: availability x performance x quality per production line and shift, in event time.
+ * Definitions follow the usual OEE model (Nakajima; ISO 22400-2:2014 KPIs 1200-1210):
+ * availability = run time / planned time, performance = ideal cycle time x total count / run time,
+ * quality = good count / total count.
+ *
+ * A line is named by the tag prefix: `state`, `good`, `reject` belong to line "" and
+ * `line1/state`, `line1/good`, `line1/reject` to line "line1". Shift boundaries are wall-clock
+ * times (`resetAt`, e.g. "06:00") in `timeZone` (an IANA name such as "Europe/Berlin"), or in the
+ * host's local zone when none is set, and follow daylight saving.
+ */
+import { ConfigError, InputError } from '../shared/errors';
+import { typeName, worstQuality, type Quality, type Sample } from '../shared/sample';
+import { EventClock, MAX_TIMER_MS, systemTimers, type Timers } from './event-clock';
+
+export const COUNT_MODES = ['increment', 'counter'] as const;
+export type CountMode = (typeof COUNT_MODES)[number];
+export type Signal = 'state' | 'good' | 'reject';
+
+export interface OeeOptions {
+  /** Seconds one part takes at the rated speed. */
+  idealCycleTime: number;
+  /** Seconds between reports; 0: report only at shift ends and on request. */
+  period: number;
+  /** Shift start times, "HH:MM" local time; empty: one open-ended period until reset. */
+  resetAt: string[];
+  /** `increment`: each count message adds its value; `counter`: values are a machine's running total. */
+  countMode: CountMode;
+  /** Counter modulus (e.g. 65536 for a 16-bit counter); 0: a drop is a reset to zero. */
+  rollover: number;
+  /** IANA time zone of the shift times; undefined: the host's local zone. */
+  timeZone?: string;
+}
+
+export interface OeeFigures {
+  availability: number | null;
+  performance: number | null;
+  quality: number | null;
+  oee: number | null;
+  /** Seconds. */
+  runTime: number;
+  /** Seconds. */
+  plannedTime: number;
+  good: number;
+  total: number;
+}
+
+export interface OeeReport {
+  line: string;
+  figures: OeeFigures;
+  /** Worst input quality seen in the shift. */
+  quality: Quality;
+  shiftStart: number;
+  /** Event time the figures are for, epoch ms (the shift end for a closing report). */
+  ts: number;
+  /** True for the final figures of a shift that ended. */
+  closing: boolean;
+}
+
+/** What survives a restart for one line (JSON-safe; stored in the node context). */
+export interface LineState {
+  shiftStart: number;
+  lastTs: number;
+  running: boolean;
+  runMs: number;
+  good: number;
+  reject: number;
+  lastCounter: { good: number | null; reject: number | null };
+  quality: Quality;
+}
+
+const SIGNALS: readonly Signal[] = ['state', 'good', 'reject'];
+const RUNNING = new Set(['running', 'run', 'on', 'true', 'started', 'producing']);
+const STOPPED = new Set(['stopped', 'stop', 'off', 'false', 'idle', 'down', 'fault']);
+/** Shift ends closed in one step at most (a gateway that was off for a month closes them all, once). */
+const MAX_SHIFTS_PER_STEP = 1000;
+
+export function parseShiftTimes(raw: unknown): Array<[number, number]> {
+  let list: unknown = raw;
+  if (raw === undefined || raw === null || raw === '') return [];
+  if (typeof raw === 'string') {
+    const t = raw.trim();
+    if (t.startsWith('[')) {
+      try {
+        list = JSON.parse(t);
+      } catch {
+        throw new ConfigError(`resetAt must be a list of times such as ["06:00","14:00","22:00"], not ${raw.slice(0, 40)}`);
+      }
+    } else list = t.split(/[\s,;]+/).filter(Boolean);
+  }
+  if (!Array.isArray(list)) throw new ConfigError('resetAt must be a list of "HH:MM" times');
+  const out: Array<[number, number]> = [];
+  for (const s of list) {
+    const m = typeof s === 'string' ? /^([01]?\d|2[0-3]):([0-5]\d)$/.exec(s.trim()) : null;
+    if (!m) throw new ConfigError(`resetAt: "${String(s)}" is not a time of day "HH:MM" (00:00 to 23:59)`);
+    out.push([Number(m[1]), Number(m[2])]);
+  }
+  return out;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
+    });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+export function checkTimeZone(timeZone: string): void {
+  try {
+    formatter(timeZone);
+  } catch {
+    throw new ConfigError(`timeZone "${timeZone.slice(0, 40)}" is not an IANA time zone such as "Europe/Berlin"`);
+  }
+}
+
+/** Wall-clock fields of instant t in a zone (month 0-based, as Date uses). */
+function wallClock(t: number, timeZone?: string): { y: number; mo: number; d: number; h: number; mi: number; s: number } {
+  if (timeZone === undefined) {
+    const d = new Date(t);
+    return { y: d.getFullYear(), mo: d.getMonth(), d: d.getDate(), h: d.getHours(), mi: d.getMinutes(), s: d.getSeconds() };
+  }
+  const p: Record<string, number> = {};
+  for (const part of formatter(timeZone).formatToParts(new Date(t))) if (part.type !== 'literal') p[part.type] = Number(part.value);
+  return { y: p.year, mo: p.month - 1, d: p.day, h: p.hour, mi: p.minute, s: p.second };
+}
+
+/** The instant a wall-clock time occurs in a zone (day may overflow the month, as with Date.UTC). */
+function instantOf(y: number, mo: number, d: number, h: number, mi: number, timeZone?: string): number {
+  if (timeZone === undefined) return new Date(y, mo, d, h, mi, 0, 0).getTime();
+  const wall = Date.UTC(y, mo, d, h, mi);
+  const offset = (t: number) => {
+    const w = wallClock(t, timeZone);
+    return Date.UTC(w.y, w.mo, w.d, w.h, w.mi, w.s) - (t - (((t % 1000) + 1000) % 1000));
+  };
+  // Two rounds settle the offset across a daylight-saving change.
+  const first = wall - offset(wall);
+  return wall - offset(first);
+}
+
+/** The first shift start strictly after `t` (wall-clock times in `timeZone`, or local), or Infinity. */
+export function nextShiftStart(t: number, times: ReadonlyArray<[number, number]>, timeZone?: string): number {
+  if (times.length === 0) return Infinity;
+  const w = wallClock(t, timeZone);
+  let best = Infinity;
+  for (let day = 0; day <= 2; day++) {
+    for (const [h, m] of times) {
+      const c = instantOf(w.y, w.mo, w.d + day, h, m, timeZone);
+      if (c > t && c < best) best = c;
+    }
+  }
+  return best;
+}
+
+/** Splits a tag into its line and signal: "line1/good" -> ["line1", "good"]. */
+export function lineOf(tag: string): [string, Signal] {
+  const i = tag.lastIndexOf('/');
+  const line = i < 0 ? '' : tag.slice(0, i);
+  const signal = (i < 0 ? tag : tag.slice(i + 1)) as Signal;
+  if (!SIGNALS.includes(signal)) {
+    throw new InputError(`tag "${tag}": the last part must be state, good or reject (for example "line1/good")`);
+  }
+  return [line, signal];
+}
+
+function runningOf(s: Sample): boolean {
+  const v = s.value;
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'number') return v !== 0;
+  if (typeof v === 'string') {
+    const k = v.trim().toLowerCase();
+    if (RUNNING.has(k)) return true;
+    if (STOPPED.has(k)) return false;
+  }
+  throw new InputError(`tag "${s.tag}": state must be true/false, 1/0 or "running"/"stopped", not ${typeof v === 'string' ? `"${v.slice(0, 30)}"` : typeName(v)}`);
+}
+
+function checkOptions(o: OeeOptions): void {
+  if (typeof o.idealCycleTime !== 'number' || !Number.isFinite(o.idealCycleTime) || o.idealCycleTime <= 0) throw new ConfigError('idealCycleTime must be seconds > 0');
+  if (typeof o.period !== 'number' || !Number.isFinite(o.period) || o.period < 0) throw new ConfigError('period must be seconds >= 0');
+  if (o.period > 0 && o.period < 1) throw new ConfigError('period must be at least 1 s (or 0 for no periodic report)');
+  if (!COUNT_MODES.includes(o.countMode)) throw new ConfigError(`countMode must be one of ${COUNT_MODES.join(', ')}`);
+  if (typeof o.rollover !== 'number' || !Number.isInteger(o.rollover) || o.rollover < 0) throw new ConfigError('rollover must be a whole number >= 0');
+  if (o.timeZone !== undefined) checkTimeZone(o.timeZone);
+}
+
+export function figuresOf(st: LineState, at: number, idealCycleTime: number): OeeFigures {
+  const runTime = st.runMs / 1000;
+  const plannedTime = Math.max(0, at - st.shiftStart) / 1000;
+  const total = st.good + st.reject;
+  // A ratio whose denominator is zero is undefined, not 0 or 1: report null.
+  const availability = plannedTime > 0 ? runTime / plannedTime : null;
+  const performance = runTime > 0 ? (idealCycleTime * total) / runTime : null;
+  const quality = total > 0 ? st.good / total : null;
+  const oee = availability !== null && performance !== null && quality !== null ? availability * performance * quality : null;
+  return { availability, performance, quality, oee, runTime, plannedTime, good: st.good, total };
+}
+
+function parseLine(raw: unknown): LineState | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const r = raw as Record<string, unknown>;
+  const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  const lc = r.lastCounter as Record<string, unknown> | undefined;
+  if (!num(r.shiftStart) || !num(r.lastTs) || typeof r.running !== 'boolean' || !num(r.runMs) || !num(r.good) || !num(r.reject)) return undefined;
+  if (!lc || typeof lc !== 'object' || !(lc.good === null || num(lc.good)) || !(lc.reject === null || num(lc.reject))) return undefined;
+  const q = r.quality;
+  return {
+    shiftStart: r.shiftStart, lastTs: r.lastTs, running: r.running, runMs: r.runMs, good: r.good, reject: r.reject,
+    lastCounter: { good: lc.good as number | null, reject: lc.reject as number | null },
+    quality: q === 'uncertain' || q === 'bad' ? q : 'good',
+  };
+}
+
+export class OeeEngine {
+  private readonly lines = new Map<string, LineState>();
+  private readonly clocks = new Map<string, EventClock>();
+  private readonly shifts: Array<[number, number]>;
+  private readonly timers: Timers;
+  private periodTimer: unknown;
+  private boundaryTimer: unknown;
+  /** Receives reports made by timers: periodic figures and shifts that ended while no sample came. */
+  onReport: (reports: OeeReport[]) => void = () => undefined;
+
+  constructor(private readonly o: OeeOptions, timers: Timers = systemTimers) {
+    checkOptions(o);
+    this.shifts = parseShiftTimes(o.resetAt);
+    this.timers = timers;
+  }
+
+  /** Feeds one sample; returns the closing reports of shifts that ended before it. */
+  process(s: Sample): OeeReport[] {
+    const [line, signal] = lineOf(s.tag);
+    const bad = s.value === null || s.quality === 'bad';
+    // Read the value before touching any state, so a refused sample changes nothing.
+    const running = !bad && signal === 'state' ? runningOf(s) : undefined;
+    const count = !bad && signal !== 'state' ? this.countOf(s) : undefined;
+    let st = this.lines.get(line);
+    if (st && s.ts < st.lastTs) {
+      throw new InputError(`tag "${s.tag}": timestamp ${new Date(s.ts).toISOString()} is earlier than line "${line}"'s previous sample`);
+    }
+    const reports: OeeReport[] = [];
+    if (!st) {
+      st = { shiftStart: s.ts, lastTs: s.ts, running: false, runMs: 0, good: 0, reject: 0, lastCounter: { good: null, reject: null }, quality: 'good' };
+      this.lines.set(line, st);
+    } else {
+      this.advance(line, st, s.ts, reports);
+    }
+    this.clock(line).observe(s.ts);
+    st.quality = worstQuality(st.quality, bad ? 'bad' : s.quality);
+    if (!bad) {
+      if (running !== undefined) st.running = running;
+      else if (count !== undefined) this.addCount(st, signal as 'good' | 'reject', count);
+    }
+    this.armBoundary();
+    return reports;
+  }
+
+  private countOf(s: Sample): number {
+    const v = s.value;
+    if (this.o.countMode === 'increment' && typeof v === 'boolean') return v ? 1 : 0; // a part-complete pulse
+    if (typeof v !== 'number') throw new InputError(`tag "${s.tag}": a count must be a number, not ${typeName(v)}`);
+    if (v < 0) throw new InputError(`tag "${s.tag}": a count cannot be negative (${v})`);
+    if (this.o.countMode === 'counter' && this.o.rollover > 0 && v >= this.o.rollover) {
+      throw new InputError(`tag "${s.tag}": counter value ${v} is not below rollover ${this.o.rollover}`);
+    }
+    return v;
+  }
+
+  private addCount(st: LineState, signal: 'good' | 'reject', v: number): void {
+    if (this.o.countMode === 'increment') {
+      st[signal] += v;
+      return;
+    }
+    const last = st.lastCounter[signal];
+    st.lastCounter[signal] = v;
+    if (last === null) return; // the first reading is the reference, not production
+    let delta = v - last;
+    // A counter that goes down wrapped (rollover set) or was reset to zero and counted up again.
+    if (delta < 0) delta = this.o.rollover > 0 ? v + this.o.rollover - last : v;
+    st[signal] += delta;
+  }
+
+  /** Moves a line's accounting forward to event time `t`, closing the shifts that end on the way. */
+  private advance(line: string, st: LineState, t: number, reports: OeeReport[]): void {
+    for (let i = 0; i < MAX_SHIFTS_PER_STEP; i++) {
+      const end = nextShiftStart(st.shiftStart, this.shifts, this.o.timeZone);
+      if (end > t) break;
+      this.account(st, end);
+      reports.push({ line, figures: figuresOf(st, end, this.o.idealCycleTime), quality: st.quality, shiftStart: st.shiftStart, ts: end, closing: true });
+      // The new shift starts with the machine in the state it was in; counter references carry over.
+      Object.assign(st, { shiftStart: end, runMs: 0, good: 0, reject: 0, quality: 'good' as Quality });
+    }
+    this.account(st, t);
+  }
+
+  private account(st: LineState, t: number): void {
+    if (t <= st.lastTs) return;
+    if (st.running) st.runMs += t - st.lastTs;
+    st.lastTs = t;
+  }
+
+  /** Current figures of one line or of every line, at event time now (closing reports first). */
+  report(line?: string): OeeReport[] {
+    const names = line === undefined ? [...this.lines.keys()] : [line];
+    const out: OeeReport[] = [];
+    for (const name of names) {
+      const st = this.lines.get(name);
+      if (!st) throw new InputError(`no OEE data for line "${name}"`);
+      const at = Math.max(st.lastTs, this.clock(name).now());
+      this.advance(name, st, at, out);
+      out.push({ line: name, figures: figuresOf(st, at, this.o.idealCycleTime), quality: st.quality, shiftStart: st.shiftStart, ts: at, closing: false });
+    }
+    this.armBoundary();
+    return out;
+  }
+
+  /** Starts the periodic report (every `period` s of local time). */
+  start(): void {
+    this.armBoundary();
+    if (this.o.period <= 0) return;
+    const tick = () => {
+      this.periodTimer = this.timers.setTimeout(tick, this.o.period * 1000);
+      if (this.lines.size) this.onReport(this.report());
+    };
+    this.periodTimer = this.timers.setTimeout(tick, this.o.period * 1000);
+  }
+
+  /** Arms one timer for the next shift end of any line, so a shift closes even when no sample comes. */
+  private armBoundary(): void {
+    if (this.boundaryTimer !== undefined) this.timers.clearTimeout(this.boundaryTimer);
+    this.boundaryTimer = undefined;
+    let wait = Infinity;
+    for (const [name, st] of this.lines) {
+      const now = this.clock(name).now();
+      wait = Math.min(wait, nextShiftStart(st.shiftStart, this.shifts, this.o.timeZone) - now);
+    }
+    if (wait === Infinity) return;
+    this.boundaryTimer = this.timers.setTimeout(() => {
+      this.boundaryTimer = undefined;
+      const closing: OeeReport[] = [];
+      for (const [name, st] of this.lines) this.advance(name, st, Math.max(st.lastTs, this.clock(name).now()), closing);
+      this.armBoundary();
+      if (closing.length) this.onReport(closing);
+    }, Math.min(MAX_TIMER_MS, Math.max(0, wait)));
+  }
+
+  get lineNames(): string[] {
+    return [...this.lines.keys()];
+  }
+
+  get(line: string): Readonly<LineState> | undefined {
+    return this.lines.get(line);
+  }
+
+  /** msg.reset: forgets one line, or every line; a forgotten line starts afresh at its next sample. */
+  reset(line?: string): void {
+    if (line === undefined) {
+      this.lines.clear();
+      this.clocks.clear();
+    } else {
+      this.lines.delete(line);
+      this.clocks.delete(line);
+    }
+    this.armBoundary();
+  }
+
+  snapshot(): Record<string, LineState> {
+    const out: Record<string, LineState> = {};
+    for (const [name, st] of this.lines) out[name] = { ...st, lastCounter: { ...st.lastCounter } };
+    return out;
+  }
+
+  /** Restores lines saved by snapshot(); returns the names that could not be read. */
+  restore(saved: unknown): string[] {
+    const rejected: string[] = [];
+    if (!saved || typeof saved !== 'object') return rejected;
+    for (const [name, raw] of Object.entries(saved as Record<string, unknown>)) {
+      const st = parseLine(raw);
+      if (!st) {
+        rejected.push(name);
+        continue;
+      }
+      this.lines.set(name, st);
+      this.clock(name).observe(st.lastTs);
+    }
+    this.armBoundary();
+    return rejected;
+  }
+
+  dispose(): void {
+    if (this.periodTimer !== undefined) this.timers.clearTimeout(this.periodTimer);
+    if (this.boundaryTimer !== undefined) this.timers.clearTimeout(this.boundaryTimer);
+    this.periodTimer = undefined;
+    this.boundaryTimer = undefined;
+  }
+
+  private clock(line: string): EventClock {
+    let c = this.clocks.get(line);
+    if (!c) {
+      c = new EventClock(this.timers);
+      this.clocks.set(line, c);
+    }
+    return c;
+  }
+}
