@@ -95,6 +95,27 @@ export interface PlanLimits {
 // export const MAX_READ_REGISTERS = 125, MAX_READ_BITS = 2000
 
 // ---- session (session.ts) ---------------------------------------------------------------------
+// export function createModbusSession(options: ConnectionOptions, deps?: SessionDeps): ModbusClientSession
+//      Validates (ConfigError), then starts connecting at once; keeps the link up until close().
+// export class ModbusClientSession extends EventEmitter implements ModbusSession
+//      constructor(options: ConnectionOptions, deps?: SessionDeps); open(): void (idle -> connecting)
+//      read / writeRegisters / writeCoils / unitHealth / close as in ModbusSession below, plus
+//      maskWriteRegister(unitId, address, andMask, orMask): Promise<void>   (FC22)
+//      get state: SessionState; get error: string | undefined (why the link is down);
+//      get options (defaults applied); get stats: SessionStats { requests, answered, exceptions,
+//      timeouts, rejectedFast, reconnects, inFlight, queued }
+//      Events: 'state' (state: SessionState, detail?: string), 'unit' (UnitHealth) on breaker changes.
+//      Errors: InputError (bad arguments), DeviceError with code 'TIMEOUT' (no answer / waited too
+//      long for a slot), 'UNAVAILABLE' (link down, session closed, unit's breaker open: fail-fast),
+//      'OVERFLOW' (waiting line full), 'DEVICE' (garbled answer); ModbusExceptionError (a
+//      DeviceError) with .exception: ModbusExceptionName and .exceptionCode for exception answers.
+//      While 'connecting' requests wait in the (bounded) line; in 'backoff'/'idle'/'closed' they fail fast.
+// export interface SessionDeps { createClient?, now?, setTimeout?, clearTimeout?, random?,
+//      reconnect?: BackoffOptions (500 ms..30 s), breaker?: BackoffOptions (2 s..60 s),
+//      breakerFailures? (3), maxQueue? (256), queueTimeout? (3 x timeout), connectTimeout?
+//      (max(3 x timeout, 3000)), reconnectAfterTimeouts? (TCP 5) }
+// export function normaliseConnection(o: ConnectionOptions): ConnectionOptions   defaults, ConfigError
+// export const MAX_IN_FLIGHT_TCP = 128   (maxInFlight is clamped to it; RTU is always 1)
 export type SessionState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'closed';
 
 export interface ConnectionOptions {
@@ -166,6 +187,16 @@ export interface ModbusSession extends EventEmitter {
 }
 
 // ---- poller (poller.ts): one read node's polling loop over a session --------------------------
+// export class ModbusPoller extends EventEmitter
+//      constructor(o: { session: Pick<ModbusSession,'read'>; unitId: number; tags: TagDef[];
+//                       limits: PlanLimits; now?; setInterval?; clearInterval? })   plans once; ConfigError
+//      readonly blocks: readonly ReadBlock[]
+//      pollOnce(): Promise<PollResult>   never rejects; while a poll runs, returns that poll
+//      start(intervalMs: number): void   polls now and every interval; emits 'poll' (PollResult)
+//      stop(): void; get overruns: number; get polls: number; get started: boolean
+//      lastValues(): Record<string, SampleValue>
+//      Events: 'poll' (PollResult), 'overrun' (count), 'error' (a listener threw; only if listened to).
+//      Samples come in the order of `tags`; a NaN/Infinity float is quality bad with the last value.
 export interface PollResult {
   /** Values by tag name, quality bad (last value kept) where the tag's block failed. */
   samples: { tag: string; value: SampleValue; quality: Quality; unit?: string }[];
@@ -175,3 +206,18 @@ export interface PollResult {
   durationMs: number;
   errors: string[];
 }
+
+// ---- simulator (simulator.ts): a fast Modbus TCP server for demos and tests --------------------
+// export class ModbusSimulator extends EventEmitter
+//      constructor(o?: SimulatorOptions { port? (0), host? ('127.0.0.1'), unitIds? ([1]; others never
+//        answer), signals?: SimSignal[], tickMs? (100; 0 = only tick()), delayMs? (0), areaSize?
+//        (per area, default 65536; beyond: exception 02), now?, random?, setTimeout?, clearTimeout?,
+//        setInterval?, clearInterval? })
+//      start(): Promise<number> (bound port; restartable on the same port); stop(): Promise<void>
+//      get port; get stats: { connections, requests, responses, exceptions, unanswered, pending, maxPending }
+//      tick(); getValue(name, unitId?); setValue(name, value) (the signal becomes constant);
+//      getRaw(unitId, area, address, count): number[]; setRaw(unitId, area, address, values); dropConnections()
+//      Events: 'write' (SimWriteEvent { unitId, area: 'holding'|'coil', address, values, tags: string[] })
+// export interface SimSignal { name, area, address, type, order?, bit?, length?, scale?, offset?, unitId?,
+//      signal: 'sine'|'ramp'|'random'|'counter'|'constant'|'square', min?, max?, period? (s), value? }
+// export const SIGNAL_KINDS
