@@ -1,0 +1,70 @@
+/** The field family's example flows run as shipped on the simulated backend. */
+import fs = require('fs');
+import path = require('path');
+import { helper, load, nextMessages, startServer, stop, type FlowNode, type Msg } from '../../helpers/red';
+import { resetSimulatedI2cBuses } from '../../../nodes/field/i2c-bus';
+import { simulatedGpio } from '../../../nodes/field/gpio-bus';
+import gpioIn = require('../../../nodes/field/gpio-in');
+import i2cSensor = require('../../../nodes/field/i2c-sensor');
+import i2c = require('../../../nodes/field/i2c');
+import parse = require('../../../nodes/field/parse');
+import scale = require('../../../nodes/analytics/scale');
+/* eslint-disable @typescript-eslint/no-require-imports */
+const core = (p: string) => require(path.join(path.dirname(require.resolve('@node-red/nodes/package.json')), 'core', p));
+const inject = core('common/20-inject.js');
+const fn = core('function/10-function.js');
+const sw = core('function/10-switch.js');
+const change = core('function/15-change.js');
+const serial = require('node-red-node-serialport/25-serial.js');
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+const nodes = [gpioIn, i2cSensor, i2c, parse, scale, inject, fn, sw, change, serial];
+
+/** The example as shipped, with its debug nodes turned into helper nodes the test can listen to. */
+function example(title: string): FlowNode[] {
+  const flow = JSON.parse(fs.readFileSync(path.join(__dirname, '../../../examples', `${title}.json`), 'utf8')) as FlowNode[];
+  return flow.map((n) => (n.type === 'debug' ? { id: n.id, type: 'helper', z: n.z, wires: [] } : n));
+}
+
+describe('field examples', () => {
+  beforeEach(async () => {
+    resetSimulatedI2cBuses();
+    simulatedGpio.reset();
+    await startServer();
+  });
+  afterEach(stop);
+
+  it('Flow meter pulses to m3h: 75 Hz at 450 pulses/L is about 0.6 m³/h', async () => {
+    await load(nodes, example('Flow meter pulses to m3h'));
+    const msgs: Msg[] = await nextMessages(helper.getNode('pwfm.debug'), 3, 8000);
+    const last = msgs[2];
+    expect(last.units).toEqual({ 'ft101/flow': 'm³/h', 'ft101/volume': 'm³' });
+    expect(last.payload['ft101/flow']).toBeGreaterThan(0.3);
+    expect(last.payload['ft101/flow']).toBeLessThan(0.9);
+    expect(last.payload['ft101/volume']).toBeGreaterThan(0);
+  });
+
+  it('Cabinet climate from a BME280: a climate batch and the chip id', async () => {
+    await load(nodes, example('Cabinet climate from a BME280'));
+    const [climate] = await nextMessages(helper.getNode('pwcc.debug'), 1, 5000);
+    expect(Object.keys(climate.payload).sort()).toEqual(['cabinet1/humidity', 'cabinet1/pressure', 'cabinet1/temperature']);
+    expect(climate.units['cabinet1/pressure']).toBe('hPa');
+    const [id] = await nextMessages(helper.getNode('pwcc.iddebug'), 1, 5000);
+    expect([...id.payload]).toEqual([0x60]);
+  });
+
+  it('4-20 mA loop through an ADS1115: bar within the transmitter range', async () => {
+    await load(nodes, example('4-20 mA loop through an ADS1115'));
+    const [p] = await nextMessages(helper.getNode('pwma.debug'), 1, 5000);
+    expect(p.units).toEqual({ 'pt201/ain0': 'bar' });
+    expect(p.payload['pt201/ain0']).toBeGreaterThanOrEqual(0);
+    expect(p.payload['pt201/ain0']).toBeLessThanOrEqual(10);
+    expect(p.quality['pt201/ain0']).toBe('good');
+  });
+
+  it('Weighing indicator on RS-232: simulated frames parse, stable weights come out as single samples', async () => {
+    await load(nodes, example('Weighing indicator on RS-232'));
+    const [w] = await nextMessages(helper.getNode('pwwi.wdebug'), 1, 15000);
+    expect(w).toMatchObject({ topic: 'scale1/weight', payload: 12.34, quality: 'good', unit: 'kg' });
+  });
+});
