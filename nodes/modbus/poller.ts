@@ -129,7 +129,8 @@ export class ModbusPoller extends EventEmitter {
 
   private async poll(): Promise<PollResult> {
     const started = this.now();
-    const results = await Promise.allSettled(this.blocks.map((b) => this.session.read(this.unitId, b.area, b.start, b.count)));
+    // Through a promise so that a session that throws instead of rejecting still gives a result.
+    const results = await Promise.allSettled(this.blocks.map((b) => Promise.resolve().then(() => this.session.read(this.unitId, b.area, b.start, b.count))));
     const errors: string[] = [];
     const fresh = new Map<TagDef, { value: SampleValue; good: boolean }>();
     let failed = 0;

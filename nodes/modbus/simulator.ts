@@ -94,11 +94,24 @@ export interface SimulatorStats {
   maxPending: number;
 }
 
-interface UnitMemory {
-  holding: Uint16Array;
-  input: Uint16Array;
-  coil: Uint8Array;
-  discrete: Uint8Array;
+/** One unit's four areas, each allocated when first used (a full unit is 384 KB; most use one or two areas). */
+class UnitMemory {
+  private h?: Uint16Array;
+  private i?: Uint16Array;
+  private c?: Uint8Array;
+  private d?: Uint8Array;
+  get holding(): Uint16Array {
+    return (this.h ??= new Uint16Array(65536));
+  }
+  get input(): Uint16Array {
+    return (this.i ??= new Uint16Array(65536));
+  }
+  get coil(): Uint8Array {
+    return (this.c ??= new Uint8Array(65536));
+  }
+  get discrete(): Uint8Array {
+    return (this.d ??= new Uint8Array(65536));
+  }
 }
 
 interface LiveSignal {
@@ -136,7 +149,7 @@ export class ModbusSimulator extends EventEmitter {
     this.unitIds = new Set(options.unitIds ?? [1]);
     for (const u of this.unitIds) {
       if (!Number.isInteger(u) || u < 0 || u > 255) throw new ConfigError(`unit id must be an integer 0-255, not ${u}`);
-      this.memory.set(u, { holding: new Uint16Array(65536), input: new Uint16Array(65536), coil: new Uint8Array(65536), discrete: new Uint8Array(65536) });
+      this.memory.set(u, new UnitMemory());
     }
     this.size = { holding: 65536, input: 65536, coil: 65536, discrete: 65536 };
     for (const a of AREAS) {

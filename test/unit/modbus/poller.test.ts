@@ -5,6 +5,7 @@ import type { Area, ModbusSession, PollResult, TagDef } from '../../../nodes/mod
 import { ConfigError, DeviceError } from '../../../nodes/shared/errors';
 
 const limits = { maxRegisters: 125, maxBits: 2000, maxGap: 10 };
+const flush = () => jest.advanceTimersByTimeAsync(0);
 
 interface Req {
   unitId: number;
@@ -43,6 +44,7 @@ describe('ModbusPoller', () => {
       ['coil', 5, 1],
     ]);
     const poll = p.pollOnce();
+    await flush();
     expect(reqs.map((r) => [r.unitId, r.area, r.start, r.count])).toEqual([
       [3, 'holding', 0, 3],
       [3, 'holding', 100, 1],
@@ -71,6 +73,7 @@ describe('ModbusPoller', () => {
     const { session, reqs } = scriptedSession();
     const p = new ModbusPoller({ session, unitId: 1, tags, limits });
     let poll = p.pollOnce();
+    await flush();
     reqs[0].reject(new DeviceError('unit 1: no answer'));
     reqs[1].resolve([7]);
     reqs[2].resolve([false]);
@@ -85,6 +88,7 @@ describe('ModbusPoller', () => {
     expect(r.errors).toEqual(['holding 0+3: unit 1: no answer']);
     reqs.length = 0;
     poll = p.pollOnce();
+    await flush();
     reqs[0].resolve([...encodeTag(tags[0], 1.5), 10]);
     reqs[1].reject(new Error('boom'));
     reqs[2].reject(new Error('boom'));
@@ -102,6 +106,7 @@ describe('ModbusPoller', () => {
     const { session, reqs } = scriptedSession();
     const p = new ModbusPoller({ session, unitId: 1, tags: tags.slice(0, 2), limits });
     const poll = p.pollOnce();
+    await flush();
     reqs[0].resolve([0x7fc0, 0, 5]);
     const r = await poll;
     expect(r.samples).toEqual([
@@ -110,6 +115,7 @@ describe('ModbusPoller', () => {
     ]);
     expect(r.errors[0]).toMatch(/"temp": the device sent NaN/);
     const poll2 = p.pollOnce();
+    await flush();
     reqs[1].resolve([1]);
     const r2 = await poll2;
     expect(r2.samples.map((s) => s.quality)).toEqual(['bad', 'bad']);
@@ -125,6 +131,7 @@ describe('ModbusPoller', () => {
     p.on('poll', (r: PollResult) => results.push(r));
     p.on('overrun', (n: number) => overruns.push(n));
     p.start(100);
+    await flush();
     expect(reqs).toHaveLength(1); // polls at once
     await jest.advanceTimersByTimeAsync(350); // due at 100, 200, 300: all skipped
     expect(reqs).toHaveLength(1);
@@ -150,10 +157,12 @@ describe('ModbusPoller', () => {
     const a = p.pollOnce();
     const b = p.pollOnce();
     expect(a).toBe(b);
+    await flush();
     expect(reqs).toHaveLength(1);
     reqs[0].resolve([1]);
     await a;
     void p.pollOnce();
+    await flush();
     expect(reqs).toHaveLength(2);
   });
 
@@ -166,11 +175,24 @@ describe('ModbusPoller', () => {
     });
     p.on('error', (e: Error) => seen.push(e.message));
     p.start(100);
+    await flush();
     reqs[0].resolve([1]);
     await jest.advanceTimersByTimeAsync(100);
     expect(reqs).toHaveLength(2);
     expect(seen).toEqual(['listener bug']);
     p.stop();
+  });
+
+  it('a session that throws instead of rejecting still gives a result', async () => {
+    const session: Pick<ModbusSession, 'read'> = {
+      read: () => {
+        throw new Error('not a promise');
+      },
+    };
+    const p = new ModbusPoller({ session, unitId: 1, tags: [tags[2]], limits });
+    const r = await p.pollOnce();
+    expect(r.samples[0]).toMatchObject({ value: null, quality: 'bad' });
+    expect(r.errors).toEqual(['holding 100+1: not a promise']);
   });
 
   it('refuses settings that cannot work', () => {
