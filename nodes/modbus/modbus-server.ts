@@ -86,7 +86,10 @@ export = function register(RED: NodeAPI): void {
 
     let closed = false;
     let timer: NodeJS.Timeout | undefined;
-    const showStatus = () => status.set('ok', RED._('modbus-server.status.listening', { port: sim.port, clients: sim.stats.connections }));
+    const showStatus = () => {
+      const clients = sim.stats.connections;
+      status.set('ok', RED._(clients === 1 ? 'modbus-server.status.listeningOne' : 'modbus-server.status.listening', { port: sim.port, clients }));
+    };
     status.set('busy', RED._('modbus-server.status.starting'));
     sim
       .start()

@@ -111,7 +111,7 @@ describe('plantwire-modbus-server node', () => {
     const srv = get('srv');
     await until(() => statusTexts(srv).includes(`listening ${port} 0`), 'status with no clients');
     c = await client(port);
-    await until(() => statusTexts(srv).includes(`listening ${port} 1`), 'status with one client', 4000);
+    await until(() => statusTexts(srv).includes(`listeningOne ${port} 1`), 'status with one client', 4000);
     expect(lastStatus(srv)).toMatchObject({ fill: 'green', shape: 'dot' });
   });
 
