@@ -5,6 +5,7 @@ import { onInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { isBatchMessage, samplesFromMessage, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
+import { ThrottledStatus } from './throttled-status';
 import { DeadbandFilter, type DeadbandSample } from './deadband-filter';
 import { resetTarget, resultMessages, tickMs } from './sample-output';
 
@@ -21,7 +22,7 @@ export = function register(RED: NodeAPI): void {
   function DeadbandNode(this: Node, config: DeadbandDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
-    const status = new StatusReporter(this);
+    const status = new ThrottledStatus(new StatusReporter(this));
     let filter: DeadbandFilter;
     let heartbeat: number;
     try {
@@ -48,7 +49,7 @@ export = function register(RED: NodeAPI): void {
     const show = (out: readonly DeadbandSample[]): void => {
       passed += out.length;
       const bad = out.some((s) => s.quality !== 'good');
-      status.set(bad ? 'busy' : 'ok', RED._('deadband.status.passed', { passed, seen }));
+      status.update(bad ? 'busy' : 'ok', () => RED._('deadband.status.passed', { passed, seen }));
     };
     const emit = (out: DeadbandSample[]): void => {
       if (!out.length) return;
@@ -59,6 +60,7 @@ export = function register(RED: NodeAPI): void {
     const timer = heartbeat > 0 ? setInterval(() => emit(filter.heartbeats(Date.now())), tickMs(heartbeat * 1000)) : undefined;
     this.on('close', (_removed: boolean, done: () => void) => {
       if (timer) clearInterval(timer);
+      status.dispose();
       done();
     });
 

@@ -9,6 +9,7 @@ import type { Done, Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, Send
 import { onInput } from '../shared/input';
 import { isBatchMessage, samplesFromMessage, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
+import { ThrottledStatus } from './throttled-status';
 import { CounterRate, type RateSample } from './counter-rate';
 import { resetTarget, resultMessages, shortNumber } from './sample-output';
 
@@ -20,12 +21,13 @@ interface RateDef extends NodeDef {
 
 /** Context key of the saved state: `{ mode, per, tags: { [tag]: { v, ts, q, total, c } } }`. */
 const STATE_KEY = 'plantwire-rate';
+const SAVE_EVERY_MS = 1000;
 
 export = function register(RED: NodeAPI): void {
   function RateNode(this: Node, config: RateDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
-    const status = new StatusReporter(this);
+    const status = new ThrottledStatus(new StatusReporter(this));
     let engine: CounterRate;
     try {
       engine = new CounterRate({
@@ -41,18 +43,31 @@ export = function register(RED: NodeAPI): void {
     const ctx = this.context();
     const defaultTag = config.name || 'value';
     const unit = `/${config.per || 's'}`;
-    const save = (): void =>
+    // Saved at once, then at most once a second while messages flow, and on close: a context set per
+    // message halved the node's throughput (bench/analytics), and a file store without cache would
+    // write a file each time. The file store flushes every 30 s by default anyway.
+    let saveTimer: ReturnType<typeof setTimeout> | undefined;
+    let lastSave = -Infinity;
+    const writeState = (): void => {
+      if (saveTimer) clearTimeout(saveTimer);
+      saveTimer = undefined;
+      lastSave = Date.now();
       ctx.set(STATE_KEY, engine.state, (err?: Error) => {
         // Asynchronous store failure: no done() to report it through.
         if (err) node.error(RED._('rate.error.save', { error: err.message }));
       });
+    };
+    const save = (now = false): void => {
+      if (now || Date.now() - lastSave >= SAVE_EVERY_MS) writeState();
+      else if (!saveTimer) saveTimer = setTimeout(writeState, SAVE_EVERY_MS);
+    };
 
     const handle = (msg: NodeMessageInFlow, send: Send, done: Done): void => {
       const m = msg as unknown as SampleMessage;
       const reset = resetTarget(m);
       if (reset.reset) {
         engine.reset(reset.tag);
-        save();
+        save(true);
         status.set('stopped', RED._('rate.status.reset'));
         done();
         return;
@@ -65,10 +80,11 @@ export = function register(RED: NodeAPI): void {
         save();
         const last = out[out.length - 1];
         if (last) {
-          const text = batch ? RED._('rate.status.batch', { count: out.length }) : `${shortNumber(last.value)}${config.mode === 'total' ? '' : unit}`;
-          const resets = engine.resets ? ` ${RED._('rate.status.resets', { count: engine.resets })}` : '';
-          status.set(out.some((s) => s.quality !== 'good') ? 'busy' : 'ok', text + resets);
-        } else status.set('ok', RED._('rate.status.baseline'));
+          status.update(out.some((s) => s.quality !== 'good') ? 'busy' : 'ok', () => {
+            const text = batch ? RED._('rate.status.batch', { count: out.length }) : `${shortNumber(last.value)}${config.mode === 'total' ? '' : unit}`;
+            return text + (engine.resets ? ` ${RED._('rate.status.resets', { count: engine.resets })}` : '');
+          });
+        } else status.update('ok', () => RED._('rate.status.baseline'));
         const msgs = resultMessages(out, batch, m, (x) => RED.util.cloneMessage(x as NodeMessage) as SampleMessage);
         if (msgs.length === 1) send(msgs[0] as NodeMessage);
         else if (msgs.length > 1) send([msgs as NodeMessage[]]);
@@ -97,6 +113,12 @@ export = function register(RED: NodeAPI): void {
           done(e instanceof Error ? e : new Error(String(e)));
         }
       }
+    });
+
+    this.on('close', (_removed: boolean, done: () => void) => {
+      status.dispose();
+      if (saveTimer) writeState();
+      done();
     });
 
     onInput(this, (msg, send, done) => {

@@ -5,6 +5,7 @@ import { onInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { isBatchMessage, samplesFromMessage, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
+import { ThrottledStatus } from './throttled-status';
 import { AGGREGATES, Resampler, type ResampleSample } from './buckets';
 import { resetTarget, resultMessages, shortNumber, tickMs } from './sample-output';
 
@@ -18,7 +19,7 @@ export = function register(RED: NodeAPI): void {
   function ResampleNode(this: Node, config: ResampleDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
-    const status = new StatusReporter(this);
+    const status = new ThrottledStatus(new StatusReporter(this));
     let engine: Resampler;
     let interval: number;
     try {
@@ -39,13 +40,14 @@ export = function register(RED: NodeAPI): void {
 
     const show = (out: readonly ResampleSample[], batch: boolean): void => {
       const last = out[out.length - 1];
-      const late = engine.late ? ` ${RED._('resample.status.late', { count: engine.late })}` : '';
+      const late = (): string => (engine.late ? ` ${RED._('resample.status.late', { count: engine.late })}` : '');
       if (!last) {
-        if (late) status.set('busy', RED._('resample.status.open') + late);
+        if (engine.late) status.update('busy', () => RED._('resample.status.open') + late());
         return;
       }
-      const text = batch ? RED._('resample.status.batch', { count: out.length }) : shortNumber(last.value);
-      status.set(late || out.some((s) => s.quality !== 'good') ? 'busy' : 'ok', text + late);
+      status.update(engine.late || out.some((s) => s.quality !== 'good') ? 'busy' : 'ok', () =>
+        (batch ? RED._('resample.status.batch', { count: out.length }) : shortNumber(last.value)) + late(),
+      );
     };
 
     // Buckets of quiet tags close by this timer, in each tag's estimated event time.
@@ -57,6 +59,7 @@ export = function register(RED: NodeAPI): void {
     }, tickMs(interval * 1000));
     this.on('close', (_removed: boolean, done: () => void) => {
       clearInterval(timer);
+      status.dispose();
       done();
     });
 

@@ -5,6 +5,7 @@ import { onInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { isBatchMessage, samplesFromMessage, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
+import { ThrottledStatus } from './throttled-status';
 import { resetTarget, resultMessages, shortNumber, tickMs, type Result } from './sample-output';
 import { STAT_NAMES, StatsEngine, type StatName, type StatsSample } from './window';
 
@@ -31,7 +32,7 @@ export = function register(RED: NodeAPI): void {
   function StatsNode(this: Node, config: StatsDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
-    const status = new StatusReporter(this);
+    const status = new ThrottledStatus(new StatusReporter(this));
     let engine: StatsEngine;
     let stats: StatName[];
     try {
@@ -56,8 +57,9 @@ export = function register(RED: NodeAPI): void {
       const last = out[out.length - 1];
       if (!last) return;
       const first = stats[0];
-      const text = batch ? RED._('stats.status.batch', { count: out.length }) : `${first} ${shortNumber(last.value[first])}`;
-      status.set(out.some((s) => s.quality !== 'good') ? 'busy' : 'ok', text);
+      status.update(out.some((s) => s.quality !== 'good') ? 'busy' : 'ok', () =>
+        batch ? RED._('stats.status.batch', { count: out.length }) : `${first} ${shortNumber(last.value[first])}`,
+      );
     };
 
     // Tumbling time windows of quiet tags close by this timer (event time estimated per tag).
@@ -74,6 +76,7 @@ export = function register(RED: NodeAPI): void {
 
     this.on('close', (_removed: boolean, done: () => void) => {
       if (timer) clearInterval(timer);
+      status.dispose();
       done();
     });
 

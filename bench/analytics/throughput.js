@@ -1,0 +1,246 @@
+#!/usr/bin/env node
+/**
+ * Throughput of the stats, deadband, rate and resample nodes, in one Node-RED run, against anchors
+ * measured in the same run:
+ * - a pass-through flow of the same length (the core `junction` node in place of the node measured);
+ * - the core `filter` node (type `rbe`, deadband mode) for plantwire-deadband;
+ * - node-red-node-smooth (mean) for plantwire-stats, when installed (it is not a dependency).
+ * Plus the engines alone, without Node-RED. Prints one JSON line.
+ *
+ * Node-RED runs as a library in this process (no HTTP listener, a temporary user folder); the
+ * Plantwire nodes load straight from their TypeScript sources, transpiled on load, through a
+ * generated package in that folder. Core nodes (junction, filter) are Node-RED's own; smooth loads
+ * from the user's installation when present. Usage: node bench/analytics/throughput.js [samples]
+ */
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const http = require('http');
+const ts = require('typescript');
+
+require.extensions['.ts'] = function (mod, filename) {
+  const out = ts.transpileModule(fs.readFileSync(filename, 'utf8'), {
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+    fileName: filename,
+  });
+  mod._compile(out.outputText, filename);
+};
+
+const root = path.resolve(__dirname, '../..');
+const os = require('os');
+const N = Number(process.argv[2]) || 200_000;
+const WINDOW = 1000;
+const CHUNK = 1000;
+
+// Node-RED as a library, its user folder a temporary one. The palette under test is a generated
+// package in that folder's node_modules whose node files load the TypeScript sources (hook above).
+const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'plantwire-bench-'));
+const pkgDir = path.join(userDir, 'node_modules', 'plantwire-bench');
+fs.mkdirSync(pkgDir, { recursive: true });
+const shims = {
+  'plantwire-stats': 'nodes/analytics/stats.ts',
+  'plantwire-deadband': 'nodes/analytics/deadband.ts',
+  'plantwire-rate': 'nodes/analytics/rate.ts',
+  'plantwire-resample': 'nodes/analytics/resample.ts',
+};
+const pkgNodes = {};
+for (const [type, src] of Object.entries(shims)) {
+  fs.writeFileSync(path.join(pkgDir, `${type}.js`), `module.exports = require(${JSON.stringify(path.join(root, src))});\n`);
+  fs.writeFileSync(path.join(pkgDir, `${type}.html`), '');
+  pkgNodes[type] = `${type}.js`;
+}
+// The end of every measured flow: counts nothing, signals when the marker arrives.
+fs.writeFileSync(
+  path.join(pkgDir, 'bench-sink.js'),
+  `module.exports = function (RED) {
+  RED.nodes.registerType('bench-sink', function (config) {
+    RED.nodes.createNode(this, config);
+    this.on('input', (msg, send, done) => { if (msg.marker) this.emit('bench-marker'); done(); });
+  });
+};\n`,
+);
+fs.writeFileSync(path.join(pkgDir, 'bench-sink.html'), '');
+pkgNodes['bench-sink'] = 'bench-sink.js';
+fs.writeFileSync(path.join(pkgDir, 'package.json'), JSON.stringify({ name: 'plantwire-bench', version: '0.0.0', 'node-red': { nodes: pkgNodes } }));
+
+const RED = require('node-red');
+let smoothVersion = null;
+try {
+  smoothVersion = require('node-red-node-smooth/package.json').version;
+} catch {
+  smoothVersion = null;
+}
+
+const T0 = 1_700_000_000_000;
+/** Sample i of a random walk (seeded, the same series for every flow), 1 ms apart. */
+function series(n) {
+  let seed = 42;
+  let v = 50;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    v += (seed / 0x7fffffff - 0.5) * 0.4;
+    out[i] = v;
+  }
+  return out;
+}
+const values = series(N);
+/** A value that passes any filter and closes any bucket: the flow is drained when it reaches the end. */
+const MARKER = 1e9;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Deploys [under -> sink], sends N samples into `under` and a marker after them; resolves with
+ * samples/s once the marker reaches the sink (messages keep their order along one wire, so every
+ * sample has been processed by then).
+ */
+const ROUNDS = 3;
+let deployed = 0;
+
+/** Median of ROUNDS runs: other processes share the CPUs, and one slow run should not decide. */
+async function measure(underDef, makeMsg) {
+  const runs = [];
+  for (let r = 0; r < ROUNDS; r++) runs.push(await measureOnce(underDef, makeMsg));
+  return runs.sort((a, b) => a - b)[Math.floor(ROUNDS / 2)];
+}
+
+async function measureOnce(underDef, makeMsg) {
+  // Fresh node ids each run: a node keeps its context across deploys (the rate node restores from it).
+  const run = ++deployed;
+  const flow = [
+    { id: 'bench', type: 'tab', label: 'bench' },
+    { ...underDef, id: `under${run}`, z: 'bench', wires: [[`sink${run}`]] },
+    { id: `sink${run}`, type: 'bench-sink', z: 'bench', wires: [] },
+  ];
+  await RED.nodes.setFlows(flow, {}, 'full');
+  let under;
+  let sink;
+  for (let i = 0; i < 500 && !(under && sink); i++) {
+    await sleep(10);
+    under = RED.nodes.getNode(`under${run}`);
+    sink = RED.nodes.getNode(`sink${run}`);
+  }
+  if (!under || !sink) throw new Error(`flow with ${underDef.type} did not start`);
+  const drained = new Promise((resolve) => sink.once('bench-marker', resolve));
+  const t = process.hrtime.bigint();
+  for (let i = 0; i < N; i += CHUNK) {
+    const stop = Math.min(N, i + CHUNK);
+    for (let j = i; j < stop; j++) under.receive(makeMsg(j, values[j]));
+    await new Promise((r) => setImmediate(r));
+  }
+  under.receive({ ...makeMsg(N + 5000, MARKER), marker: true });
+  await drained;
+  return Math.round(N / (Number(process.hrtime.bigint() - t) / 1e9));
+}
+
+const single = (i, v) => ({ topic: 'line1/temp', payload: v, timestamp: T0 + i });
+/** rbe and smooth read msg.payload too; the same message shape for every flow. */
+
+function engineRate(fn) {
+  const runs = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const t = process.hrtime.bigint();
+    fn();
+    runs.push(Math.round(N / (Number(process.hrtime.bigint() - t) / 1e9)));
+  }
+  return runs.sort((a, b) => a - b)[Math.floor(ROUNDS / 2)];
+}
+
+async function main() {
+  const { StatsEngine, STAT_NAMES } = require(path.join(root, 'nodes/analytics/window.ts'));
+  const { DeadbandFilter } = require(path.join(root, 'nodes/analytics/deadband-filter.ts'));
+  const { CounterRate } = require(path.join(root, 'nodes/analytics/counter-rate.ts'));
+  const { Resampler } = require(path.join(root, 'nodes/analytics/buckets.ts'));
+
+  RED.init(http.createServer(), {
+    userDir,
+    flowFile: 'flows.json',
+    httpAdminRoot: false,
+    httpNodeRoot: false,
+    logging: { console: { level: 'warn', metrics: false, audit: false } },
+    contextStorage: { default: { module: 'memory' } },
+    externalModules: { autoInstall: false },
+    diagnostics: { enabled: false },
+    telemetry: { enabled: false },
+  });
+  await RED.start();
+  const flows = {};
+  // Warm-up so that the first measured flow does not pay for JIT compilation of the runtime.
+  await measure({ type: 'junction' }, single);
+  flows.passThrough = await measure({ type: 'junction' }, single);
+  flows.stats_mean = await measure({ type: 'plantwire-stats', window: 'count', size: String(WINDOW), emit: 'sample', stats: ['mean'] }, single);
+  flows.stats_all12 = await measure({ type: 'plantwire-stats', window: 'count', size: String(WINDOW), emit: 'sample', stats: [...STAT_NAMES] }, single);
+  flows.smooth_mean = smoothVersion
+    ? await measure({ type: 'smooth', action: 'mean', count: String(WINDOW), round: '', mult: 'single', reduce: false }, single)
+    : null;
+  flows.deadband_absolute = await measure({ type: 'plantwire-deadband', mode: 'absolute', deadband: '1', deviation: '1', rangeLow: '0', rangeHigh: '100', heartbeat: '0' }, single);
+  flows.deadband_swingingDoor = await measure({ type: 'plantwire-deadband', mode: 'swinging-door', deadband: '1', deviation: '1', rangeLow: '0', rangeHigh: '100', heartbeat: '0' }, single);
+  flows.rbe_deadband = await measure({ type: 'rbe', func: 'deadband', gap: '1', start: '', inout: 'out', septopics: true, property: 'payload', topi: 'topic' }, single);
+  flows.rate = await measure({ type: 'plantwire-rate', mode: 'rate', per: 's', rollover: '0' }, (i, v) => ({ topic: 'c', payload: i === N + 5000 ? N + 10 : i, timestamp: T0 + i * 10 }));
+  flows.rate_total = await measure({ type: 'plantwire-rate', mode: 'total', per: 'h', rollover: '0' }, single);
+  flows.resample_mean = await measure({ type: 'plantwire-resample', interval: String(WINDOW / 1000), aggregate: 'mean', fill: 'none' }, single);
+  await RED.nodes.setFlows([], {}, 'full');
+  await RED.stop();
+  fs.rmSync(userDir, { recursive: true, force: true });
+
+  const sample = (i) => ({ tag: 'line1/temp', value: values[i], quality: 'good', ts: T0 + i });
+  // Warm-up of the engines' code paths before timing them.
+  for (const stats of [['mean'], [...STAT_NAMES]]) {
+    const e = new StatsEngine({ window: 'count', size: WINDOW, emit: 'sample', stats });
+    for (let i = 0; i < Math.min(N, 20_000); i++) e.push([sample(i)], 0);
+  }
+  const engine = {
+    stats_mean: engineRate(() => {
+      const e = new StatsEngine({ window: 'count', size: WINDOW, emit: 'sample', stats: ['mean'] });
+      for (let i = 0; i < N; i++) e.push([sample(i)], 0);
+    }),
+    stats_all12: engineRate(() => {
+      const e = new StatsEngine({ window: 'count', size: WINDOW, emit: 'sample', stats: [...STAT_NAMES] });
+      for (let i = 0; i < N; i++) e.push([sample(i)], 0);
+    }),
+    deadband_absolute: engineRate(() => {
+      const f = new DeadbandFilter({ mode: 'absolute', deadband: 1, deviation: 1, rangeLow: 0, rangeHigh: 100, heartbeat: 0 });
+      for (let i = 0; i < N; i++) f.push([sample(i)], 0);
+    }),
+    deadband_swingingDoor: engineRate(() => {
+      const f = new DeadbandFilter({ mode: 'swinging-door', deadband: 1, deviation: 1, rangeLow: 0, rangeHigh: 100, heartbeat: 0 });
+      for (let i = 0; i < N; i++) f.push([sample(i)], 0);
+    }),
+    rate: engineRate(() => {
+      const r = new CounterRate({ mode: 'rate', per: 's', rollover: 0 });
+      for (let i = 0; i < N; i++) r.push([{ tag: 'c', value: i, quality: 'good', ts: T0 + i * 10 }]);
+    }),
+    resample_mean: engineRate(() => {
+      const r = new Resampler({ interval: WINDOW / 1000, aggregate: 'mean', fill: 'none' });
+      for (let i = 0; i < N; i++) r.push([sample(i)], 0);
+    }),
+  };
+
+  const ratio = (x) => (x === null ? null : Math.round((x / flows.passThrough) * 1000) / 1000);
+  console.log(
+    JSON.stringify({
+      bench: 'analytics-throughput',
+      unit: 'samples/s',
+      samples: N,
+      rounds: `median of ${ROUNDS}`,
+      window: WINDOW,
+      node: process.version,
+      nodeRed: require('node-red/package.json').version,
+      flows,
+      vsPassThrough: Object.fromEntries(Object.entries(flows).map(([k, v]) => [k, ratio(v)])),
+      deadbandVsRbe: Math.round((flows.deadband_absolute / flows.rbe_deadband) * 1000) / 1000,
+      statsMeanVsSmooth: flows.smooth_mean ? Math.round((flows.stats_mean / flows.smooth_mean) * 1000) / 1000 : null,
+      smooth: smoothVersion ? `node-red-node-smooth ${smoothVersion}` : 'not installed: node-red-node-smooth is needed for the stats-mean anchor',
+      engine,
+    }),
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
