@@ -22,8 +22,8 @@ export interface OeeOptions {
   idealCycleTime: number;
   /** Seconds between reports; 0: report only at shift ends and on request. */
   period: number;
-  /** Shift start times, "HH:MM" local time; empty: one open-ended period until reset. */
-  resetAt: string[];
+  /** Shift start times "HH:MM" (a list, a JSON list or comma-separated text); empty: one open-ended period until reset. */
+  resetAt: string[] | string;
   /** `increment`: each count message adds its value; `counter`: values are a machine's running total. */
   countMode: CountMode;
   /** Counter modulus (e.g. 65536 for a 16-bit counter); 0: a drop is a reset to zero. */

@@ -1,0 +1,126 @@
+/** plantwire-oee: availability, performance, quality and OEE per line and shift; counters kept in the node context. */
+import { errorMessage } from '../shared/errors';
+import { choiceSetting, numberSetting } from '../shared/config';
+import { onInput } from '../shared/input';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
+import { samplesFromMessage, type SampleMessage } from '../shared/sample';
+import { StatusReporter } from '../shared/status';
+import { COUNT_MODES, lineOf, OeeEngine, type OeeReport } from './oee-calc';
+
+interface OeeDef extends NodeDef {
+  idealCycleTime: string;
+  period: string;
+  resetAt: string | string[];
+  countMode: string;
+  rollover: string;
+  timeZone: string;
+}
+
+/** Context key of the line counters (kept across restarts and redeploys). */
+const STORE_KEY = 'oee';
+
+function reportMessage(r: OeeReport): NodeMessage {
+  return {
+    topic: r.line || 'oee',
+    payload: r.figures,
+    quality: r.quality,
+    timestamp: r.ts,
+    shiftStart: r.shiftStart,
+    closing: r.closing,
+  } as unknown as NodeMessage;
+}
+
+/** msg.topic names a line ("line1") or one of its signals ("line1/good"). */
+function lineFromTopic(topic: unknown): string | undefined {
+  if (typeof topic !== 'string' || topic === '') return undefined;
+  try {
+    return lineOf(topic)[0];
+  } catch {
+    return topic === 'oee' ? '' : topic;
+  }
+}
+
+export = function register(RED: NodeAPI): void {
+  function OeeNode(this: Node, config: OeeDef): void {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const status = new StatusReporter(this);
+    let engine: OeeEngine;
+    try {
+      engine = new OeeEngine({
+        idealCycleTime: numberSetting(config.idealCycleTime, 'idealCycleTime'),
+        period: numberSetting(config.period, 'period', 60),
+        resetAt: config.resetAt ?? '',
+        countMode: choiceSetting(config.countMode, 'countMode', COUNT_MODES, 'increment'),
+        rollover: numberSetting(config.rollover, 'rollover', 0),
+        timeZone: typeof config.timeZone === 'string' && config.timeZone.trim() !== '' ? config.timeZone.trim() : undefined,
+      });
+    } catch (err) {
+      status.set('error', RED._('oee.status.config'));
+      this.error(errorMessage(err));
+      return;
+    }
+    const context = this.context();
+    const rejected = engine.restore(context.get(STORE_KEY));
+    if (rejected.length) this.warn(RED._('oee.warn.restore', { lines: rejected.join(', ') }));
+    const save = () => context.set(STORE_KEY, engine.snapshot());
+
+    const show = (reports: OeeReport[]) => {
+      const r = reports[reports.length - 1];
+      if (!r) return;
+      const pct = (v: number | null) => (v === null ? '-' : (v * 100).toFixed(1) + '%');
+      status.set(r.quality === 'good' ? 'ok' : 'busy', RED._('oee.status.figures', { oee: pct(r.figures.oee), a: pct(r.figures.availability) }));
+    };
+    const emit = (reports: OeeReport[], send: (m: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void) => {
+      if (!reports.length) return;
+      send([reports.map(reportMessage)]);
+      show(reports);
+    };
+    engine.onReport = (reports) => {
+      save();
+      emit(reports, (m) => node.send(m));
+    };
+    engine.start();
+    if (engine.lineNames.length) status.set('ok', RED._('oee.status.restored', { count: engine.lineNames.length }));
+    else status.set('stopped', RED._('oee.status.waiting'));
+
+    onInput(this, (msg, send, done) => {
+      const m = msg as unknown as SampleMessage;
+      if (m.reset === true) {
+        engine.reset(lineFromTopic(m.topic));
+        save();
+        status.set('stopped', RED._('oee.status.waiting'));
+        done();
+        return;
+      }
+      if (m.action === 'report') {
+        emit(engine.report(lineFromTopic(m.topic)), send);
+        save();
+        done();
+        return;
+      }
+      const samples = samplesFromMessage(m);
+      const closing: OeeReport[] = [];
+      let failure: unknown;
+      for (const s of samples) {
+        try {
+          closing.push(...engine.process(s));
+        } catch (err) {
+          failure ??= err;
+        }
+      }
+      save();
+      emit(closing, send);
+      if (!closing.length && !failure && samples.length) status.set('ok', RED._('oee.status.running', { count: engine.lineNames.length }));
+      if (failure) throw failure;
+      done();
+    });
+
+    this.on('close', (_removed: boolean, done: () => void) => {
+      engine.dispose();
+      done();
+    });
+  }
+
+  RED.nodes.registerType('plantwire-oee', OeeNode);
+};
