@@ -525,7 +525,8 @@ export class ModbusClientSession extends EventEmitter implements ModbusSession {
         if (p.settled || this.inFlight.has(p)) return;
         this.unqueue(p);
         if (p.probe) this.probeAborted(b);
-        this.settle(p, new DeviceError(`unit ${unitId}: waited ${this.queueTimeout} ms for a free slot ${what}`, { code: 'TIMEOUT' }));
+        const waitedFor = this.st === 'connecting' ? 'the connection' : 'a free slot';
+        this.settle(p, new DeviceError(`unit ${unitId}: waited ${this.queueTimeout} ms for ${waitedFor} ${what}`, { code: 'TIMEOUT' }));
       }, this.queueTimeout);
       this.dispatch();
     });
