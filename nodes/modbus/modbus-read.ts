@@ -71,7 +71,10 @@ export = function register(RED: NodeAPI): void {
       tags = readTags(config.tags);
       unitId = readUnitId(config.unitId);
       interval = numberSetting(config.interval, 'interval', 1000);
-      if (!Number.isInteger(interval) || interval < 0) throw new ConfigError(`interval must be a whole number of ms, 0 or more, not ${interval}`);
+      // Below 10 ms a poll loop only keeps the device busy; 0 means "only when a message arrives".
+      if (!Number.isInteger(interval) || interval < 0 || (interval > 0 && interval < 10)) {
+        throw new ConfigError(`interval must be 0 (read on input only) or a whole number of ms from 10, not ${interval}`);
+      }
       output = choiceSetting(config.output, 'output', ['batch', 'single'] as const, 'batch');
       if (conn.configError) throw new ConfigError(`its connection (${conn.endpoint}) has invalid settings: ${conn.configError}`);
       session = conn.register(this);

@@ -244,6 +244,25 @@ describe('plantwire-modbus-read and -write against plantwire-modbus-server', () 
       expect(lastStatus(get('read'))).toMatchObject({ fill: 'red', shape: 'ring', text: 'modbus-read.status.config' });
       await helper.unload();
     }
+    for (const [read, pattern] of [
+      [{ unitId: 300 }, /unit id must be an integer 0-255/],
+      [{ interval: -1 }, /interval must be 0 \(read on input only\) or a whole number of ms from 10/],
+      [{ interval: 5 }, /interval must be 0/],
+      [{ interval: 'often' }, /interval must be a number/],
+      [{ output: 'csv' }, /output must be one of batch, single/],
+      [{ connection: 'missing' }, /no Modbus connection is chosen/],
+    ] as [Partial<FlowNode>, RegExp][]) {
+      await load(nodes, flow(port, { read }));
+      await sleep(20);
+      const errors = helper
+        .log()
+        .args.filter((a: unknown[]) => (a[0] as { level: number; id?: string }).level === 20 && (a[0] as { id?: string }).id === 'read')
+        .map((a: unknown[]) => (a[0] as { msg: string }).msg);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(pattern);
+      expect(lastStatus(get('read'))).toMatchObject({ fill: 'red', shape: 'ring' });
+      await helper.unload();
+    }
   });
 
   it('refuses to write input registers and discrete inputs', async () => {
