@@ -1,6 +1,6 @@
 /** plantwire-gpio-in: a digital input as a state (on/off) or as a pulse counter with a rate. */
 import { boolSetting, choiceSetting, numberSetting } from '../shared/config';
-import { ConfigError, InputError, errorMessage } from '../shared/errors';
+import { ConfigError, DeviceError, InputError, errorMessage } from '../shared/errors';
 import { onInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { batchMessage, singleMessage } from '../shared/sample';
@@ -122,7 +122,7 @@ export = function register(RED: NodeAPI): void {
       if (m.reset !== undefined && m.reset !== true && m.reset !== false) {
         throw new InputError('msg.reset must be true to reset the pulse total');
       }
-      if (!reopener.current) throw new InputError(`GPIO ${config.pin} is not available (see the node status)`);
+      if (!reopener.current) throw new DeviceError(`GPIO ${config.pin} is not available (see the node status)`, { code: 'UNAVAILABLE' });
       if (m.reset === true) {
         engine.resetTotal();
         context.set(TOTAL_KEY, 0);

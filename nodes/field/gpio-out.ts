@@ -16,6 +16,13 @@ interface GpioOutDef extends NodeDef {
   pulse: string;
 }
 
+/** The editor stores "0"/"1"; flows written by hand may say true/false or 1/0. */
+function initialSetting(raw: unknown): boolean {
+  if (raw === true || raw === 1) return true;
+  if (raw === false || raw === 0) return false;
+  return choiceSetting(raw, 'initial', ['0', '1'] as const, '0') === '1';
+}
+
 export = function register(RED: NodeAPI): void {
   function GpioOutNode(this: Node, config: GpioOutDef): void {
     RED.nodes.createNode(this, config);
@@ -30,7 +37,7 @@ export = function register(RED: NodeAPI): void {
       const backend = choiceSetting(config.backend, 'backend', ['hardware', 'simulated'] as const, 'simulated');
       pin = numberSetting(config.pin, 'pin');
       if (!Number.isInteger(pin) || pin < 0 || pin > 1023) throw new ConfigError('pin must be a Linux GPIO number 0-1023');
-      const initial = choiceSetting(config.initial, 'initial', ['0', '1'] as const, '0') === '1';
+      const initial = initialSetting(config.initial);
       const activeLow = boolSetting(config.activeLow);
       pulseSetting = numberSetting(config.pulse, 'pulse', 0);
       if (pulseSetting !== 0) pulseSetting = parsePulse(pulseSetting, 'pulse');

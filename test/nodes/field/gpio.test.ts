@@ -172,6 +172,17 @@ describe('plantwire-gpio-out node', () => {
     expect(simulatedGpio.get(22)).toBe(1);
   });
 
+  it('takes initial as "1", 1 or true, and refuses anything else', async () => {
+    await load(gpioOut, [
+      { id: 'a', type: 'plantwire-gpio-out', backend: 'simulated', pin: '30', initial: '1', wires: [] },
+      { id: 'b', type: 'plantwire-gpio-out', backend: 'simulated', pin: '31', initial: true, wires: [] },
+      { id: 'c', type: 'plantwire-gpio-out', backend: 'simulated', pin: '32', initial: 'maybe', wires: [] },
+    ]);
+    await sleep(20);
+    expect([simulatedGpio.get(30), simulatedGpio.get(31), simulatedGpio.get(32)]).toEqual([1, 1, 0]);
+    expect(errorsLogged().join('\n')).toMatch(/initial must be one of 0, 1/);
+  });
+
   it('pulses for msg.pulse ms, and for the configured pulse on a true payload', async () => {
     await load(gpioOut, flow({ pulse: '60' }));
     const o: TestNode = helper.getNode('o');
