@@ -124,6 +124,8 @@ describe('session + poller against the simulator', () => {
     const s = connect(port);
     await session(s);
     await expect(s.read(1, 'holding', 99, 2)).rejects.toMatchObject({ exception: 'illegal data address', exceptionCode: 2 });
+    // the simulator has no FC22
+    await expect(s.maskWriteRegister(1, 0, 0xfffe, 1)).rejects.toMatchObject({ exception: 'illegal function', exceptionCode: 1 });
     expect(s.unitHealth(1).state).toBe('closed');
     await s.close();
     await sim.stop();

@@ -375,6 +375,53 @@ describe('ModbusClientSession (fake client, fake timers)', () => {
     await s3.close();
   });
 
+  it('a garbled or short answer is a device error that counts against the unit', async () => {
+    const { session, client } = setup();
+    session.open();
+    await flush();
+    const garbled = session.read(1, 'holding', 0, 2);
+    await flush();
+    client().fail(new Error('CRC error'));
+    await expect(garbled).rejects.toMatchObject({ code: 'DEVICE', message: expect.stringMatching(/unit 1: CRC error reading holding 0\+2/) });
+    const short = session.read(1, 'holding', 0, 2);
+    await flush();
+    client().answer([1]);
+    await expect(short).rejects.toThrow(/short answer/);
+    expect(session.unitHealth(1)).toMatchObject({ state: 'closed', consecutiveFailures: 2 });
+    await session.close();
+  });
+
+  it('a port found closed when sending reopens the link', async () => {
+    const { session, client, clients } = setup();
+    session.open();
+    await flush();
+    const r = session.read(1, 'holding', 0, 1);
+    await flush();
+    client().fail(Object.assign(new Error('Port Not Open'), { name: 'PortNotOpenError' }));
+    await expect(r).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(session.state).toBe('backoff');
+    expect(session.unitHealth(1).consecutiveFailures).toBe(0);
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(clients).toHaveLength(2);
+    expect(session.state).toBe('connected');
+    await session.close();
+  });
+
+  it('mask-writes a register with FC22', async () => {
+    const { session, client } = setup();
+    const fake = () => client() as FakeClient & { writeFC22?: unknown };
+    session.open();
+    await flush();
+    fake().writeFC22 = (u: number, a: number, and: number, or: number, cb: Cb) => fake().calls.push({ fc: 22, unit: u, address: a, arg: [and, or], cb });
+    const w = session.maskWriteRegister(1, 7, 0xfffe, 0x0001);
+    await flush();
+    expect(client().calls[0]).toMatchObject({ fc: 22, unit: 1, address: 7, arg: [0xfffe, 1] });
+    client().answer(undefined);
+    await expect(w).resolves.toBeUndefined();
+    await expect(session.maskWriteRegister(1, 7, 70000, 0)).rejects.toThrow(InputError);
+    await session.close();
+  });
+
   it('validates connection options', () => {
     expect(() => normaliseConnection({ ...TCP, transport: 'udp' as never })).toThrow(ConfigError);
     expect(() => normaliseConnection({ ...TCP, host: '' })).toThrow(/host/);
