@@ -20,7 +20,7 @@ async function waitFor(cond: () => boolean, what: string, ms = 8000): Promise<vo
 
 function connect(port: number, o: Partial<ConnectionOptions> = {}, deps: SessionDeps = {}): ModbusClientSession {
   const s = createModbusSession(
-    { transport: 'tcp', host: '127.0.0.1', port, timeout: 150, maxInFlight: 1, limits, ...o },
+    { transport: 'tcp', host: '127.0.0.1', port, timeout: 500, maxInFlight: 1, limits, ...o },
     { reconnect: { initial: 20, max: 100 }, breaker: { initial: 60_000, max: 60_000 }, ...deps },
   );
   open.push(s);
