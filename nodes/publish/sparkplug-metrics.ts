@@ -5,7 +5,7 @@
  * Clauses cited are from the Eclipse Sparkplug 3.0 specification, chapter 6 (Payloads), by tck-id.
  */
 import { get as getSparkplugCodec } from 'sparkplug-payload';
-import { InputError } from '../shared/errors';
+import { ConfigError, InputError } from '../shared/errors';
 import { typeName, type Quality, type SampleValue } from '../shared/sample';
 
 const codec = getSparkplugCodec('spBv1.0');
@@ -80,6 +80,27 @@ const INT_RANGE: Partial<Record<MetricDatatype, [number, number]>> = {
 
 export function isMetricDatatype(v: unknown): v is MetricDatatype {
   return typeof v === 'string' && (METRIC_DATATYPES as readonly string[]).includes(v);
+}
+
+/** The editor's metric list: `[{ name, datatype }]` (a JSON string is accepted too). */
+export function readMetricList(raw: unknown): Array<{ name: string; datatype: MetricDatatype }> {
+  if (raw === undefined || raw === null || raw === '') return [];
+  let list: unknown = raw;
+  if (typeof raw === 'string') {
+    try {
+      list = JSON.parse(raw);
+    } catch {
+      throw new ConfigError('metrics must be a list of { name, datatype }');
+    }
+  }
+  if (!Array.isArray(list)) throw new ConfigError('metrics must be a list of { name, datatype }');
+  return list.map((m: unknown, i) => {
+    const name = (m as { name?: unknown } | null)?.name;
+    const datatype = (m as { datatype?: unknown } | null)?.datatype;
+    if (typeof name !== 'string' || name.trim() === '') throw new ConfigError(`metric ${i + 1} has no name`);
+    if (!isMetricDatatype(datatype)) throw new ConfigError(`metric "${name}" has an unknown datatype "${String(datatype)}"`);
+    return { name: name.trim(), datatype };
+  });
 }
 
 /** The datatype a metric gets from its first value when the editor's metric list does not name one. */

@@ -544,6 +544,8 @@ export class EdgeDevice {
     for (const r of record.metrics) {
       const m = this.metrics.get(r.name);
       if (!m) continue;
+      // The DBIRTH just sent carries the latest value with its own timestamp: not sent twice.
+      if (r.ts === m.ts && r.value === m.value && r.quality === m.quality) continue;
       out.push({ alias: m.alias, datatype: m.datatype, value: r.value, quality: r.quality, ts: r.ts, historical: true });
     }
     return out;

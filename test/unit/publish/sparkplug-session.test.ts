@@ -307,18 +307,19 @@ describe('store and forward', () => {
     session.nextWill();
     await session.connected();
     await session.idle();
-    expect(transport.types()).toEqual(['NBIRTH', 'DBIRTH:D', 'DDATA:D', 'DDATA:D', 'DDATA:D']);
-    expect(transport.sent[1].metrics[0]).toMatchObject({ name: 'v', value: 4 });
+    // The latest value (4) goes out in the DBIRTH with its timestamp; only the older ones are replayed.
+    expect(transport.types()).toEqual(['NBIRTH', 'DBIRTH:D', 'DDATA:D', 'DDATA:D']);
+    expect(transport.sent[1].metrics[0]).toMatchObject({ name: 'v', value: 4, timestamp: T0 + 4000 });
     expect(transport.sent[0].metrics[0].value).toBe(1);
     const history = transport.sent.slice(2);
-    expect(history.map((p) => p.metrics[0].value)).toEqual([2, 3, 4]);
-    expect(history.map((p) => p.metrics[0].timestamp)).toEqual([T0 + 2000, T0 + 3000, T0 + 4000]);
+    expect(history.map((p) => p.metrics[0].value)).toEqual([2, 3]);
+    expect(history.map((p) => p.metrics[0].timestamp)).toEqual([T0 + 2000, T0 + 3000]);
     expect(history.every((p) => p.metrics[0].isHistorical === true && p.metrics[0].name === undefined)).toBe(true);
-    expect(transport.sent.map((p) => p.seq)).toEqual([0, 1, 2, 3, 4]);
+    expect(transport.sent.map((p) => p.seq)).toEqual([0, 1, 2, 3]);
     expect(session.bufferedCount).toBe(0);
     // live data after the replay is not historical
     dev.update([s('v', 5)]);
-    expect(transport.sent[5].metrics[0].isHistorical).toBeUndefined();
+    expect(transport.sent[4].metrics[0].isHistorical).toBeUndefined();
   });
 
   it('drops (and counts) offline data when buffering is off', async () => {
@@ -358,12 +359,14 @@ describe('primary host STATE', () => {
     expect(session.state).toBe('waiting-host');
     const dev = session.addDevice('D');
     expect(dev.update([s('v', 1)]).outcome).toBe('buffered');
+    expect(dev.update([s('v', 2, { ts: T0 + 1 })]).outcome).toBe('buffered');
     await session.handleMessage('spBv1.0/STATE/SCADA', state(false, 100));
     expect(transport.sent).toHaveLength(0);
     await session.handleMessage('spBv1.0/STATE/SCADA', state(true, 200));
     await session.idle();
     expect(transport.types()).toEqual(['NBIRTH', 'DBIRTH:D', 'DDATA:D']);
-    expect(transport.sent[2].metrics[0].isHistorical).toBe(true);
+    expect(transport.sent[1].metrics[0].value).toBe(2);
+    expect(transport.sent[2].metrics[0]).toMatchObject({ value: 1, isHistorical: true });
     await session.handleMessage('spBv1.0/STATE/SCADA', state(true, 150));
     expect(transport.sent).toHaveLength(3);
     await session.handleMessage('spBv1.0/STATE/SCADA', state(true, 300));

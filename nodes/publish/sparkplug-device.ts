@@ -1,0 +1,93 @@
+/**
+ * plantwire-sparkplug-device: one Sparkplug B device of an edge node (DESIGN.md section 6).
+ * Samples in (either form) -> DBIRTH from the first batch (or the editor's metric list), then DDATA
+ * by exception; DCMD out as samples in the single form (topic = metric name, payload = value),
+ * ready for plantwire-modbus-write. The protocol lives in sparkplug-session.ts.
+ */
+import { ConfigError, errorMessage } from '../shared/errors';
+import { onInput } from '../shared/input';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
+import { samplesFromMessage, singleMessage, type SampleMessage } from '../shared/sample';
+import { StatusReporter } from '../shared/status';
+import type { EdgeView, SparkplugEdgeNode } from './sparkplug-edge-api';
+import { readMetricList } from './sparkplug-metrics';
+import type { EdgeDevice } from './sparkplug-session';
+
+interface DeviceDef extends NodeDef {
+  edge: string;
+  deviceId: string;
+  metrics?: unknown;
+}
+
+export = function register(RED: NodeAPI): void {
+  function SparkplugDeviceNode(this: Node, config: DeviceDef): void {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const status = new StatusReporter(this);
+    const edge = (config.edge ? RED.nodes.getNode(config.edge) : null) as SparkplugEdgeNode | null;
+    let device: EdgeDevice | undefined;
+    let problem: string | undefined;
+    let unwatch: (() => void) | undefined;
+
+    const refresh = () => {
+      if (problem) return status.set('error', problem);
+      if (!edge || !device) return;
+      const v: EdgeView = edge.view();
+      const count = device.metricCount;
+      switch (v.state) {
+        case 'online':
+          return status.set('ok', RED._('sparkplug-device.status.online', { count }));
+        case 'waiting-host':
+          return status.set('busy', RED._('sparkplug-device.status.waiting-host', { count: v.buffered }));
+        case 'connecting':
+          return status.set('busy', RED._('sparkplug-device.status.connecting', { count: v.buffered }));
+        case 'error':
+          return status.set('error', v.lastError ?? RED._('sparkplug-device.status.config'));
+        default:
+          return status.set('error', RED._('sparkplug-device.status.offline', { count: v.buffered }));
+      }
+    };
+
+    try {
+      if (!edge) throw new ConfigError('no Sparkplug edge node is configured: choose or add a plantwire-sparkplug-edge');
+      if (edge.problem) throw new ConfigError(`edge node settings are invalid: ${edge.problem}`);
+      const metrics = readMetricList(config.metrics);
+      device = edge.addDevice(node, String(config.deviceId ?? '').trim(), {
+        metrics,
+        onCommand: (samples) => {
+          // DCMD -> one message per metric, single form, all on the one output.
+          node.send([samples.map((s) => singleMessage(s) as unknown as NodeMessage)]);
+        },
+      });
+      unwatch = edge.watch(refresh);
+      refresh();
+    } catch (err) {
+      problem = errorMessage(err);
+      status.set('error', RED._('sparkplug-device.status.config'));
+      node.error(problem);
+    }
+
+    onInput(this, (msg, _send, done) => {
+      if (!device) throw new ConfigError(problem ?? 'device is not configured');
+      const samples = samplesFromMessage(msg as unknown as SampleMessage, { defaultTag: config.deviceId || 'value' });
+      const result = device.update(samples);
+      refresh();
+      if (result.sent) {
+        // A failed publish is reported by the edge node (and the session is then offline); the
+        // message itself was accepted.
+        result.sent.then(
+          () => done(),
+          () => done(),
+        );
+      } else done();
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      if (unwatch) unwatch();
+      if (edge && device) edge.removeDevice(node, device, done);
+      else done();
+    });
+  }
+
+  RED.nodes.registerType('plantwire-sparkplug-device', SparkplugDeviceNode);
+};
