@@ -8,6 +8,7 @@ import { ConfigError, InputError } from '../shared/errors';
 import { typeName, type SampleValue } from '../shared/sample';
 import { decodeBuffer, ordersFor } from '../modbus/codec';
 import { DATA_TYPES, type ByteOrder, type DataType } from '../modbus/types';
+import { reason } from './reason';
 
 export type FrameFormat = 'regex' | 'delimited' | 'binary';
 export const FRAME_FORMATS: readonly FrameFormat[] = ['regex', 'delimited', 'binary'];
@@ -103,7 +104,7 @@ export class FrameParser {
       try {
         this.regex = new RegExp(o.pattern, flags);
       } catch (err) {
-        throw new ConfigError(`regex: the pattern does not compile: ${err instanceof Error ? err.message : String(err)}`);
+        throw new ConfigError(`regex: the pattern does not compile: ${reason(err)}`);
       }
       const names = [...o.pattern.matchAll(/\(\?<([A-Za-z_$][\w$]*)>/g)].map((m) => m[1]);
       this.tags = names.filter((n) => !n.endsWith('_unit'));

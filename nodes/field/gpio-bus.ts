@@ -8,6 +8,7 @@
 import * as fs from 'fs';
 import { DeviceError, InputError } from '../shared/errors';
 import type { Backend } from './i2c-bus';
+import { reason } from './reason';
 
 export type Level = 0 | 1;
 
@@ -63,7 +64,7 @@ class OnoffLine implements GpioLine {
     this.g.writeSync(level);
   }
   watch(onChange: (level: Level) => void, onError: (err: Error) => void): void {
-    this.g.watch((err, value) => (err ? onError(err) : onChange(value ? 1 : 0)));
+    this.g.watch((err, value) => (err ? onError(new DeviceError(`GPIO ${this.pin}: ${reason(err)}`, { cause: err })) : onChange(value ? 1 : 0)));
   }
   close(): void {
     try {
@@ -92,7 +93,7 @@ export class OnoffGpioChip implements GpioChip {
     try {
       this.mod = deps.load();
     } catch (err) {
-      throw new DeviceError(`the optional onoff module is not installed or did not build: ${err instanceof Error ? err.message : String(err)}`, {
+      throw new DeviceError(`the optional onoff module is not installed or did not build: ${reason(err)}`, {
         code: 'UNAVAILABLE',
         cause: err,
       });
@@ -107,7 +108,7 @@ export class OnoffGpioChip implements GpioChip {
     try {
       return new this.mod.Gpio(pin, direction, edge);
     } catch (err) {
-      throw new DeviceError(`cannot open GPIO ${pin}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new DeviceError(`cannot open GPIO ${pin}: ${reason(err)}`, { cause: err });
     }
   }
 

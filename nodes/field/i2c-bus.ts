@@ -6,6 +6,7 @@
  */
 import * as fs from 'fs';
 import { DeviceError, InputError } from '../shared/errors';
+import { reason } from './reason';
 
 export type Backend = 'hardware' | 'simulated';
 
@@ -77,8 +78,7 @@ class HardwareI2cBus implements I2cBus {
   constructor(readonly busNumber: number, private readonly bus: PromisifiedBus) {}
 
   private fail(address: number, err: unknown): DeviceError {
-    const why = err instanceof Error ? err.message : String(err);
-    return new DeviceError(`no answer from ${formatAddress(address)} on I2C bus ${this.busNumber}: ${why}`, { cause: err });
+    return new DeviceError(`no answer from ${formatAddress(address)} on I2C bus ${this.busNumber}: ${reason(err)}`, { cause: err });
   }
 
   async readRegister(address: number, register: number, length: number): Promise<Buffer> {
@@ -146,7 +146,7 @@ export async function openHardwareI2cBus(busNumber: number, deps: HardwareDeps =
   try {
     mod = deps.load();
   } catch (err) {
-    throw new DeviceError(`the optional i2c-bus module is not installed or did not build: ${err instanceof Error ? err.message : String(err)}`, {
+    throw new DeviceError(`the optional i2c-bus module is not installed or did not build: ${reason(err)}`, {
       code: 'UNAVAILABLE',
       cause: err,
     });
@@ -154,7 +154,7 @@ export async function openHardwareI2cBus(busNumber: number, deps: HardwareDeps =
   try {
     return new HardwareI2cBus(busNumber, await mod.openPromisified(busNumber));
   } catch (err) {
-    throw new DeviceError(`cannot open ${path}: ${err instanceof Error ? err.message : String(err)}`, { code: 'UNAVAILABLE', cause: err });
+    throw new DeviceError(`cannot open ${path}: ${reason(err)}`, { code: 'UNAVAILABLE', cause: err });
   }
 }
 

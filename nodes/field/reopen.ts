@@ -3,6 +3,7 @@
  * telling the node once per failure episode. No node-red import here.
  */
 import { Backoff } from '../shared/backoff';
+import { asError } from './reason';
 
 export interface ReopenHandlers<T> {
   open(): T | Promise<T>;
@@ -37,7 +38,7 @@ export class Reopener<T> {
       if (this.stopped) return;
       const first = this.backoff.failures === 0;
       const retryIn = this.backoff.next();
-      this.h.failed(err instanceof Error ? err : new Error(String(err)), first, this.backoff.failures, retryIn);
+      this.h.failed(asError(err), first, this.backoff.failures, retryIn);
       this.timer = setTimeout(() => void this.start(), retryIn);
     }
   }

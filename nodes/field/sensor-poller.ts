@@ -7,6 +7,7 @@
 import { EventEmitter } from 'events';
 import { Backoff } from '../shared/backoff';
 import type { Reading, SensorDriver } from './drivers/driver';
+import { asError } from './reason';
 
 export interface OpenedSensor {
   driver: SensorDriver;
@@ -99,7 +100,7 @@ export class SensorPoller extends EventEmitter<SensorPollerEvents> {
       const retryIn = this.backoff.next();
       delay = Math.max(this.o.interval, retryIn);
       this.emit('failure', {
-        error: err instanceof Error ? err : new Error(String(err)),
+        error: asError(err),
         first,
         failures: this.backoff.failures,
         retryIn: delay,

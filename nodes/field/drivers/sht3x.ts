@@ -6,6 +6,7 @@
  */
 import { DeviceError } from '../../shared/errors';
 import { formatAddress, type I2cDeviceModel } from '../i2c-bus';
+import { reason } from '../reason';
 import { bad, drift, good, round, type DeviceSpec, type DriverContext, type EnvironmentSource, type Reading, type SensorDriver } from './driver';
 
 const CMD_SINGLE_SHOT_HIGH = 0x2400;
@@ -54,7 +55,7 @@ export class Sht3xDriver implements SensorDriver {
       try {
         d = await bus.read(address, 6);
       } catch (err) {
-        if (i >= 3) throw new DeviceError(`SHT3x at ${formatAddress(address)}: no measurement (${err instanceof Error ? err.message : err})`);
+        if (i >= 3) throw new DeviceError(`SHT3x at ${formatAddress(address)}: no measurement (${reason(err)})`);
         await sleep(5);
       }
     }

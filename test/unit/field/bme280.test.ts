@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import {
   Bme280Driver,
   Bme280Simulator,
@@ -80,6 +81,24 @@ describe('BME280 driver on the register-level simulator', () => {
     expect(t.centiC).toBe(-1000);
     expect(compensatePressure(raw.adcP, t.tFine, EXAMPLE_CALIBRATION) / 25600).toBeCloseTo(950, 2);
     expect(compensateHumidity(raw.adcH, t.tFine, EXAMPLE_CALIBRATION) / 1024).toBeCloseTo(85, 1);
+  });
+
+  it('reads any plausible air back within the resolution of the integer formulas', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.double({ min: -40, max: 85, noNaN: true }),
+        fc.double({ min: 0, max: 100, noNaN: true }),
+        fc.double({ min: 300, max: 1100, noNaN: true }),
+        async (temperature, humidity, pressure) => {
+          const { driver } = setup({ temperature, humidity, pressure });
+          const by = Object.fromEntries((await driver.read()).map((x) => [x.name, x.value as number]));
+          expect(Math.abs(by.temperature - temperature)).toBeLessThanOrEqual(0.011);
+          expect(Math.abs(by.pressure - pressure)).toBeLessThan(0.05);
+          expect(Math.abs(by.humidity - humidity)).toBeLessThan(0.1);
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 
   it('waits for the measurement: reading data without waiting gives the reset values', async () => {

@@ -94,6 +94,14 @@ describe('hardware I2C bus on a machine without one', () => {
     await expect(openI2cBus(1, 'hardware')).rejects.toThrow(/I2C bus 1 not found: \/dev\/i2c-1 does not exist/);
   });
 
+  it('the real i2c-bus module opens without complaint and fails only on the first transfer', async () => {
+    // Why the device file is probed first: past the probe, the addon itself says nothing until a read.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const bus = await openHardwareI2cBus(1, { exists: () => true, load: () => require('i2c-bus') });
+    await expect(bus.readRegister(0x76, 0xd0, 1)).rejects.toThrow(/no answer from 0x76 on I2C bus 1: ENOENT/);
+    await bus.close();
+  });
+
   it('reports a missing or broken i2c-bus module clearly', async () => {
     const deps = { exists: () => true, load: () => { throw new Error("Cannot find module 'i2c-bus'"); } };
     await expect(openHardwareI2cBus(3, deps)).rejects.toThrow(/optional i2c-bus module is not installed/);
