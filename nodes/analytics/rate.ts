@@ -62,6 +62,10 @@ export = function register(RED: NodeAPI): void {
       else if (!saveTimer) saveTimer = setTimeout(writeState, SAVE_EVERY_MS);
     };
 
+    // The saved state may come from an asynchronous store: hold messages until it is back.
+    let ready = false;
+    const waiting: Array<[NodeMessageInFlow, Send, Done]> = [];
+
     const handle = (msg: NodeMessageInFlow, send: Send, done: Done): void => {
       const m = msg as unknown as SampleMessage;
       const reset = resetTarget(m);
@@ -95,9 +99,6 @@ export = function register(RED: NodeAPI): void {
       }
     };
 
-    // The saved state may come from an asynchronous store: hold messages until it is back.
-    let ready = false;
-    const waiting: Array<[NodeMessageInFlow, Send, Done]> = [];
     status.set('stopped', RED._('rate.status.waiting'));
     ctx.get(STATE_KEY, (err: Error | undefined, saved: unknown) => {
       if (err) node.error(RED._('rate.error.load', { error: err.message }));
@@ -118,6 +119,7 @@ export = function register(RED: NodeAPI): void {
     this.on('close', (_removed: boolean, done: () => void) => {
       status.dispose();
       if (saveTimer) writeState();
+      for (const [, , d] of waiting.splice(0)) d(new Error(RED._('rate.error.closed')));
       done();
     });
 
