@@ -77,6 +77,37 @@ describe('plantwire-rate node', () => {
     expect((await again)[0].payload).toBe(0);
   });
 
+  it('holds messages until an asynchronous store has returned the saved state, then handles them in order', async () => {
+    const saved = { mode: 'total', per: 's', tags: { kwh: { v: 1, ts: 0, q: 'good', total: 100, c: 0 } } };
+    const written: unknown[] = [];
+    // A store that answers only asynchronously, like a database-backed one.
+    const slowStore = () => ({
+      open: () => Promise.resolve(),
+      close: () => Promise.resolve(),
+      get: (_scope: string, _key: string, cb: (err: unknown, v?: unknown) => void) => {
+        if (typeof cb !== 'function') throw new Error('this store is asynchronous only');
+        setTimeout(() => cb(null, saved), 100);
+      },
+      set: (_scope: string, _key: string, value: unknown, cb?: (err?: unknown) => void) => {
+        written.push(JSON.parse(JSON.stringify(value)));
+        if (cb) setTimeout(() => cb(), 5);
+      },
+      keys: (_scope: string, cb: (err: unknown, k?: string[]) => void) => cb(null, []),
+      delete: () => Promise.resolve(),
+      clean: () => Promise.resolve(),
+    });
+    helper.settings({ contextStorage: { default: { module: slowStore } } });
+    await load(rateNode, flow({ mode: 'total', per: 's', rollover: '0' }));
+    await (helper as unknown as { _context: { load(): Promise<void> } })._context.load();
+    await helper.setFlows(flow({ mode: 'total', per: 's', rollover: '0', name: 'slow' }), 'full');
+    const got = nextMessages(helper.getNode('out'), 2);
+    const n = helper.getNode('n');
+    n.receive({ topic: 'kwh', payload: 1, timestamp: 1000 });
+    n.receive({ topic: 'kwh', payload: 1, timestamp: 2000 });
+    expect((await got).map((m) => m.payload)).toEqual([101, 102]);
+    expect(written.length).toBeGreaterThan(0);
+  });
+
   it('clears one tag on msg.reset with its topic, every tag without', async () => {
     await load(rateNode, flow({ mode: 'total', per: 's', rollover: '0' }));
     const got = collect(helper.getNode('out'));
