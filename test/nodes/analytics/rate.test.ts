@@ -96,7 +96,7 @@ describe('plantwire-rate node', () => {
       delete: () => Promise.resolve(),
       clean: () => Promise.resolve(),
     });
-    helper.settings({ contextStorage: { default: { module: slowStore } } });
+    helper.settings({ contextStorage: { default: { module: slowStore as unknown as string } } }); // the typings allow only built-in names
     await load(rateNode, flow({ mode: 'total', per: 's', rollover: '0' }));
     await (helper as unknown as { _context: { load(): Promise<void> } })._context.load();
     await helper.setFlows(flow({ mode: 'total', per: 's', rollover: '0', name: 'slow' }), 'full');
