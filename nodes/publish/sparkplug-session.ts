@@ -117,6 +117,8 @@ export class EdgeNodeSession {
   private stateValue: SessionState = 'disconnected';
   private mqttUp = false;
   private bdSeqValue: number | undefined;
+  /** A session was established with the current bdSeq (its NBIRTH may be out). */
+  private bdSeqUsed = false;
   private seq = 0;
   private nextAlias = REBIRTH_ALIAS + 1;
   private lastHostTimestamp = -Infinity;
@@ -164,17 +166,22 @@ export class EdgeNodeSession {
   }
 
   /**
-   * The will for the next MQTT CONNECT: an NDEATH with a new bdSeq, which is saved before it is used
-   * so that a restart never reuses it. tck-id-payloads-ndeath-will-message (registered as the will),
-   * -will-message-qos (QoS 1), -will-message-retain (not retained), -ndeath-seq (no seq),
-   * -ndeath-bdseq (the bdSeq the NBIRTH of this session will carry). tck-id-payloads-nbirth-bdseq-inc:
-   * one more than the previous session's, 255 wrapping to 0.
+   * The will for the next MQTT CONNECT: an NDEATH with the bdSeq the NBIRTH of that session will
+   * carry. tck-id-payloads-ndeath-will-message (registered as the will), -will-message-qos (QoS 1),
+   * -will-message-retain (not retained), -ndeath-seq (no seq), -ndeath-bdseq (same bdSeq as the
+   * NBIRTH). tck-id-payloads-nbirth-bdseq-inc: one more than the previous NBIRTH's, 255 wrapping to
+   * 0; so a CONNECT that never got a session (broker down) does not use up a number, and the value
+   * is saved before it is used, so a restart never reuses one that a host may have seen.
    */
   nextWill(): { topic: string; payload: Buffer; qos: 1; retain: false } {
-    const last = this.bdSeqValue ?? this.bdSeqStore.load();
-    const next = last === undefined ? 0 : (last + 1) % 256;
-    this.bdSeqStore.save(next);
-    this.bdSeqValue = next;
+    if (this.bdSeqValue === undefined || this.bdSeqUsed) {
+      // After a restart the stored value counts as used: its NBIRTH may have gone out.
+      const last = this.bdSeqValue ?? this.bdSeqStore.load();
+      const next = last === undefined ? 0 : (last + 1) % 256;
+      this.bdSeqStore.save(next);
+      this.bdSeqValue = next;
+      this.bdSeqUsed = false;
+    }
     return { topic: this.topic('NDEATH'), payload: this.ndeathPayload(), qos: 1, retain: false };
   }
 
@@ -190,6 +197,7 @@ export class EdgeNodeSession {
   async connected(): Promise<void> {
     if (this.stateValue === 'stopped') return;
     this.mqttUp = true;
+    this.bdSeqUsed = true;
     this.lastHostTimestamp = -Infinity;
     // tck-id-message-flow-edge-node-ncmd-subscribe and tck-id-message-flow-device-dcmd-subscribe: QoS 1.
     await this.transport.subscribe(this.topic('NCMD'), 1);

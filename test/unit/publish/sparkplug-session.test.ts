@@ -56,18 +56,37 @@ describe('bdSeq and NDEATH will', () => {
     expect(p.metrics).toEqual([expect.objectContaining({ name: 'bdSeq', type: 'Int64', value: 0 })]);
   });
 
-  it('increments bdSeq on every connect, saves it before use, and wraps 255 to 0', () => {
+  it('increments bdSeq for every new session, saves it before use, and wraps 255 to 0', async () => {
     const { session, store } = setup();
     store.value = 254;
-    const values = [session.nextWill(), session.nextWill(), session.nextWill()].map((w) => decode(w.topic, w.payload).metrics[0].value);
+    const values: unknown[] = [];
+    for (let i = 0; i < 3; i++) {
+      const w = session.nextWill();
+      values.push(decode(w.topic, w.payload).metrics[0].value);
+      await session.connected();
+      session.connectionLost();
+    }
     expect(values).toEqual([255, 0, 1]);
     expect(store.value).toBe(1);
     expect(store.saves).toBe(3);
   });
 
-  it('continues from the stored bdSeq after a restart (a new session object)', () => {
+  it('keeps the bdSeq of a CONNECT that got no session (broker down) for the next attempt', async () => {
+    const { session, store, transport } = setup();
+    const attempts = [session.nextWill(), session.nextWill(), session.nextWill()];
+    expect(attempts.map((w) => decode(w.topic, w.payload).metrics[0].value)).toEqual([0, 0, 0]);
+    await session.connected();
+    expect(transport.sent[0].metrics[0].value).toBe(0);
+    session.connectionLost();
+    expect(decode(session.nextWill().topic, session.nextWill().payload).metrics[0].value).toBe(1);
+    expect(store.saves).toBe(2);
+  });
+
+  it('continues from the stored bdSeq after a restart (a new session object)', async () => {
     const a = setup();
     a.session.nextWill();
+    await a.session.connected();
+    a.session.connectionLost();
     a.session.nextWill();
     const b = new EdgeNodeSession({ groupId: 'Plant1', edgeNodeId: 'Gateway1', transport: new FakeTransport(), bdSeqStore: a.store });
     const w = b.nextWill();
