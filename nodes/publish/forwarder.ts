@@ -159,7 +159,7 @@ export class Forwarder extends EventEmitter {
   /** Sends as much as the window, the rate limit and the queue allow. */
   pump(): void {
     if (this.closed || !this.transport.connected) return;
-    const window = Math.min(this.maxInFlight, this.transport.receiveMaximum || Infinity);
+    const window = this.window();
     while (this.inFlight.size < window) {
       let room = window - this.inFlight.size;
       if (this.rate > 0 && !this.flushing) {
@@ -213,6 +213,7 @@ export class Forwarder extends EventEmitter {
         this.sent++;
         if (epoch !== this.epoch || this.closed) return;
         this.inFlight.delete(item.id);
+        // Refill the window a quarter at a time: one queue read for many sends, not one per PUBACK.
         this.pump();
       },
       (err: Error) => {
@@ -230,6 +231,10 @@ export class Forwarder extends EventEmitter {
         this.pump();
       },
     );
+  }
+
+  private window(): number {
+    return Math.min(this.maxInFlight, this.transport.receiveMaximum || Infinity);
   }
 
   private resetWindow(): void {

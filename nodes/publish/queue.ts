@@ -21,7 +21,9 @@
  *   `peek(n, lastId)` never skips an item even after the queue ran empty. Acknowledged items are
  *   never returned again.
  * - `ack` takes effect at once for `peek`, `size` and `bytes`; the deletion itself is written with
- *   the next group commit (a crash before it replays the item: at-least-once, never lost).
+ *   the next group commit, or within `ackDelayMs` without an fsync of its own (a crash before it
+ *   is on disk replays the item: at least once, never lost). Acknowledgements arrive one PUBACK at
+ *   a time; an fsync for each would bound the drain rate by the disk, not the broker.
  *   Unknown or already dropped ids are ignored.
  * - Bounds: `maxBytes` (payload + topic + properties) and `maxAgeMs` (by the item's `ts`). When an
  *   append would exceed `maxBytes`, the oldest items are dropped first; items older than
@@ -117,9 +119,13 @@ export interface SqliteQueueOptions extends QueueOptions {
   commitDelayMs?: number;
   /** A pending group larger than this commits at once (5,000 items). */
   maxGroup?: number;
+  /** Acknowledgements alone are written within this many ms (50). */
+  ackDelayMs?: number;
 }
 
 export const DEFAULT_MAX_BYTES = 100 * 1024 * 1024;
+/** Rows SqliteQueue reads at once for peek. */
+const READ_AHEAD = 256;
 
 export class OverflowError extends PlantwireError {
   constructor(message: string) {
@@ -389,6 +395,7 @@ interface Row {
 export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
   private readonly db: Database.Database;
   private readonly commitDelayMs: number;
+  private readonly ackDelayMs: number;
   private readonly maxGroup: number;
   private pending: Pending[] = [];
   private pendingCount = 0;
@@ -396,6 +403,12 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
   /** Sizes of items handed out by peek, so that ack needs no read. */
   private readonly peeked = new Map<number, number>();
   private commitTimer: NodeJS.Timeout | undefined;
+  private commitTimerDelay = 0;
+  /** Rows read ahead of the reader: the ids after `aheadAfter`, in order, as they were on disk. */
+  private ahead: Array<{ item: StoredItem; bytes: number }> = [];
+  private aheadAfter = -1;
+  /** The last read reached the end of the table (until the next insert). */
+  private aheadEnd = false;
   private transactions = 0;
   private readonly st: {
     insert: Database.Statement;
@@ -409,6 +422,7 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
   constructor(options: SqliteQueueOptions) {
     super(options);
     this.commitDelayMs = options.commitDelayMs ?? 2;
+    this.ackDelayMs = options.ackDelayMs ?? 50;
     this.maxGroup = options.maxGroup ?? 5000;
     fs.mkdirSync(path.dirname(options.file), { recursive: true });
     this.db = new Database(options.file);
@@ -467,29 +481,42 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
   }
 
   peek(max: number, afterId = 0): StoredItem[] {
+    if (this.closed || max <= 0) return [];
+    // Rows are read ahead of the reader, READ_AHEAD at a time: a draining forwarder asks for one
+    // or two items after every PUBACK, and a query for each would cost more than the send.
+    if (this.aheadAfter < 0 || afterId < this.aheadAfter) this.resetAhead(afterId);
+    let passed = 0;
+    while (passed < this.ahead.length && this.ahead[passed].item.id <= afterId) passed++;
+    if (passed) this.ahead.splice(0, passed);
+    if (afterId > this.aheadAfter) this.aheadAfter = afterId;
     const out: StoredItem[] = [];
-    let after = afterId;
-    while (out.length < max) {
-      const want = max - out.length + this.pendingAcks.size;
-      const rows = this.st.page.all(after, want) as Row[];
-      for (const r of rows) {
-        after = r.id;
-        if (this.pendingAcks.has(r.id) || out.length >= max) continue;
-        const item: StoredItem = {
-          id: r.id,
-          topic: r.topic,
-          payload: r.payload,
-          qos: r.qos as QoS,
-          retain: r.retain === 1,
-          ts: r.ts,
-        };
-        if (r.props !== null) item.properties = JSON.parse(r.props) as Record<string, unknown>;
-        this.peeked.set(r.id, r.bytes);
-        out.push(item);
+    let i = 0;
+    for (;;) {
+      for (; i < this.ahead.length && out.length < max; i++) {
+        const e = this.ahead[i];
+        if (this.pendingAcks.has(e.item.id)) continue;
+        this.peeked.set(e.item.id, e.bytes);
+        out.push(e.item);
       }
-      if (rows.length < want) break;
+      if (out.length >= max || this.aheadEnd) break;
+      const from = this.ahead.length ? this.ahead[this.ahead.length - 1].item.id : this.aheadAfter;
+      const chunk = Math.max(READ_AHEAD, max - out.length);
+      const rows = this.st.page.all(from, chunk) as Row[];
+      for (const r of rows) {
+        const item: StoredItem = { id: r.id, topic: r.topic, payload: r.payload, qos: r.qos as QoS, retain: r.retain === 1, ts: r.ts };
+        if (r.props !== null) item.properties = JSON.parse(r.props) as Record<string, unknown>;
+        this.ahead.push({ item, bytes: r.bytes });
+      }
+      if (rows.length < chunk) this.aheadEnd = true;
+      if (!rows.length) break;
     }
     return out;
+  }
+
+  private resetAhead(after: number): void {
+    this.ahead = [];
+    this.aheadAfter = after;
+    this.aheadEnd = false;
   }
 
   ack(ids: readonly number[]): void {
@@ -505,7 +532,7 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
       this.total -= b;
       this.c.acked++;
     }
-    if (this.pendingAcks.size) this.scheduleCommit();
+    if (this.pendingAcks.size) this.scheduleCommit(this.pending.length ? this.commitDelayMs : this.ackDelayMs);
   }
 
   clear(): number {
@@ -518,6 +545,7 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
       this.count = 0;
       this.total = 0;
       this.peeked.clear();
+      this.aheadAfter = -1;
       this.c.cleared += n;
       this.c.droppedBytes += b;
       this.saveCounters();
@@ -544,9 +572,14 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     this.db.close();
   }
 
-  private scheduleCommit(): void {
-    if (this.commitTimer) return;
-    this.commitTimer = setTimeout(() => this.commit(), this.commitDelayMs);
+  private scheduleCommit(delay = this.commitDelayMs): void {
+    if (this.commitTimer) {
+      // An append must not wait behind the longer acknowledgement delay.
+      if (delay >= this.commitTimerDelay) return;
+      clearTimeout(this.commitTimer);
+    }
+    this.commitTimerDelay = delay;
+    this.commitTimer = setTimeout(() => this.commit(), delay);
   }
 
   /** One transaction: pending acknowledgements, then pending appends, then the bounds. */
@@ -558,6 +591,9 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     this.pending = [];
     this.pendingCount = 0;
     if (!group.length && !acks.length) return;
+    // Only appends need the fsync before they are reported durable; deletions can ride along later.
+    const relaxed = group.length === 0;
+    if (relaxed) this.db.pragma('synchronous = NORMAL');
     try {
       this.db.transaction(() => {
         for (const id of acks) this.st.del.run(id);
@@ -578,6 +614,11 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
       })();
       this.transactions++;
       for (const id of acks) this.pendingAcks.delete(id);
+      if (acks.length) {
+        const gone = new Set(acks);
+        this.ahead = this.ahead.filter((e) => !gone.has(e.item.id));
+      }
+      if (group.length) this.aheadEnd = false; // new rows follow what was read ahead
     } catch (err) {
       // Nothing of the group was written (the transaction rolled back): put the counters back and
       // tell every waiting append; the acknowledgements stay pending for the next commit.
@@ -587,6 +628,8 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
       this.total = agg.b - pb;
       for (const p of group) p.reject(err instanceof Error ? err : new Error(String(err)));
       return;
+    } finally {
+      if (relaxed) this.db.pragma('synchronous = FULL');
     }
     for (const p of group) p.resolve();
   }
@@ -612,6 +655,7 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
       }
     }
     if (n) {
+      this.aheadAfter = -1; // rows left the head: read again
       if (reason === 'size') this.c.droppedSize += n;
       else if (reason === 'age') this.c.droppedAge += n;
       else this.c.cleared += n;

@@ -77,7 +77,10 @@ describe.each(makers)('%s', (_name, make) => {
   it('drops the oldest on overfill and counts every drop', async () => {
     const drops: DropInfo[] = [];
     q = make({ maxBytes: 5 * ITEM_BYTES, onDrop: (d) => drops.push(d) });
-    for (let n = 0; n < 8; n++) await q.append([item(n)]);
+    for (let n = 0; n < 8; n++) {
+      await q.append([item(n)]);
+      q.peek(100); // a reader holding pages must not see dropped items again
+    }
     expect(q.peek(100).map((i) => seqOf(i.payload))).toEqual([3, 4, 5, 6, 7]);
     expect(q.size).toBe(5);
     expect(q.dropped).toBe(3);
@@ -124,6 +127,35 @@ describe.each(makers)('%s', (_name, make) => {
     expect(st.acked + st.dropped + st.size).toBe(2400);
     expect(st.size * ITEM_BYTES).toBe(st.bytes);
     expect(st.bytes).toBeLessThanOrEqual(50 * ITEM_BYTES);
+  });
+
+  it('pages through a long queue while acknowledging and appending, and from the start again after a reset', async () => {
+    q = make();
+    await q.append(Array.from({ length: 700 }, (_, n) => item(n)));
+    const seen: number[] = [];
+    let after = 0;
+    let next = 700;
+    for (let round = 0; round < 200; round++) {
+      const page = q.peek(7, after);
+      if (!page.length) break;
+      for (const i of page) seen.push(seqOf(i.payload));
+      after = page[page.length - 1].id;
+      q.ack(page.filter((i) => seqOf(i.payload) % 3 === 0).map((i) => i.id)); // some acknowledged
+      if (round % 10 === 0) await q.append([item(next++)]); // new ones arrive behind
+      await sleepMs(round % 25 === 0 ? 5 : 0);
+    }
+    expect(seen).toEqual(Array.from({ length: next }, (_, n) => n));
+    // A reader that lost its window (a dropped connection) starts from the oldest unacknowledged.
+    const again: number[] = [];
+    after = 0;
+    for (;;) {
+      const page = q.peek(50, after);
+      if (!page.length) break;
+      for (const i of page) again.push(seqOf(i.payload));
+      after = page[page.length - 1].id;
+    }
+    expect(again).toEqual(seen.filter((n) => n % 3 !== 0));
+    expect(q.size).toBe(again.length);
   });
 
   it('drops items older than maxAge, oldest first, and counts them', async () => {
