@@ -11,6 +11,12 @@ module.exports = {
   // Credentials in the flow file are encrypted with this key; a user who deploys for real sets their own.
   credentialSecret: process.env.PLANTWIRE_CREDENTIAL_SECRET || 'plantwire-demo-only',
   nodesDir: [],
+  // Totals, alarm states and OEE counters live in node context: keep it on disk so a restart
+  // does not forget them (Node-RED's default memory store loses them on every restart).
+  contextStorage: {
+    default: { module: 'localfilesystem' },
+    memory: { module: 'memory' },
+  },
   logging: { console: { level: process.env.PLANTWIRE_LOG_LEVEL || 'info', metrics: false, audit: false } },
   editorTheme: {
     projects: { enabled: false },

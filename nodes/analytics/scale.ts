@@ -13,6 +13,7 @@ interface ScaleDef extends NodeDef {
   outLow: string;
   outHigh: string;
   clamp: boolean;
+  unit?: string;
 }
 
 export = function register(RED: NodeAPI): void {
@@ -27,6 +28,7 @@ export = function register(RED: NodeAPI): void {
         outLow: numberSetting(config.outLow, 'outLow', 0),
         outHigh: numberSetting(config.outHigh, 'outHigh', 100),
         clamp: boolSetting(config.clamp),
+        unit: typeof config.unit === 'string' ? config.unit.trim() : '',
       });
     } catch (err) {
       status.set('error', RED._('scale.status.config'));

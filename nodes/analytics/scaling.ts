@@ -9,6 +9,8 @@ export interface ScaleOptions {
   outHigh: number;
   /** Clamp the output to [outLow, outHigh] when the input leaves its range. */
   clamp: boolean;
+  /** Engineering unit of the output (e.g. "bar"); empty keeps the input's unit. */
+  unit?: string;
 }
 
 export class LinearScale {
@@ -43,8 +45,9 @@ export class LinearScale {
    * marked `uncertain`; a null value (a bad reading) passes on as null with its quality.
    */
   apply(s: Sample): Sample {
-    if (s.value === null) return { ...s };
+    const unit = this.o.unit ? { unit: this.o.unit } : {};
+    if (s.value === null) return { ...s, ...unit };
     const { value, inRange } = this.scale(numericValue(s));
-    return { ...s, value, quality: inRange ? s.quality : worstQuality(s.quality, 'uncertain') };
+    return { ...s, ...unit, value, quality: inRange ? s.quality : worstQuality(s.quality, 'uncertain') };
   }
 }

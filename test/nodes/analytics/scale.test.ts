@@ -19,6 +19,14 @@ describe('plantwire-scale node', () => {
     expect(msg).toMatchObject({ topic: 'p', payload: 5, quality: 'good', timestamp: 99, extra: 'kept' });
   });
 
+  it('writes the output unit into msg.units of a batch', async () => {
+    await load(scaleNode, [{ ...flow[0], unit: 'bar' }, flow[1]]);
+    const got = nextMessages(helper.getNode('out'));
+    helper.getNode('s').receive({ payload: { a: 12 }, units: { a: 'mA' } });
+    const [msg] = await got;
+    expect(msg).toMatchObject({ payload: { a: 5 }, units: { a: 'bar' } });
+  });
+
   it('scales a batch and marks out-of-range tags uncertain', async () => {
     await load(scaleNode, flow);
     const got = nextMessages(helper.getNode('out'));

@@ -19,6 +19,13 @@ describe('LinearScale', () => {
     expect(clamped.apply({ ...base, value: 25 })).toMatchObject({ value: 10, quality: 'uncertain' });
   });
 
+  it('replaces the unit only when an output unit is set', () => {
+    expect(loop.apply({ ...base, value: 12, unit: 'mA' }).unit).toBe('mA');
+    const bar = new LinearScale({ inLow: 4, inHigh: 20, outLow: 0, outHigh: 10, clamp: false, unit: 'bar' });
+    expect(bar.apply({ ...base, value: 12, unit: 'mA' })).toMatchObject({ value: 5, unit: 'bar' });
+    expect(bar.apply({ ...base, value: null, unit: 'mA' }).unit).toBe('bar');
+  });
+
   it('keeps bad quality bad and passes null through', () => {
     expect(loop.apply({ ...base, value: 30, quality: 'bad' }).quality).toBe('bad');
     expect(loop.apply({ ...base, value: null, quality: 'bad' })).toMatchObject({ value: null, quality: 'bad' });
