@@ -70,6 +70,8 @@ const LEVELS: readonly AlarmLevel[] = ['HH', 'H', 'L', 'LL'];
 const STATES: readonly AlarmState[] = ['normal', 'unack', 'acked', 'rtn-unack', 'shelved'];
 const SEVERITY: Record<AlarmLevel, number> = { HH: 2, H: 1, L: 1, LL: 2 };
 const SIDE: Record<AlarmLevel, 'high' | 'low'> = { HH: 'high', H: 'high', L: 'low', LL: 'low' };
+/** Tags one node tracks at most: a flood of made-up topics must not grow memory and context without bound. */
+export const MAX_ALARM_TAGS = 10_000;
 /** A shelf is a time-limited suppression (ISA-18.2 clause 12.4): at most seven days. */
 export const MAX_SHELVE_S = 7 * 24 * 3600;
 
@@ -161,6 +163,7 @@ export class AlarmEngine {
     if (st && st.lastTs !== null && s.ts < st.lastTs) {
       throw new InputError(`tag "${s.tag}": timestamp ${new Date(s.ts).toISOString()} is earlier than the previous sample's`);
     }
+    if (!st && this.tags.size >= MAX_ALARM_TAGS) throw new InputError(`more than ${MAX_ALARM_TAGS} tags: tag "${s.tag}" refused`);
     const t = st ?? newTagAlarm(s.ts);
     if (!st) this.tags.set(s.tag, t);
     const events: AlarmEvent[] = [];
@@ -295,6 +298,7 @@ export class AlarmEngine {
     const at = ts ?? this.clock(tag).now();
     let t = this.tags.get(tag);
     if (!t) {
+      if (this.tags.size >= MAX_ALARM_TAGS) throw new InputError(`more than ${MAX_ALARM_TAGS} tags: tag "${tag}" refused`);
       t = newTagAlarm(at);
       this.tags.set(tag, t);
     }

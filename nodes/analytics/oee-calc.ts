@@ -72,6 +72,8 @@ export interface LineState {
 const SIGNALS: readonly Signal[] = ['state', 'good', 'reject'];
 const RUNNING = new Set(['running', 'run', 'on', 'true', 'started', 'producing']);
 const STOPPED = new Set(['stopped', 'stop', 'off', 'false', 'idle', 'down', 'fault']);
+/** Lines one node tracks at most: made-up topics must not grow memory and context without bound. */
+export const MAX_LINES = 1000;
 /** Shift ends closed in one step at most (a gateway that was off for a month closes them all, once). */
 const MAX_SHIFTS_PER_STEP = 1000;
 
@@ -219,10 +221,12 @@ function parseLine(raw: unknown): LineState | undefined {
 export class OeeEngine {
   private readonly lines = new Map<string, LineState>();
   private readonly clocks = new Map<string, EventClock>();
+  private readonly ends = new WeakMap<LineState, { start: number; end: number }>();
   private readonly shifts: Array<[number, number]>;
   private readonly timers: Timers;
   private periodTimer: unknown;
   private boundaryTimer: unknown;
+  private armedFor = Infinity;
   /** Receives reports made by timers: periodic figures and shifts that ended while no sample came. */
   onReport: (reports: OeeReport[]) => void = () => undefined;
 
@@ -245,6 +249,7 @@ export class OeeEngine {
     }
     const reports: OeeReport[] = [];
     if (!st) {
+      if (this.lines.size >= MAX_LINES) throw new InputError(`more than ${MAX_LINES} lines: tag "${s.tag}" refused`);
       st = { shiftStart: s.ts, lastTs: s.ts, running: false, runMs: 0, good: 0, reject: 0, lastCounter: { good: null, reject: null }, quality: 'good' };
       this.lines.set(line, st);
     } else {
@@ -256,7 +261,7 @@ export class OeeEngine {
       if (running !== undefined) st.running = running;
       else if (count !== undefined) this.addCount(st, signal as 'good' | 'reject', count);
     }
-    this.armBoundary();
+    this.armLine(line, st);
     return reports;
   }
 
@@ -288,7 +293,7 @@ export class OeeEngine {
   /** Moves a line's accounting forward to event time `t`, closing the shifts that end on the way. */
   private advance(line: string, st: LineState, t: number, reports: OeeReport[]): void {
     for (let i = 0; i < MAX_SHIFTS_PER_STEP; i++) {
-      const end = nextShiftStart(st.shiftStart, this.shifts, this.o.timeZone);
+      const end = this.shiftEnd(st);
       if (end > t) break;
       this.account(st, end);
       reports.push({ line, figures: figuresOf(st, end, this.o.idealCycleTime), quality: st.quality, shiftStart: st.shiftStart, ts: end, closing: true });
@@ -296,6 +301,15 @@ export class OeeEngine {
       Object.assign(st, { shiftStart: end, runMs: 0, good: 0, reject: 0, quality: 'good' as Quality });
     }
     this.account(st, t);
+  }
+
+  /** When the line's current shift ends; cached, as the time-zone arithmetic is not cheap and runs on every sample. */
+  private shiftEnd(st: LineState): number {
+    const c = this.ends.get(st);
+    if (c && c.start === st.shiftStart) return c.end;
+    const end = nextShiftStart(st.shiftStart, this.shifts, this.o.timeZone);
+    this.ends.set(st, { start: st.shiftStart, end });
+    return end;
   }
 
   private account(st: LineState, t: number): void {
@@ -332,21 +346,35 @@ export class OeeEngine {
 
   /** Arms one timer for the next shift end of any line, so a shift closes even when no sample comes. */
   private armBoundary(): void {
+    let wall = Infinity;
+    for (const [name, st] of this.lines) wall = Math.min(wall, this.wallDeadline(name, st));
+    this.setBoundaryTimer(wall);
+  }
+
+  /** After a sample: only this line changed, so the armed timer moves only if this line ends sooner (O(1) per sample). */
+  private armLine(line: string, st: LineState): void {
+    const wall = this.wallDeadline(line, st);
+    if (wall < this.armedFor) this.setBoundaryTimer(wall);
+  }
+
+  /** Local-clock time at which the line's event time reaches its shift end. */
+  private wallDeadline(line: string, st: LineState): number {
+    return this.timers.now() + (this.shiftEnd(st) - this.clock(line).now());
+  }
+
+  private setBoundaryTimer(wall: number): void {
     if (this.boundaryTimer !== undefined) this.timers.clearTimeout(this.boundaryTimer);
     this.boundaryTimer = undefined;
-    let wait = Infinity;
-    for (const [name, st] of this.lines) {
-      const now = this.clock(name).now();
-      wait = Math.min(wait, nextShiftStart(st.shiftStart, this.shifts, this.o.timeZone) - now);
-    }
-    if (wait === Infinity) return;
+    this.armedFor = wall;
+    if (wall === Infinity) return;
     this.boundaryTimer = this.timers.setTimeout(() => {
       this.boundaryTimer = undefined;
+      this.armedFor = Infinity;
       const closing: OeeReport[] = [];
       for (const [name, st] of this.lines) this.advance(name, st, Math.max(st.lastTs, this.clock(name).now()), closing);
       this.armBoundary();
       if (closing.length) this.onReport(closing);
-    }, Math.min(MAX_TIMER_MS, Math.max(0, wait)));
+    }, Math.min(MAX_TIMER_MS, Math.max(0, wall - this.timers.now())));
   }
 
   get lineNames(): string[] {
@@ -397,6 +425,7 @@ export class OeeEngine {
     if (this.boundaryTimer !== undefined) this.timers.clearTimeout(this.boundaryTimer);
     this.periodTimer = undefined;
     this.boundaryTimer = undefined;
+    this.armedFor = Infinity;
   }
 
   private clock(line: string): EventClock {

@@ -57,6 +57,9 @@ export const MAX_FFT = 65_536;
 /** Longest waveform accepted in one message, in samples. */
 export const MAX_WAVEFORM = 1_048_576;
 export const MAX_BANDS = 64;
+/** Tags collecting single samples at once (each holds an fftSize buffer) and tags tracked for time order. */
+export const MAX_COLLECTING_TAGS = 256;
+export const MAX_TAGS = 10_000;
 
 export function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
@@ -270,6 +273,7 @@ export class VibrationEngine {
   }
 
   private checkTime(tag: string, ts: number): void {
+    if (!this.lastTs.has(tag) && this.lastTs.size >= MAX_TAGS) throw new InputError(`more than ${MAX_TAGS} tags: tag "${tag}" refused`);
     const last = this.lastTs.get(tag);
     if (last !== undefined && ts < last) throw new InputError(`tag "${tag}": timestamp ${new Date(ts).toISOString()} is earlier than the previous sample's`);
   }
@@ -316,8 +320,11 @@ export class VibrationEngine {
       return { gap: had, collected: 0 };
     }
     const v = numericValue(s);
-    this.lastTs.set(s.tag, s.ts);
     let c = this.collectors.get(s.tag);
+    if (!c && this.collectors.size >= MAX_COLLECTING_TAGS) {
+      throw new InputError(`more than ${MAX_COLLECTING_TAGS} tags collecting single samples: tag "${s.tag}" refused (send waveforms instead)`);
+    }
+    this.lastTs.set(s.tag, s.ts);
     if (!c) {
       c = { buf: new Float64Array(this.o.fftSize), count: 0, quality: 'good', lastTs: s.ts };
       this.collectors.set(s.tag, c);

@@ -1,4 +1,4 @@
-import { AlarmEngine, type AlarmEvent, type AlarmOptions } from '../../../nodes/analytics/alarm-state';
+import { AlarmEngine, MAX_ALARM_TAGS, type AlarmEvent, type AlarmOptions } from '../../../nodes/analytics/alarm-state';
 import type { Timers } from '../../../nodes/analytics/event-clock';
 import type { Quality } from '../../../nodes/shared/sample';
 
@@ -181,6 +181,16 @@ describe('AlarmEngine: ISA-18.2 transitions', () => {
     expect(states(r.acknowledge('a', T0 + 2000))).toEqual(['acked:H']);
     expect(states(feed(r, 50, 3, 'b'))).toEqual(['normal:null']);
     expect(() => feed(r, 1, -5, 'a')).toThrow(/earlier/);
+  });
+});
+
+describe('AlarmEngine: bounds', () => {
+  it('refuses new tags beyond MAX_ALARM_TAGS, keeps serving known ones', () => {
+    const e = new AlarmEngine(base);
+    for (let i = 0; i < MAX_ALARM_TAGS; i++) e.process({ tag: `t${i}`, value: 50, quality: 'good', ts: T0 });
+    expect(() => e.process({ tag: 'one-too-many', value: 50, quality: 'good', ts: T0 })).toThrow(/more than 10000 tags/);
+    expect(() => e.shelve('one-too-many', 60, T0)).toThrow(/more than 10000 tags/);
+    expect(states(e.process({ tag: 't7', value: 85, quality: 'good', ts: T0 + 1 }))).toEqual(['unack:H']);
   });
 });
 

@@ -1,4 +1,4 @@
-import { AnomalyEngine, MAD_SCALE, type AnomalyOptions, type AnomalyResult } from '../../../nodes/analytics/detectors';
+import { AnomalyEngine, MAD_SCALE, MAX_TAGS, type AnomalyOptions, type AnomalyResult } from '../../../nodes/analytics/detectors';
 import type { Quality } from '../../../nodes/shared/sample';
 
 /** Deterministic noise: mulberry32 + Box-Muller. */
@@ -164,6 +164,13 @@ describe('AnomalyEngine: input rules', () => {
     expect(e.process({ tag: 'a', value: 2, quality: 'good', ts: 6 })).toMatchObject({ warmingUp: true });
     e.reset();
     expect(e.size).toBe(0);
+  });
+
+  it('refuses new tags beyond MAX_TAGS', () => {
+    const e = new AnomalyEngine(o);
+    for (let i = 0; i < MAX_TAGS; i++) e.process({ tag: `t${i}`, value: 1, quality: 'good', ts: 0 });
+    expect(() => e.process({ tag: 'extra', value: 1, quality: 'good', ts: 0 })).toThrow(/more than 10000 tags/);
+    expect(e.process({ tag: 't1', value: 1, quality: 'good', ts: 1 }).tag).toBe('t1');
   });
 
   it('refuses out-of-order timestamps, text and impossible settings', () => {

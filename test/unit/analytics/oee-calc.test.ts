@@ -1,5 +1,5 @@
 import type { Timers } from '../../../nodes/analytics/event-clock';
-import { lineOf, nextShiftStart, OeeEngine, parseShiftTimes, type OeeOptions, type OeeReport } from '../../../nodes/analytics/oee-calc';
+import { lineOf, MAX_LINES, nextShiftStart, OeeEngine, parseShiftTimes, type OeeOptions, type OeeReport } from '../../../nodes/analytics/oee-calc';
 import type { Quality, SampleValue } from '../../../nodes/shared/sample';
 
 
@@ -193,6 +193,13 @@ describe('OeeEngine: counts, lines, quality', () => {
     expect(() => new OeeEngine({ ...base, period: 0.5 })).toThrow(/period/);
     expect(() => new OeeEngine({ ...base, resetAt: ['25:00'] })).toThrow(/not a time of day/);
     expect(() => new OeeEngine({ ...base, rollover: -2 })).toThrow(/rollover/);
+  });
+
+  it('refuses new lines beyond MAX_LINES', () => {
+    const e = mk(base);
+    for (let i = 0; i < MAX_LINES; i++) feed(e, `l${i}/state`, true, at(6));
+    expect(() => feed(e, 'extra/state', true, at(6))).toThrow(/more than 1000 lines/);
+    expect(feed(e, 'l3/good', 1, at(7))).toEqual([]);
   });
 
   it('snapshot and restore continue the shift after a restart', () => {

@@ -1,4 +1,4 @@
-import { parseBands, SpectrumAnalyser, VibrationEngine, type VibrationOptions } from '../../../nodes/analytics/spectrum';
+import { MAX_COLLECTING_TAGS, parseBands, SpectrumAnalyser, VibrationEngine, type VibrationOptions } from '../../../nodes/analytics/spectrum';
 
 const opts = (o: Partial<VibrationOptions> = {}): VibrationOptions => ({ sampleRate: 1000, fftSize: 1024, windowFn: 'hann', bands: [], spectrum: false, ...o });
 
@@ -172,6 +172,14 @@ describe('VibrationEngine: input rules', () => {
     expect(() => eng.sample({ tag: 'x', value: 'loud', quality: 'good', ts: 12 })).toThrow(/must be a number/);
     eng.reset('x');
     expect(eng.sample({ tag: 'x', value: 1, quality: 'good', ts: 0 })).toEqual({ collected: 1 });
+  });
+
+  it('bounds the tags collecting single samples (each holds a block buffer)', () => {
+    const eng = e();
+    for (let i = 0; i < MAX_COLLECTING_TAGS; i++) eng.sample({ tag: `t${i}`, value: 1, quality: 'good', ts: 0 });
+    expect(() => eng.sample({ tag: 'extra', value: 1, quality: 'good', ts: 0 })).toThrow(/more than 256 tags collecting/);
+    // Waveforms need no buffer and are still taken for a new tag.
+    expect(eng.waveform('extra', new Array(16).fill(1), 'good', 0)).toHaveLength(1);
   });
 
   it('refuses impossible settings', () => {
