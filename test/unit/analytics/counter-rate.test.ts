@@ -103,7 +103,26 @@ describe('CounterRate: total mode', () => {
     expect(t.push([s(20, 3_600_000)])[0].value).toBe(12.5);
   });
 
-  it('does not drift over a year of 1 s samples (compensated summation)', () => {
+  it('equals a brute-force trapezoid sum for random rates and time steps (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 60_000 }), fc.double({ min: -500, max: 500, noNaN: true })), { minLength: 1, maxLength: 60 }), (steps) => {
+        const t = new CounterRate({ mode: 'total', per: 'min', rollover: 0 });
+        let ts = 0;
+        let prev = 0;
+        let want = 0;
+        t.push([s(prev, ts)]);
+        for (const [dt, v] of steps) {
+          ts += dt;
+          want += ((prev + v) / 2) * (dt / 60_000);
+          prev = v;
+          const [r] = t.push([s(v, ts)]);
+          expect(r.value as number).toBeCloseTo(want, 6);
+        }
+      }),
+    );
+  });
+
+  it('does not drift over 30 days of 1 s samples (compensated summation)', () => {
     const t = new CounterRate({ mode: 'total', per: 's', rollover: 0 });
     let last = 0;
     for (let i = 0; i <= 86_400 * 30; i++) last = t.push([s(0.1, i * 1000)])[0].value as number;

@@ -145,6 +145,30 @@ describe('StatsEngine: tumbling windows', () => {
     ]);
   });
 
+  it('matches a brute-force grouping into epoch-aligned windows for random series (property)', () => {
+    const steps = fc.array(fc.tuple(fc.integer({ min: 0, max: 4000 }), fc.integer({ min: -1000, max: 1000 })), { minLength: 1, maxLength: 80 });
+    fc.assert(
+      fc.property(steps, fc.integer({ min: 1, max: 5 }), (pts, sizeS) => {
+        const e = new StatsEngine({ window: 'time', size: sizeS, emit: 'window', stats: ['sum', 'count', 'first', 'last'] });
+        let ts = 1_700_000_000_000;
+        const all: Array<[number, number]> = [];
+        const got: StatsResult[] = [];
+        for (const [dt, v] of pts) {
+          ts += dt;
+          all.push([ts, v]);
+          got.push(...e.push([s(v, ts)], 0).map((r) => r.value));
+        }
+        const groups = new Map<number, number[]>();
+        for (const [t, v] of all) {
+          const k = Math.floor(t / (sizeS * 1000));
+          groups.set(k, [...(groups.get(k) ?? []), v]);
+        }
+        groups.delete(Math.floor(ts / (sizeS * 1000))); // still open
+        expect(got).toEqual([...groups.values()].map((xs) => ({ sum: xs.reduce((a, b) => a + b, 0), count: xs.length, first: xs[0], last: xs[xs.length - 1] })));
+      }),
+    );
+  });
+
   it('closes a quiet tag by the timer, in its own event time even when its clock is off', () => {
     const e = new StatsEngine({ window: 'time', size: 10, emit: 'window', stats: ['mean'] });
     // The device clock is 1 hour behind the wall clock.
