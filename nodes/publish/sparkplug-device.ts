@@ -72,9 +72,15 @@ export = function register(RED: NodeAPI): void {
       const samples = samplesFromMessage(msg as unknown as SampleMessage, { defaultTag: config.deviceId || 'value' });
       const result = device.update(samples);
       refresh();
-      if (result.sent) {
-        // A failed publish is reported by the edge node (and the session is then offline); the
-        // message itself was accepted.
+      if (result.sent && result.outcome === 'buffered') {
+        // Offline: acknowledged to the flow once the record is durable in the buffer.
+        result.sent.then(
+          () => done(),
+          (err: unknown) => done(err instanceof Error ? err : new Error(String(err))),
+        );
+      } else if (result.sent) {
+        // A failed publish is reported by the edge node (the session then goes offline and what
+        // follows is buffered); the message itself was accepted.
         result.sent.then(
           () => done(),
           () => done(),

@@ -366,13 +366,18 @@ export class EdgeNodeSession {
   }
 
   /** @internal: keeps a DDATA that could not go out live, for historical replay. */
-  keep(record: HistoryRecord): 'buffered' | 'dropped' {
+  keep(record: HistoryRecord): { outcome: 'buffered' | 'dropped'; sent?: Promise<void> } {
     if (!this.buffer) {
       this.droppedCount++;
-      return 'dropped';
+      return { outcome: 'dropped' };
     }
-    this.buffer.append(record).catch((err: unknown) => this.fail(new Error(`buffer: ${errorMessage(err)}`)));
-    return 'buffered';
+    // `sent` settles when the record is durable (the disk queue committed it).
+    const sent = this.buffer.append(record).catch((err: unknown) => {
+      const e = new Error(`buffer: ${errorMessage(err)}`);
+      this.fail(e);
+      throw e;
+    });
+    return { outcome: 'buffered', sent };
   }
 
   /** Sends what was buffered as DDATA with is_historical=true (6.4.2 "is_historical"), oldest first. */
@@ -509,11 +514,11 @@ export class EdgeDevice {
 
     if (!this.session.isOnline) {
       if (changed.length === 0) return { outcome: 'unchanged', changed: 0 };
-      const outcome = this.session.keep({
+      const kept = this.session.keep({
         device: this.id,
         metrics: changed.map((m) => ({ name: m.name, value: m.value, quality: m.quality, ts: m.ts })),
       });
-      return { outcome, changed: changed.length };
+      return { ...kept, changed: changed.length };
     }
     if (this.allBad()) {
       // The source went bad (every metric bad): the device is lost (tck-id-operational-behavior-device-ddeath).
