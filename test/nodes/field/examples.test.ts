@@ -5,6 +5,7 @@ import { helper, load, nextMessages, startServer, stop, type FlowNode, type Msg 
 import { resetSimulatedI2cBuses } from '../../../nodes/field/i2c-bus';
 import { simulatedGpio } from '../../../nodes/field/gpio-bus';
 import gpioIn = require('../../../nodes/field/gpio-in');
+import gpioOut = require('../../../nodes/field/gpio-out');
 import i2cSensor = require('../../../nodes/field/i2c-sensor');
 import i2c = require('../../../nodes/field/i2c');
 import parse = require('../../../nodes/field/parse');
@@ -15,10 +16,11 @@ const inject = core('common/20-inject.js');
 const fn = core('function/10-function.js');
 const sw = core('function/10-switch.js');
 const change = core('function/15-change.js');
+const comment = core('common/90-comment.js');
 const serial = require('node-red-node-serialport/25-serial.js');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
-const nodes = [gpioIn, i2cSensor, i2c, parse, scale, inject, fn, sw, change, serial];
+const nodes = [gpioIn, gpioOut, i2cSensor, i2c, parse, scale, inject, fn, sw, change, comment, serial];
 
 /** The example as shipped, with its debug nodes turned into helper nodes the test can listen to. */
 function example(title: string): FlowNode[] {
@@ -66,5 +68,14 @@ describe('field examples', () => {
     await load(nodes, example('Weighing indicator on RS-232'));
     const [w] = await nextMessages(helper.getNode('pwwi.wdebug'), 1, 15000);
     expect(w).toMatchObject({ topic: 'scale1/weight', payload: 12.34, quality: 'good', unit: 'kg' });
+  });
+
+  it('Stack light pulse on a GPIO output: the simulated input on the same pin sees the 500 ms pulse', async () => {
+    await load(nodes, example('Stack light pulse on a GPIO output'));
+    // The input reports its state at start (off), then the pulse's rising and falling edges.
+    const msgs: Msg[] = await nextMessages(helper.getNode('pwsl.debug'), 3, 5000);
+    expect(msgs.map((m) => Number(m.payload))).toEqual([0, 1, 0]);
+    expect(msgs[1].topic).toBe('horn');
+    expect(msgs[2].timestamp - msgs[1].timestamp).toBeGreaterThanOrEqual(450);
   });
 });
