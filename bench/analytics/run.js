@@ -10,7 +10,8 @@
  * Node-RED runs as a library in this process (no HTTP listener, a temporary user folder); the
  * Plantwire nodes load straight from their TypeScript sources, transpiled on load, through a
  * generated package in that folder. Core nodes (junction, filter) are Node-RED's own; smooth loads
- * from the user's installation when present. Usage: node bench/analytics/throughput.js [samples]
+ * from bench/anchors (or the project) when installed there.
+ * Usage: `bench/run.sh analytics [samples]` or `node bench/analytics/run.js [samples]` (no build needed).
  */
 'use strict';
 const fs = require('fs');
@@ -61,15 +62,26 @@ fs.writeFileSync(
 );
 fs.writeFileSync(path.join(pkgDir, 'bench-sink.html'), '');
 pkgNodes['bench-sink'] = 'bench-sink.js';
-fs.writeFileSync(path.join(pkgDir, 'package.json'), JSON.stringify({ name: 'plantwire-bench', version: '0.0.0', 'node-red': { nodes: pkgNodes } }));
-
-const RED = require('node-red');
+// The smooth anchor, when installed (bench/anchors is where bench/run.sh installs anchors).
 let smoothVersion = null;
 try {
-  smoothVersion = require('node-red-node-smooth/package.json').version;
+  const smoothPkg = require.resolve('node-red-node-smooth/package.json', {
+    paths: [path.join(root, 'bench/anchors/node_modules'), path.join(root, 'node_modules')],
+  });
+  const meta = JSON.parse(fs.readFileSync(smoothPkg, 'utf8'));
+  for (const [type, file] of Object.entries(meta['node-red'].nodes)) {
+    const abs = path.join(path.dirname(smoothPkg), file);
+    fs.writeFileSync(path.join(pkgDir, `${type}.js`), `module.exports = require(${JSON.stringify(abs)});\n`);
+    fs.copyFileSync(abs.replace(/\.js$/, '.html'), path.join(pkgDir, `${type}.html`));
+    pkgNodes[type] = `${type}.js`;
+  }
+  smoothVersion = meta.version;
 } catch {
   smoothVersion = null;
 }
+fs.writeFileSync(path.join(pkgDir, 'package.json'), JSON.stringify({ name: 'plantwire-bench', version: '0.0.0', 'node-red': { nodes: pkgNodes } }));
+
+const RED = require('node-red');
 
 const T0 = 1_700_000_000_000;
 /** Sample i of a random walk (seeded, the same series for every flow), 1 ms apart. */
@@ -231,7 +243,7 @@ async function main() {
       vsPassThrough: Object.fromEntries(Object.entries(flows).map(([k, v]) => [k, ratio(v)])),
       deadbandVsRbe: Math.round((flows.deadband_absolute / flows.rbe_deadband) * 1000) / 1000,
       statsMeanVsSmooth: flows.smooth_mean ? Math.round((flows.stats_mean / flows.smooth_mean) * 1000) / 1000 : null,
-      smooth: smoothVersion ? `node-red-node-smooth ${smoothVersion}` : 'not installed: node-red-node-smooth is needed for the stats-mean anchor',
+      smooth: smoothVersion ? `node-red-node-smooth ${smoothVersion}` : 'not installed: node-red-node-smooth (in bench/anchors) is needed for the stats-mean anchor',
       engine,
     }),
   );
