@@ -137,6 +137,46 @@ describe('plantwire-modbus-connection', () => {
     expect(lastStatus(get('read'))).toMatchObject({ fill: 'red', text: 'modbus-read.status.config' });
   });
 
+  it.each([
+    [{ transport: 'rtu', serialPort: '' }, /serialPort is required for Modbus RTU/],
+    [{ transport: 'rtu', serialPort: '/dev/ttyUSB0', parity: 'mark' }, /parity must be one of none, even, odd/],
+    [{ transport: 'rtu', serialPort: '/dev/ttyUSB0', baudRate: 'fast' }, /baudRate must be a number/],
+    [{ transport: 'tcp', host: '' }, /host is required for Modbus TCP/],
+    [{ transport: 'udp' }, /transport must be one of tcp, rtu/],
+    [{ transport: 'tcp', host: 'plc', maxRegisters: 200 }, /maxRegisters must be a whole number 1-125/],
+    [{ transport: 'tcp', host: 'plc', timeout: 0 }, /timeout must be a whole number/],
+  ])('refuses connection settings %# with one clear error', async (conn, pattern) => {
+    await load(nodes, [
+      { id: 'conn', type: 'plantwire-modbus-connection', ...conn },
+      { id: 'read', type: 'plantwire-modbus-read', connection: 'conn', unitId: 1, interval: 100, tags, wires: [] },
+    ]);
+    await sleep(20);
+    const errors = helper
+      .log()
+      .args.filter((a: unknown[]) => (a[0] as { level: number; id?: string }).level === 20 && (a[0] as { id?: string }).id === 'conn')
+      .map((a: unknown[]) => (a[0] as { msg: string }).msg);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(pattern);
+    expect(lastStatus(get('read'))).toMatchObject({ fill: 'red', text: 'modbus-read.status.config' });
+  });
+
+  it('says so when an RTU serial port does not exist, and polls on with bad quality', async () => {
+    await load(nodes, [
+      { id: 'conn', type: 'plantwire-modbus-connection', transport: 'rtu', serialPort: '/dev/plantwire-no-such-port', baudRate: 9600, timeout: 200 },
+      { id: 'read', type: 'plantwire-modbus-read', connection: 'conn', unitId: 1, interval: 100, tags, wires: [['out']] },
+      { id: 'out', type: 'helper' },
+    ]);
+    const [msg] = await nextMessages(get('out'), 1, 8000);
+    expect(msg.quality).toEqual({ temp: 'bad', count: 'bad', run: 'bad' });
+    await until(() => lastStatus(get('read'))?.fill === 'red', 'a red status', 8000);
+    const errors = helper
+      .log()
+      .args.filter((a: unknown[]) => (a[0] as { level: number; id?: string }).level === 20 && (a[0] as { id?: string }).id === 'read')
+      .map((a: unknown[]) => (a[0] as { msg: string }).msg);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/\/dev\/plantwire-no-such-port/);
+  }, 15000);
+
   it('names the Modbus exception a write gets, and the flow runs on', async () => {
     sim = simulator(port, { areaSize: { holding: 100 } });
     await sim.start();
