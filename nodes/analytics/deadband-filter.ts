@@ -109,7 +109,7 @@ export class DeadbandFilter {
       st.seenTs = s.ts;
       if (s.unit !== undefined) st.unit = s.unit;
       const due = this.heartbeatMs > 0 && st.last !== null && now - st.passedAt >= this.heartbeatMs;
-      const passed = st.door ? this.door(st, s, due) : this.band_(st, s, due) ? [s] : [];
+      const passed = st.door ? this.throughDoor(st, s, due) : this.passesBand(st, s, due) ? [s] : [];
       for (const p of passed) {
         st.last = p;
         st.passedAt = now;
@@ -155,14 +155,14 @@ export class DeadbandFilter {
     return this.tags.size;
   }
 
-  private band_(st: TagState, s: Sample, due: boolean): boolean {
+  private passesBand(st: TagState, s: Sample, due: boolean): boolean {
     const last = st.last;
     if (last === null || due || last.quality !== s.quality) return true;
     if (typeof s.value === 'number' && typeof last.value === 'number') return Math.abs(s.value - last.value) > this.band;
     return s.value !== last.value;
   }
 
-  private door(st: TagState, s: Sample, due: boolean): Sample[] {
+  private throughDoor(st: TagState, s: Sample, due: boolean): Sample[] {
     const door = st.door!;
     const latest = door.latest;
     if (typeof s.value !== 'number') {
