@@ -137,7 +137,8 @@ export = function register(RED: NodeAPI): void {
         });
         client = c;
         c.on('reconnect', () => {
-          // Every CONNECT carries a new bdSeq (tck-id-payloads-nbirth-bdseq-inc), saved before use.
+          // The will of this CONNECT: a new bdSeq if the last one was used by a session
+          // (tck-id-payloads-nbirth-bdseq-inc), saved before use.
           const w = sess.nextWill();
           c.options.will = { topic: w.topic, payload: w.payload, qos: w.qos, retain: w.retain };
           connecting = true;
@@ -159,6 +160,8 @@ export = function register(RED: NodeAPI): void {
           notify();
         });
         c.on('error', (err) => {
+          // mqtt.js repeats the error on every retry: say it once, and again when it changes.
+          if (err.message !== lastError) node.warn(`Sparkplug edge node ${sess.edgeNodeId}: ${err.message}`);
           lastError = err.message;
           notify();
         });
@@ -169,9 +172,10 @@ export = function register(RED: NodeAPI): void {
 
       node.addDevice = (user, deviceId, options) => {
         if (problem || !session) throw new ConfigError(problem ?? 'edge node is not ready');
+        // The client first: a broker that cannot be used is reported before the device is taken.
+        open();
         const device = session.addDevice(deviceId, options);
         users.set(user.id, user);
-        open();
         return device;
       };
       node.removeDevice = (user, device, done) => {

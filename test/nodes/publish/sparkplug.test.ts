@@ -185,6 +185,28 @@ describe('plantwire-sparkplug-edge and -device', () => {
     sub.client.publish('spBv1.0/STATE/SCADA', '', { qos: 1, retain: true });
   });
 
+  it('on the primary host going offline: NDEATH, a new MQTT session, and a new birth (bdSeq + 1) once it is back', async () => {
+    await load(NODES, flow(broker.url, { primaryHostId: 'SCADA' }));
+    const d = helper.getNode('d');
+    const state = (online: boolean, timestamp: number) =>
+      sub.client.publish('spBv1.0/STATE/SCADA', JSON.stringify({ online, timestamp }), { qos: 1, retain: true });
+    const t = Date.now();
+    state(true, t);
+    d.receive({ payload: { v: 1 } });
+    await waitFor(() => types().includes('DBIRTH:Press1'), 5000, 'DBIRTH');
+    state(false, t + 1);
+    await waitFor(() => types().includes('NDEATH'), 5000, 'NDEATH');
+    expect(decoded(sub.got).find((p) => p.type === 'NDEATH')!.metrics[0].value).toBe(0);
+    d.receive({ payload: { v: 2 } });
+    await sleep(500);
+    expect(types().filter((x) => x === 'NBIRTH')).toHaveLength(1);
+    state(true, t + 2);
+    await waitFor(() => types().filter((x) => x === 'NBIRTH').length === 2, 5000, 'second NBIRTH');
+    const births = decoded(sub.got).filter((p) => p.type === 'NBIRTH');
+    expect(births.map((b) => b.metrics[0].value)).toEqual([0, 1]);
+    sub.client.publish('spBv1.0/STATE/SCADA', '', { qos: 1, retain: true });
+  });
+
   it.each([
     ['junk text on a Double metric', { payload: { v: 'abc' } }, /"v" is Double: "abc" is not a number/],
     ['NaN', { topic: 'v', payload: NaN }, /not a finite number/],
