@@ -189,7 +189,13 @@ function readScratch(type: Exclude<DataType, 'string' | 'bool'>): number {
 function scaled(tag: TagDef, raw: number): number {
   const scale = tag.scale ?? 1;
   const offset = tag.offset ?? 0;
-  return scale === 1 && offset === 0 ? raw : raw * scale + offset;
+  if (scale === 1 && offset === 0) return raw;
+  // A decimal scale such as 0.1 is not exact in binary: 39 * 0.1 = 3.9000000000000004, while
+  // 39 / 10 = 3.9. Divide by the reciprocal when it is a whole number, as an engineer reads "x0.1".
+  const inverse = 1 / scale;
+  const rounded = Math.round(inverse);
+  const value = Math.abs(inverse - rounded) < 1e-9 * Math.max(1, Math.abs(inverse)) && rounded !== 0 ? raw / rounded : raw * scale;
+  return value + offset;
 }
 
 /**

@@ -46,15 +46,20 @@ export function collect(node: TestNode): Msg[] {
 export function nextMessages(node: TestNode, count = 1, ms = 5000): Promise<Msg[]> {
   return new Promise((resolve, reject) => {
     const got: Msg[] = [];
-    const timer = setTimeout(() => reject(new Error(`expected ${count} message(s), got ${got.length}`)), ms);
-    node.on('input', function onMsg(msg: Msg) {
+    // The listener goes on timeout too: a stale one would make later waits on this node miss messages.
+    const onMsg = (msg: Msg) => {
       got.push(msg);
       if (got.length === count) {
         clearTimeout(timer);
         node.removeListener('input', onMsg);
         resolve(got);
       }
-    });
+    };
+    const timer = setTimeout(() => {
+      node.removeListener('input', onMsg);
+      reject(new Error(`expected ${count} message(s), got ${got.length}`));
+    }, ms);
+    node.on('input', onMsg);
   });
 }
 

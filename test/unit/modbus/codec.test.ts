@@ -300,3 +300,14 @@ describe('codec round trips (encode then decode gives the value back)', () => {
     );
   });
 });
+
+describe('decimal scales read as an engineer writes them', () => {
+  it('gives 3.9 for raw 39 with scale 0.1, not 3.9000000000000004', () => {
+    const tag = { name: 'p', area: 'holding' as const, address: 0, type: 'int16' as const, scale: 0.1 };
+    expect(decodeTag(tag, [39], 0)).toBe(3.9);
+    expect(decodeTag({ ...tag, scale: 0.01 }, [12345], 0)).toBe(123.45);
+    expect(decodeTag({ ...tag, scale: 0.1, offset: -40 }, [655], 0)).toBe(25.5);
+    expect(decodeTag({ ...tag, scale: 2.5 }, [4], 0)).toBe(10);
+    expect(encodeTag(tag, 3.9)).toEqual([39]);
+  });
+});
