@@ -81,9 +81,16 @@ export = function register(RED: NodeAPI): void {
     const connection = new SharedMqttConnection({ url, options, birth });
     const userNodes = new Map<string, Node>();
 
+    // One warning per outage, not one per retry: a broker away for a night would fill the log.
+    let warned = false;
     connection.on('state', (state: ConnectionState, detail?: string) => {
-      if (state === 'connected') node.log(`connected to ${display}`);
-      else if (state === 'disconnected') node.warn(`disconnected from ${display}${detail ? `: ${detail}` : ''}`);
+      if (state === 'connected') {
+        warned = false;
+        node.log(`connected to ${display}`);
+      } else if (state === 'disconnected' && !warned) {
+        warned = true;
+        node.warn(`cannot reach ${display}${detail ? `: ${detail}` : ''}; retrying with backoff`);
+      }
     });
     connection.on('warning', (text: string) => node.warn(text));
 

@@ -441,7 +441,7 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
           'INSERT INTO items (ts, topic, payload, qos, retain, props, bytes) VALUES (?, ?, ?, ?, ?, ?, ?)',
         ),
         del: this.db.prepare('DELETE FROM items WHERE id = ? RETURNING bytes'),
-        head: this.db.prepare('SELECT id, ts, bytes FROM items WHERE id > ? ORDER BY id LIMIT 512'),
+        head: this.db.prepare('SELECT id, ts, bytes FROM items WHERE id > ? ORDER BY id LIMIT ?'),
         page: this.db.prepare('SELECT * FROM items WHERE id > ? ORDER BY id LIMIT ?'),
         bytesOf: this.db.prepare('SELECT bytes FROM items WHERE id = ?'),
         setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
@@ -639,9 +639,12 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     let n = 0;
     let b = 0;
     let after = 0;
+    // Most commits drop nothing: look at the head row first, then read further in growing pages.
+    let page = 1;
     outer: for (;;) {
-      const rows = this.st.head.all(after) as Array<{ id: number; ts: number; bytes: number }>;
+      const rows = this.st.head.all(after, page) as Array<{ id: number; ts: number; bytes: number }>;
       if (!rows.length) break;
+      page = Math.min(512, page * 8);
       for (const r of rows) {
         after = r.id;
         if (this.pendingAcks.has(r.id)) continue; // already gone as far as anyone can see

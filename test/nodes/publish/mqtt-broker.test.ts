@@ -70,6 +70,27 @@ describe('plantwire-mqtt-broker', () => {
     expect(states).toEqual(['idle', 'connecting', 'connected', 'closed']);
   });
 
+  it('warns once per outage, not on every retry, and reconnects when the broker is back', async () => {
+    const down = new TestBroker();
+    await down.start();
+    const url = down.url;
+    await down.stop();
+    await load(brokerNode, [{ id: 'b', type: 'plantwire-mqtt-broker', url, protocolVersion: '4' }]);
+    const b = helper.getNode('b') as MqttBrokerNode;
+    const states: ConnectionState[] = [];
+    const unwatch = b.watchState((s) => states.push(s));
+    b.register({ id: 'u' } as never);
+    await waitFor(() => states.filter((s) => s === 'connecting').length >= 3, 10000, 'three attempts');
+    const warnings = () =>
+      helper.log().args.filter((a: unknown[]) => (a[0] as { level: number; msg: string }).level === 30 && /cannot reach/.test((a[0] as { msg: string }).msg));
+    expect(warnings()).toHaveLength(1);
+    await down.start(); // same port
+    await waitFor(() => b.connected, 10000, 'reconnect');
+    unwatch();
+    await new Promise<void>((r) => b.deregister({ id: 'u' } as never, r));
+    await down.stop();
+  });
+
   it.each([['ftp://h'], [''], ['mqtt://']])('reports a bad URL %p clearly and refuses to publish', async (url) => {
     await load(brokerNode, [{ id: 'b', type: 'plantwire-mqtt-broker', url }]);
     await sleep(10);

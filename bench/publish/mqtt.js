@@ -1,0 +1,268 @@
+#!/usr/bin/env node
+/**
+ * MQTT publish throughput, QoS 1, 100-byte payloads, to a private Mosquitto (a free loopback port,
+ * never the shared :1883), in one run, against its anchors:
+ *  (a) plantwire-mqtt-publish with the disk buffer on: from the first message in until the broker
+ *      has acknowledged the last (a flush reply marks that);
+ *  (b) Node-RED core `mqtt out` (QoS 1): until the last done(), which core calls on PUBACK;
+ *  (c) raw mqtt.js with a 100-message window (no Node-RED, no disk): the ceiling for one client;
+ * plus the drain rate of a 100,000-message backlog (built while the broker was down) once it is
+ * back, and the process RSS while a 1,000,000-message backlog sits on disk (the node reopened
+ * with it after a redeploy, and after a GC when run with --expose-gc).
+ *
+ * Node-RED runs as a library in this process; the Plantwire nodes load from their TypeScript
+ * sources, transpiled on load. Prints one JSON line.
+ * Usage: node --expose-gc bench/publish/mqtt.js [messages=20000] [backlog=100000] [bigBacklog=1000000]
+ */
+'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const http = require('http');
+const ts = require('typescript');
+
+require.extensions['.ts'] = function (mod, filename) {
+  const out = ts.transpileModule(fs.readFileSync(filename, 'utf8'), {
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+    fileName: filename,
+  });
+  mod._compile(out.outputText, filename);
+};
+
+const root = path.resolve(__dirname, '../..');
+const N = Number(process.argv[2]) || 20_000;
+const BACKLOG = Number(process.argv[3]) || 100_000;
+const BIG = Number(process.argv[4]) || 1_000_000;
+const CHUNK = 1000;
+const PAYLOAD = 'x'.repeat(100);
+
+const { startMosquitto } = require(path.join(root, 'test/interop/mosquitto.ts'));
+const mqtt = require('mqtt');
+
+const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'plantwire-bench-mqtt-'));
+const pkgDir = path.join(userDir, 'node_modules', 'plantwire-bench-mqtt');
+fs.mkdirSync(pkgDir, { recursive: true });
+const pkgNodes = {};
+for (const [type, src] of Object.entries({
+  'plantwire-mqtt-broker': 'nodes/publish/mqtt-broker.ts',
+  'plantwire-mqtt-publish': 'nodes/publish/mqtt-publish.ts',
+})) {
+  fs.writeFileSync(path.join(pkgDir, `${type}.js`), `module.exports = require(${JSON.stringify(path.join(root, src))});\n`);
+  fs.writeFileSync(path.join(pkgDir, `${type}.html`), '');
+  pkgNodes[type] = `${type}.js`;
+}
+// Counts what reaches it and emits 'bench-count' at the target set on the node.
+fs.writeFileSync(
+  path.join(pkgDir, 'bench-counter.js'),
+  `module.exports = function (RED) {
+  RED.nodes.registerType('bench-counter', function (config) {
+    RED.nodes.createNode(this, config);
+    this.count = 0;
+    this.on('input', (msg, send, done) => { this.count++; this.emit('bench-count', this.count, msg); done(); });
+  });
+};\n`,
+);
+fs.writeFileSync(path.join(pkgDir, 'bench-counter.html'), '');
+pkgNodes['bench-counter'] = 'bench-counter.js';
+fs.writeFileSync(path.join(pkgDir, 'package.json'), JSON.stringify({ name: 'plantwire-bench-mqtt', version: '0.0.0', 'node-red': { nodes: pkgNodes } }));
+
+const RED = require('node-red');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const seconds = (t) => Number(process.hrtime.bigint() - t) / 1e9;
+const rssMB = () => Math.round(process.memoryUsage().rss / 1048576);
+
+async function deploy(flow, ids) {
+  await RED.nodes.setFlows([{ id: 'bench', type: 'tab', label: 'bench' }, ...flow.map((n) => ({ z: 'bench', ...n }))], {}, 'full');
+  const got = {};
+  for (let i = 0; i < 1000; i++) {
+    for (const id of ids) got[id] = got[id] || RED.nodes.getNode(id);
+    if (ids.every((id) => got[id])) return got;
+    await sleep(10);
+  }
+  throw new Error(`flow did not start: ${ids.filter((id) => !got[id]).join(', ')}`);
+}
+
+function untilCount(node, target) {
+  return new Promise((resolve) => {
+    if (node.count >= target) return resolve();
+    const on = (c) => {
+      if (c >= target) {
+        node.removeListener('bench-count', on);
+        resolve();
+      }
+    };
+    node.on('bench-count', on);
+  });
+}
+
+async function feed(node, count, make) {
+  for (let i = 0; i < count; i += CHUNK) {
+    const stop = Math.min(count, i + CHUNK);
+    for (let j = i; j < stop; j++) node.receive(make(j));
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+async function waitConnected(node) {
+  for (let i = 0; i < 1000; i++) {
+    if (node.connected) return;
+    await sleep(10);
+  }
+  throw new Error('no connection');
+}
+
+/** plantwire-mqtt-publish in a flow: [pub] -> reply counter; [complete(pub)] -> done counter. */
+function plantwireFlow(port, id, over = {}) {
+  return [
+    { id: `${id}.b`, type: 'plantwire-mqtt-broker', url: `mqtt://127.0.0.1:${port}`, clientId: `bench-${id}`, protocolVersion: '4', keepalive: '60' },
+    {
+      id, type: 'plantwire-mqtt-publish', broker: `${id}.b`, topic: 'bench/{tag}', qos: '1', format: 'value', split: true,
+      buffer: true, bufferMaxMB: '100', bufferMaxAgeH: '72', maxInFlight: '100', rate: '0', wires: [[`${id}.reply`]], ...over,
+    },
+    { id: `${id}.reply`, type: 'bench-counter', wires: [] },
+    { id: `${id}.cmp`, type: 'complete', scope: [id], uncaught: false, wires: [[`${id}.done`]] },
+    { id: `${id}.done`, type: 'bench-counter', wires: [] },
+  ];
+}
+
+async function benchPlantwire(port) {
+  const id = 'pwa';
+  const n = await deploy(plantwireFlow(port, id), [id, `${id}.b`, `${id}.reply`]);
+  await waitConnected(n[`${id}.b`]);
+  const t = process.hrtime.bigint();
+  await feed(n[id], N, (j) => ({ topic: 't', payload: PAYLOAD }));
+  n[id].receive({ action: 'flush' });
+  await untilCount(n[`${id}.reply`], 1);
+  return Math.round(N / seconds(t));
+}
+
+async function benchCore(port) {
+  const n = await deploy(
+    [
+      {
+        id: 'core.b', type: 'mqtt-broker', name: '', broker: '127.0.0.1', port: String(port), clientid: 'bench-core', autoConnect: true,
+        usetls: false, protocolVersion: '4', keepalive: '60', cleansession: true, birthTopic: '', closeTopic: '', willTopic: '',
+      },
+      { id: 'core.out', type: 'mqtt out', broker: 'core.b', topic: 'bench/core', qos: '1', retain: 'false', wires: [] },
+      { id: 'core.cmp', type: 'complete', scope: ['core.out'], uncaught: false, wires: [['core.done']] },
+      { id: 'core.done', type: 'bench-counter', wires: [] },
+    ],
+    ['core.b', 'core.out', 'core.done'],
+  );
+  await waitConnected(n['core.b']);
+  const t = process.hrtime.bigint();
+  await feed(n['core.out'], N, () => ({ payload: PAYLOAD }));
+  await untilCount(n['core.done'], N);
+  return Math.round(N / seconds(t));
+}
+
+async function benchRaw(port) {
+  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId: 'bench-raw', reconnectPeriod: 0 });
+  await new Promise((resolve, reject) => {
+    client.once('connect', resolve);
+    client.once('error', reject);
+  });
+  const payload = Buffer.from(PAYLOAD);
+  const t = process.hrtime.bigint();
+  await new Promise((resolve, reject) => {
+    let sent = 0;
+    let acked = 0;
+    const more = () => {
+      while (sent < N && sent - acked < 100) {
+        sent++;
+        client.publish('bench/raw', payload, { qos: 1 }, (err) => {
+          if (err) return reject(err);
+          acked++;
+          if (acked === N) resolve();
+          else more();
+        });
+      }
+    };
+    more();
+  });
+  const rate = Math.round(N / seconds(t));
+  await new Promise((r) => client.end(false, {}, r));
+  return rate;
+}
+
+/** Builds a backlog while the broker is down (timing appends), then drains it. */
+async function benchBacklog(broker, count, id, measureDrain) {
+  await broker.stop();
+  const n = await deploy(plantwireFlow(broker.port, id, { bufferMaxMB: '1000' }), [id, `${id}.b`, `${id}.reply`, `${id}.done`]);
+  const t = process.hrtime.bigint();
+  await feed(n[id], count, () => ({ topic: 't', payload: PAYLOAD }));
+  await untilCount(n[`${id}.done`], count);
+  const appendRate = Math.round(count / seconds(t));
+  const result = { appendRate };
+  if (!measureDrain) {
+    // Redeploy: the node reopens its file with the backlog; memory is what it costs to hold it.
+    await deploy(plantwireFlow(broker.port, id, { bufferMaxMB: '1000' }), [id]);
+    await sleep(500);
+    if (global.gc) global.gc();
+    await sleep(200);
+    result.rssMB = rssMB();
+    const file = path.join(userDir, 'plantwire', `mqtt-publish-${id}.sqlite`);
+    result.fileMB = Math.round(fs.statSync(file).size / 1048576);
+    await broker.restart();
+    return result;
+  }
+  await broker.restart();
+  const t2 = process.hrtime.bigint();
+  n[id].receive({ action: 'flush' }); // reconnect now, and reply once the backlog is acknowledged
+  await untilCount(n[`${id}.reply`], 1);
+  result.drainRate = Math.round(count / seconds(t2));
+  return result;
+}
+
+async function main() {
+  RED.init(http.createServer(), {
+    userDir,
+    flowFile: 'flows.json',
+    httpAdminRoot: false,
+    httpNodeRoot: false,
+    logging: { console: { level: 'error', metrics: false, audit: false } },
+    contextStorage: { default: { module: 'memory' } },
+    externalModules: { autoInstall: false },
+    diagnostics: { enabled: false },
+    telemetry: { enabled: false },
+  });
+  await RED.start();
+  const broker = await startMosquitto();
+  try {
+    const rssStart = rssMB();
+    await benchRaw(broker.port); // warm-up of mqtt.js and the broker
+    const raw = await benchRaw(broker.port);
+    const core = await benchCore(broker.port);
+    const plantwire = await benchPlantwire(broker.port);
+    const backlog = await benchBacklog(broker, BACKLOG, 'pwd', true);
+    await RED.nodes.setFlows([], {}, 'full');
+    if (global.gc) global.gc();
+    const rssIdle = rssMB();
+    const big = await benchBacklog(broker, BIG, 'pwbig', false);
+    console.log(
+      JSON.stringify({
+        bench: 'mqtt publish QoS 1, 100-byte payloads, private Mosquitto',
+        messages: N,
+        msgsPerSec: { plantwireBuffered: plantwire, coreMqttOut: core, rawMqttJsWindow100: raw },
+        backlog: { messages: BACKLOG, appendPerSec: backlog.appendRate, drainPerSec: backlog.drainRate },
+        bigBacklog: { messages: BIG, appendPerSec: big.appendRate, fileMB: big.fileMB, rssMB: big.rssMB, rssIdleMB: rssIdle, rssStartMB: rssStart, gc: !!global.gc },
+        cpus: os.cpus().length,
+        node: process.version,
+      }),
+    );
+  } finally {
+    await RED.nodes.setFlows([], {}, 'full').catch(() => undefined);
+    await RED.stop();
+    await broker.stop();
+    fs.rmSync(userDir, { recursive: true, force: true });
+    fs.rmSync(broker.dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
