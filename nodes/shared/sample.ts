@@ -54,7 +54,10 @@ export function worstQuality(a: Quality, b: Quality): Quality {
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
   const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
+  if (proto === Object.prototype || proto === null) return true;
+  // An object literal made in a function node's sandbox has that realm's Object.prototype, not
+  // ours: accept any object whose prototype is a root prototype (its own prototype is null).
+  return Object.getPrototypeOf(proto) === null && Object.prototype.toString.call(v) === '[object Object]';
 }
 
 /**

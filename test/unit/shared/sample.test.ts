@@ -50,6 +50,19 @@ describe('samplesFromMessage', () => {
     expect(() => samplesFromMessage(msg as never, { now })).toThrow(InputError);
   });
 
+  it('reads a batch built in another realm (a function node sandbox)', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const vm = require('vm') as typeof import('vm');
+    const msg = vm.runInNewContext('({ payload: { a: 1, b: 2 }, quality: { b: "bad" } })');
+    expect(isBatchMessage(msg)).toBe(true);
+    expect(samplesFromMessage(msg, { now }).map((x) => [x.tag, x.value, x.quality])).toEqual([
+      ['a', 1, 'good'],
+      ['b', 2, 'bad'],
+    ]);
+    expect(isBatchMessage({ payload: new Date(0) })).toBe(false);
+    expect(isBatchMessage({ payload: Buffer.from('x') })).toBe(false);
+  });
+
   it('returns no samples for an empty batch', () => {
     expect(samplesFromMessage({ payload: {} }, { now })).toEqual([]);
   });
