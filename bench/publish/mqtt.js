@@ -201,6 +201,7 @@ async function benchBacklog(broker, count, id, measureDrain) {
     if (global.gc) global.gc();
     await sleep(200);
     result.rssMB = rssMB();
+    result.heapMB = Math.round(process.memoryUsage().heapUsed / 1048576);
     const file = path.join(userDir, 'plantwire', `mqtt-publish-${id}.sqlite`);
     result.fileMB = Math.round(fs.statSync(file).size / 1048576);
     await broker.restart();
@@ -245,7 +246,7 @@ async function main() {
         messages: N,
         msgsPerSec: { plantwireBuffered: plantwire, coreMqttOut: core, rawMqttJsWindow100: raw },
         backlog: { messages: BACKLOG, appendPerSec: backlog.appendRate, drainPerSec: backlog.drainRate },
-        bigBacklog: { messages: BIG, appendPerSec: big.appendRate, fileMB: big.fileMB, rssMB: big.rssMB, rssIdleMB: rssIdle, rssStartMB: rssStart, gc: !!global.gc },
+        bigBacklog: { messages: BIG, appendPerSec: big.appendRate, fileMB: big.fileMB, rssMB: big.rssMB, heapMB: big.heapMB, rssIdleMB: rssIdle, rssStartMB: rssStart, gc: !!global.gc },
         cpus: os.cpus().length,
         node: process.version,
       }),
