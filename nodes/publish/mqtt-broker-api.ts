@@ -14,8 +14,10 @@
  *   const client = mqtt.connect(url, { ...options, will: { topic, payload, qos: 1, retain: false } });
  * `options` carries clientId (with the suffix: a broker drops an older client that connects again
  * with the same id, MQTT 3.1.1 section 3.1.4), protocolVersion, keepalive, username/password from
- * the credentials, TLS settings from the tls-config node, clean: true and reconnectPeriod. It has
- * no will and no birth: those belong to the shared connection. Each call returns a fresh copy.
+ * the credentials, TLS settings from the tls-config node, clean: true, connectTimeout 15 s and
+ * reconnectPeriod 0 (mqtt.js does not reconnect by itself: set your own period, or reconnect with
+ * a backoff as the shared connection does). It has no will and no birth: those belong to the shared
+ * connection. Each call returns a fresh copy; it throws a ConfigError when the settings are invalid.
  */
 import type { IClientOptions } from 'mqtt';
 import type { Node } from '../shared/red';

@@ -35,20 +35,23 @@ export function makeCerts(dir: string): Certs {
 export interface Mosquitto {
   port: number;
   tlsPort?: number;
+  wsPort?: number;
   dir: string;
   proc: ProcessHandle;
   url: string;
   tlsUrl?: string;
+  wsUrl?: string;
   /** Stops it (SIGTERM: Mosquitto writes its persistence file on the way out). */
   stop(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again on the same ports and with the same persistence. */
   restart(): Promise<void>;
 }
 
-export async function startMosquitto(options: { certs?: Certs } = {}): Promise<Mosquitto> {
+export async function startMosquitto(options: { certs?: Certs; websockets?: boolean } = {}): Promise<Mosquitto> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plantwire-mosquitto-'));
   const port = await freePort();
   const tlsPort = options.certs ? await freePort() : undefined;
+  const wsPort = options.websockets ? await freePort() : undefined;
   const lines = [
     'per_listener_settings false',
     'allow_anonymous true',
@@ -68,6 +71,7 @@ export async function startMosquitto(options: { certs?: Certs } = {}): Promise<M
   if (options.certs && tlsPort) {
     lines.push(`listener ${tlsPort} 127.0.0.1`, `cafile ${options.certs.caFile}`, `certfile ${options.certs.certFile}`, `keyfile ${options.certs.keyFile}`);
   }
+  if (wsPort) lines.push(`listener ${wsPort} 127.0.0.1`, 'protocol websockets');
   const conf = path.join(dir, 'mosquitto.conf');
   fs.writeFileSync(conf, lines.join('\n') + '\n');
   const m: Mosquitto = {
@@ -76,6 +80,8 @@ export async function startMosquitto(options: { certs?: Certs } = {}): Promise<M
     dir,
     url: `mqtt://127.0.0.1:${port}`,
     tlsUrl: tlsPort ? `mqtts://127.0.0.1:${tlsPort}` : undefined,
+    wsPort,
+    wsUrl: wsPort ? `ws://127.0.0.1:${wsPort}/mqtt` : undefined,
     proc: undefined as unknown as ProcessHandle,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       await m.proc.stop(signal);
@@ -84,6 +90,7 @@ export async function startMosquitto(options: { certs?: Certs } = {}): Promise<M
       m.proc = startProcess(MOSQUITTO, ['-c', conf], { name: 'mosquitto' });
       await waitForPort(port);
       if (tlsPort) await waitForPort(tlsPort);
+      if (wsPort) await waitForPort(wsPort);
     },
   };
   await m.restart();

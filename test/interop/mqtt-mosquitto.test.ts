@@ -43,7 +43,7 @@ describe('MQTT publish against Mosquitto', () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-mqtt-interop-'));
     const certs = makeCerts(path.join(tmp, 'certs'));
     ca = certs.ca;
-    broker = await startMosquitto({ certs });
+    broker = await startMosquitto({ certs, websockets: true });
   });
   afterAll(async () => {
     await broker?.stop();
@@ -71,6 +71,14 @@ describe('MQTT publish against Mosquitto', () => {
     await until(() => sub!.got.length === 200, '200 messages at the subscriber');
     expect(sub.got.map((g) => Number(g.payload))).toEqual(Array.from({ length: 200 }, (_, i) => i));
     expect(sub.got.every((g) => g.topic === 'plant/line1/count' && g.qos === 1)).toBe(true);
+  });
+
+  it('publishes over WebSockets (ws://)', async () => {
+    sub = await subscribe(broker.url, 'plant/#');
+    await load([brokerNode, publishNode], [{ id: 'b', type: 'plantwire-mqtt-broker', url: broker.wsUrl, protocolVersion: '4' }, pub({ format: 'value' })]);
+    helper.getNode('p').receive({ topic: 'ws/level', payload: 42 });
+    await until(() => sub!.got.length === 1, 'the WebSocket message');
+    expect(sub.got[0]).toMatchObject({ topic: 'plant/ws/level', payload: '42', qos: 1 });
   });
 
   it('publishes over TLS, checking the server certificate against the CA from a tls-config node', async () => {

@@ -184,6 +184,19 @@ describe('plantwire-mqtt-publish', () => {
     await broker.start();
   });
 
+  it('says so when its buffer file cannot be opened, and refuses messages instead of losing them', async () => {
+    const notADir = path.join(userDir, 'file');
+    fs.writeFileSync(notADir, 'x');
+    helper.settings({ userDir: notADir });
+    await load(nodes, flow(broker.url));
+    const p = helper.getNode('p');
+    const errs = record(helper.getNode('err'));
+    expect(lastStatus(p)).toMatchObject({ fill: 'red', shape: 'ring', text: 'mqtt-publish.status.store' });
+    p.receive({ topic: 't', payload: 1 });
+    await waitFor(() => errs.length === 1);
+    expect(errs[0].error.message).toMatch(/cannot buffer: the store-and-forward file could not be opened/);
+  });
+
   it('deletes its buffer file when the node is removed from the flow', async () => {
     await load(nodes, flow(broker.url));
     const file = path.join(userDir, 'plantwire', 'mqtt-publish-p.sqlite');
