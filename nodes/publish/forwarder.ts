@@ -101,6 +101,7 @@ export class Forwarder extends EventEmitter {
     if (this.closed) throw new Error('publisher is closed');
     await this.queue.append(items);
     this.pump();
+    if (!this.transport.connected) this.emit('progress'); // the backlog grew: the status says so
   }
 
   /** Tell the engine the transport's connection changed. */

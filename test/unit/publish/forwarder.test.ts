@@ -157,6 +157,19 @@ describe('Forwarder', () => {
     expect(f.stats()).toMatchObject({ queued: 0, cleared: 3, dropped: 3, sent: 2 });
   });
 
+  it('reports progress while buffering with no connection, so the backlog shown grows', async () => {
+    const queue = new MemoryQueue();
+    const t = new FakeTransport();
+    t.connected = false;
+    const f = new Forwarder({ queue, transport: t });
+    const seen: number[] = [];
+    f.on('progress', () => seen.push(f.stats().queued));
+    await f.enqueue([item(0)]);
+    await f.enqueue([item(1), item(2)]);
+    expect(seen).toEqual([1, 3]);
+    expect(t.log).toEqual([]);
+  });
+
   it('ignores answers that arrive after close', async () => {
     const queue = new MemoryQueue();
     const t = new FakeTransport();
