@@ -254,9 +254,8 @@ async function main() {
   } finally {
     await RED.nodes.setFlows([], {}, 'full').catch(() => undefined);
     await RED.stop();
-    await broker.stop();
+    await broker.dispose();
     fs.rmSync(userDir, { recursive: true, force: true });
-    fs.rmSync(broker.dir, { recursive: true, force: true });
   }
 }
 

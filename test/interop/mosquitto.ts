@@ -45,6 +45,8 @@ export interface Mosquitto {
   stop(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again on the same ports and with the same persistence. */
   restart(): Promise<void>;
+  /** Stops it and removes its folder (config, persistence). */
+  dispose(): Promise<void>;
 }
 
 export async function startMosquitto(options: { certs?: Certs; websockets?: boolean } = {}): Promise<Mosquitto> {
@@ -85,6 +87,10 @@ export async function startMosquitto(options: { certs?: Certs; websockets?: bool
     proc: undefined as unknown as ProcessHandle,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       await m.proc.stop(signal);
+    },
+    async dispose() {
+      await m.proc.stop('SIGTERM');
+      fs.rmSync(dir, { recursive: true, force: true });
     },
     async restart() {
       m.proc = startProcess(MOSQUITTO, ['-c', conf], { name: 'mosquitto' });

@@ -100,7 +100,7 @@ describe('store-and-forward through a broker outage and a Node-RED SIGKILL', () 
 
   afterAll(async () => {
     await red?.stop('SIGKILL');
-    await broker?.stop();
+    await broker?.dispose();
     await new Promise<void>((r) => (sub ? sub.end(true, {}, () => r()) : r()));
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });

@@ -46,7 +46,7 @@ describe('MQTT publish against Mosquitto', () => {
     broker = await startMosquitto({ certs, websockets: true });
   });
   afterAll(async () => {
-    await broker?.stop();
+    await broker?.dispose();
     fs.rmSync(tmp, { recursive: true, force: true });
   });
   beforeEach(async () => {
