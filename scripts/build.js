@@ -9,10 +9,13 @@ const { execFileSync } = require('child_process');
 
 const root = path.resolve(__dirname, '..');
 const src = path.join(root, 'nodes');
-const out = path.join(root, 'dist');
+const dist = path.join(root, 'dist');
+// Build beside dist/ and swap it in at the end, so a Node-RED or a test that is reading dist/
+// while a build runs never sees it half-written or missing, and no stale file survives a rename.
+const out = path.join(root, `.dist-build-${process.pid}`);
 
 fs.rmSync(out, { recursive: true, force: true });
-execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')], {
+execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json'), '--outDir', out], {
   stdio: 'inherit',
 });
 
@@ -34,4 +37,8 @@ for (const family of fs.readdirSync(out, { withFileTypes: true })) {
   if (!family.isDirectory() || family.name === 'shared') continue;
   copyTree(icons, path.join(out, family.name, 'icons'), () => true);
 }
+const old = path.join(root, `.dist-old-${process.pid}`);
+if (fs.existsSync(dist)) fs.renameSync(dist, old);
+fs.renameSync(out, dist);
+fs.rmSync(old, { recursive: true, force: true });
 console.log('build: dist/ ready');
