@@ -21,6 +21,7 @@ let context: BrowserContext;
 let page: Page;
 let base: string;
 let devicePort: number;
+const temps: string[] = [];
 
 /** The Modbus scenario's flow: a simulated device (plantwire-modbus-server), a connection to it, and a read node with no tags yet. */
 function scenarioFlow(port: number): Record<string, unknown>[] {
@@ -49,6 +50,7 @@ beforeAll(async () => {
   if (!fs.existsSync('/usr/bin/chromium')) throw new Error("Debian's chromium is missing: apt-get install -y chromium (test/e2e/run.sh does it)");
   fs.mkdirSync(results, { recursive: true });
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'plantwire-e2e-red-'));
+  temps.push(userDir);
   devicePort = await freePort();
   fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(scenarioFlow(devicePort), null, 2));
   const port = await freePort();
@@ -58,9 +60,15 @@ beforeAll(async () => {
     cwd: root,
     env: { PLANTWIRE_USER_DIR: userDir, PORT: String(port), PLANTWIRE_HOST: '127.0.0.1' },
   });
-  await red.waitFor(/Started flows/, 120000);
+  const started = await red.waitFor(/Started flows|Waiting for missing types to be registered:/, 120000);
+  if (/Waiting/.test(started[0])) {
+    await new Promise((r) => setTimeout(r, 1000)); // the list of types follows, one log line each
+    const missing = [...red.output.matchAll(/ - (plantwire-[\w-]+)\s*$/gm)].map((m) => m[1]);
+    throw new Error(`Node-RED cannot start the scenario's flow: missing node types ${missing.join(', ')} (not in package.json node-red.nodes, or failed to load)`);
+  }
 
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'plantwire-e2e-chromium-'));
+  temps.push(profile);
   context = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
     headless: true,
@@ -81,6 +89,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await context?.close().catch(() => undefined);
   await red?.stop();
+  for (const dir of temps) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 describe('the plantwire palette in the editor', () => {
