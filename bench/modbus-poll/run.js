@@ -188,7 +188,7 @@ function contribFlow(port, rateMs) {
 /** Runs one Node-RED reader: warm up, reset, measure, collect. */
 async function measureRed(name, modules, flow, requestsPerPoll) {
   log(`${name}: starting Node-RED`);
-  const { red, base } = await startRed(name, modules, flow, { expected: want, clusters: POLLED });
+  const { red, base, userDir } = await startRed(name, modules, flow, { expected: want, clusters: POLLED });
   try {
     await sleep(WARMUP * 1000);
     await httpRequest(`${base}/bench/reset`, { method: 'POST' });
@@ -220,6 +220,7 @@ async function measureRed(name, modules, flow, requestsPerPoll) {
     return result;
   } finally {
     await red.stop();
+    fs.rmSync(userDir, { recursive: true, force: true });
   }
 }
 
@@ -263,15 +264,18 @@ async function measureBare(name, port, inflight) {
     await sleep(3000);
     const idleRss = rssMb(idle.red.pid);
     await idle.red.stop();
+    fs.rmSync(idle.userDir, { recursive: true, force: true });
     const bigTags = plantwireTags(big);
     const tenK = await startRed('10k', plantwire, plantwireFlow(port, bigTags, 1, 1000), { expected: expected(big), clusters: big.length });
     await sleep(8000);
     const s = (await httpRequest(`${tenK.base}/bench/stats`)).body;
     const tenKRss = rssMb(tenK.red.pid);
     await tenK.red.stop();
+    fs.rmSync(tenK.userDir, { recursive: true, force: true });
     results.rss_10k_tags = { tags: bigTags.length, requests_per_poll: planReadBlocks(bigTags, { maxRegisters: 125, maxBits: 2000, maxGap: 10 }).length, node_red_idle_mb: idleRss, node_red_10k_tags_mb: tenKRss, polls: s.polls, values_checked: s.values, wrong_values: s.wrong, bad_quality: s.bad };
   } finally {
     await peer.stop();
+    fs.rmSync(path.dirname(map), { recursive: true, force: true });
   }
 
   const wrong = Object.values(results).reduce((n, r) => n + (r.wrong_values || 0), 0);

@@ -67,6 +67,7 @@ export async function startPymodbus(map: PeerMap, where: { tcpPort?: number; rtu
     },
     async stop() {
       await proc.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -78,7 +79,15 @@ export async function ptyPair(): Promise<{ a: string; b: string; proc: ProcessHa
   const b = path.join(dir, 'b');
   const proc = startProcess('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { name: 'socat' });
   await proc.waitFor(/starting data transfer loop/, 20000);
-  return { a, b, proc, stop: async () => void (await proc.stop()) };
+  return {
+    a,
+    b,
+    proc,
+    stop: async () => {
+      await proc.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Runs mbpoll once; resolves with its stdout (rejects with its output when it exits non-zero). */
@@ -113,5 +122,13 @@ export async function startMosquitto(extraConfig: string[] = []): Promise<{ port
   );
   const proc = startProcess('mosquitto', ['-c', conf], { name: 'mosquitto' });
   await proc.waitFor(/running|Opening ipv4 listen socket/, 20000);
-  return { port, url: `mqtt://127.0.0.1:${port}`, proc, stop: async () => void (await proc.stop()) };
+  return {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    proc,
+    stop: async () => {
+      await proc.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
