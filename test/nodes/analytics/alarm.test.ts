@@ -131,3 +131,31 @@ describe('plantwire-alarm node', () => {
     expect(errors.map((a: unknown[]) => (a[0] as { msg: string }).msg).join('\n')).toMatch(/limits must increase/);
   });
 });
+
+describe('alarm example flow', () => {
+  beforeEach(startServer);
+  afterEach(stop);
+
+  it('imports and runs: a low level raises LL after the 3 s on-delay, the list button answers, the simulation is tracked', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const example = require('../../../examples/Alarm handling with acknowledge.json') as FlowNode[];
+    const alarm = example.find((n) => n.type === 'plantwire-alarm')!;
+    (alarm.wires as string[][])[0].push('probe');
+    const core = ['common/20-inject.js', 'function/10-function.js', 'common/21-debug.js'].map((f) => require(`@node-red/nodes/core/${f}`));
+    await load([...core, alarmNode], [...example, { id: 'probe', type: 'helper', z: alarm.z as string }]);
+    const probe = helper.getNode('probe');
+    const raised = new Promise<Record<string, unknown>>((resolve) =>
+      probe.on('input', (m: Record<string, unknown>) => { if (m.topic === 'demo/level') resolve(m); }),
+    );
+    helper.getNode(alarm.id).receive({ topic: 'demo/level', payload: 5 });
+    expect(await raised).toMatchObject({ priority: 'high', payload: { state: 'unack', level: 'LL', value: 5 } });
+    const list = new Promise<Record<string, unknown>>((resolve) =>
+      probe.on('input', (m: Record<string, unknown>) => { if (m.topic === 'alarms') resolve(m); }),
+    );
+    helper.getNode('pwalm.list').receive({});
+    expect(((await list).payload as Array<{ tag: string }>).map((x) => x.tag)).toContain('demo/level');
+    // The simulated tank level arrives every second, so its tag is known to the alarm node.
+    await sleep(300);
+    expect(helper.getNode(alarm.id).context().get('alarms')).toHaveProperty(['tank1/level']);
+  });
+});

@@ -83,3 +83,20 @@ describe('plantwire-anomaly node', () => {
     expect(errors.map((a: unknown[]) => (a[0] as { msg: string }).msg).join('\n')).toMatch(/window must be a whole number of samples from 3/);
   });
 });
+
+describe('anomaly example flow', () => {
+  beforeEach(startServer);
+  afterEach(stop);
+
+  it('imports and runs: the simulated current warms up the detector', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const example = require('../../../examples/Anomaly detection on a motor current.json') as FlowNode[];
+    const node = example.find((n) => n.type === 'plantwire-anomaly')!;
+    (node.wires as string[][])[0].push('probe');
+    const core = ['common/20-inject.js', 'function/10-function.js', 'common/21-debug.js', 'function/10-switch.js'].map((f) => require(`@node-red/nodes/core/${f}`));
+    await load([...core, anomalyNode], [...example, { id: 'probe', type: 'helper', z: node.z as string }]);
+    const [msg] = await nextMessages(helper.getNode('probe'), 1, 5000);
+    expect(msg).toMatchObject({ topic: 'line1/motor/current', payload: { anomaly: false, score: null } });
+    expect(msg.payload.value).toBeGreaterThan(10);
+  });
+});
