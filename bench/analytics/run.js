@@ -1,16 +1,19 @@
 #!/usr/bin/env node
 /**
- * Throughput of the stats, deadband, rate and resample nodes, in one Node-RED run, against anchors
+ * Throughput of the stats, deadband, rate, resample and scale nodes, in one Node-RED run, against anchors
  * measured in the same run:
  * - a pass-through flow of the same length (the core `junction` node in place of the node measured);
  * - the core `filter` node (type `rbe`, deadband mode) for plantwire-deadband;
- * - node-red-node-smooth (mean) for plantwire-stats, when installed (it is not a dependency).
+ * - node-red-node-smooth 0.1.2 (mean) for plantwire-stats, installed into bench/analytics/anchors
+ *   (its own package.json and package-lock.json; `npm ci` there when missing), never the main package.
+ * Every flow: one warm-up run of 50,000 samples, then the median of 3 runs of N samples; the same
+ * messages and the same chain length (node -> sink) for every flow; `messagesOut` says how many
+ * messages each node passed on (the filters pass fewer than they take in).
  * Plus the engines alone, without Node-RED. Prints one JSON line.
  *
  * Node-RED runs as a library in this process (no HTTP listener, a temporary user folder); the
  * Plantwire nodes load straight from their TypeScript sources, transpiled on load, through a
- * generated package in that folder. Core nodes (junction, filter) are Node-RED's own; smooth loads
- * from bench/anchors (or the project) when installed there.
+ * generated package in that folder. Core nodes (junction, filter) are Node-RED's own.
  * Usage: `bench/run.sh analytics [samples]` or `node bench/analytics/run.js [samples]` (no build needed).
  */
 'use strict';
@@ -27,7 +30,8 @@ require.extensions['.ts'] = function (mod, filename) {
   mod._compile(out.outputText, filename);
 };
 
-const root = path.resolve(__dirname, '../..');
+// BENCH_ROOT: the Plantwire sources to measure (another checkout, for before/after figures on one machine).
+const root = path.resolve(process.env.BENCH_ROOT || path.join(__dirname, '../..'));
 const os = require('os');
 const N = Number(process.argv[2]) || 200_000;
 const WINDOW = 1000;
@@ -43,6 +47,7 @@ const shims = {
   'plantwire-deadband': 'nodes/analytics/deadband.ts',
   'plantwire-rate': 'nodes/analytics/rate.ts',
   'plantwire-resample': 'nodes/analytics/resample.ts',
+  'plantwire-scale': 'nodes/analytics/scale.ts',
 };
 const pkgNodes = {};
 for (const [type, src] of Object.entries(shims)) {
@@ -50,33 +55,39 @@ for (const [type, src] of Object.entries(shims)) {
   fs.writeFileSync(path.join(pkgDir, `${type}.html`), '');
   pkgNodes[type] = `${type}.js`;
 }
-// The end of every measured flow: counts nothing, signals when the marker arrives.
+// The end of every measured flow: counts what arrives, signals when the marker arrives.
 fs.writeFileSync(
   path.join(pkgDir, 'bench-sink.js'),
   `module.exports = function (RED) {
   RED.nodes.registerType('bench-sink', function (config) {
     RED.nodes.createNode(this, config);
-    this.on('input', (msg, send, done) => { if (msg.marker) this.emit('bench-marker'); done(); });
+    this.received = 0;
+    this.on('input', (msg, send, done) => { this.received++; if (msg.marker) this.emit('bench-marker'); done(); });
   });
 };\n`,
 );
 fs.writeFileSync(path.join(pkgDir, 'bench-sink.html'), '');
 pkgNodes['bench-sink'] = 'bench-sink.js';
-// The smooth anchor, when installed (bench/anchors is where bench/run.sh installs anchors).
+// The smooth anchor (stats mean) lives in its own anchors folder, never in the main package:
+// bench/analytics/anchors/{package.json,package-lock.json}, installed here with `npm ci` when missing.
+const anchorsDir = path.join(__dirname, 'anchors');
+const smoothDir = path.join(anchorsDir, 'node_modules', 'node-red-node-smooth');
+if (!fs.existsSync(path.join(smoothDir, 'package.json'))) {
+  console.error('bench: npm ci --prefix bench/analytics/anchors');
+  require('child_process').execFileSync('npm', ['ci', '--prefix', anchorsDir, '--no-audit', '--no-fund', '--loglevel=error'], { stdio: ['ignore', 2, 2] });
+}
 let smoothVersion = null;
 try {
-  const smoothPkg = require.resolve('node-red-node-smooth/package.json', {
-    paths: [path.join(root, 'bench/anchors/node_modules'), path.join(root, 'node_modules')],
-  });
-  const meta = JSON.parse(fs.readFileSync(smoothPkg, 'utf8'));
+  const meta = JSON.parse(fs.readFileSync(path.join(smoothDir, 'package.json'), 'utf8'));
   for (const [type, file] of Object.entries(meta['node-red'].nodes)) {
-    const abs = path.join(path.dirname(smoothPkg), file);
+    const abs = path.join(smoothDir, file);
     fs.writeFileSync(path.join(pkgDir, `${type}.js`), `module.exports = require(${JSON.stringify(abs)});\n`);
     fs.copyFileSync(abs.replace(/\.js$/, '.html'), path.join(pkgDir, `${type}.html`));
     pkgNodes[type] = `${type}.js`;
   }
   smoothVersion = meta.version;
-} catch {
+} catch (err) {
+  console.error(`bench: node-red-node-smooth not loaded from ${anchorsDir}: ${err.message}`);
   smoothVersion = null;
 }
 fs.writeFileSync(path.join(pkgDir, 'package.json'), JSON.stringify({ name: 'plantwire-bench', version: '0.0.0', 'node-red': { nodes: pkgNodes } }));
@@ -103,21 +114,28 @@ const MARKER = 1e9;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Deploys [under -> sink], sends N samples into `under` and a marker after them; resolves with
- * samples/s once the marker reaches the sink (messages keep their order along one wire, so every
- * sample has been processed by then).
+ * Deploys [under -> sink], sends n samples into `under` and a marker after them; resolves with
+ * samples/s (input samples over the time until the marker reaches the sink: messages keep their
+ * order along one wire, so every sample has been processed by then) and the messages that reached
+ * the sink (the marker not counted).
  */
 const ROUNDS = 3;
+const WARMUP = Math.min(N, 50_000);
 let deployed = 0;
 
-/** Median of ROUNDS runs: other processes share the CPUs, and one slow run should not decide. */
+/**
+ * One warm-up run (its own JIT compilation is not timed), then the median of ROUNDS runs: other
+ * processes share the CPUs, and one slow run should not decide.
+ */
 async function measure(underDef, makeMsg) {
+  await measureOnce(underDef, makeMsg, WARMUP);
   const runs = [];
-  for (let r = 0; r < ROUNDS; r++) runs.push(await measureOnce(underDef, makeMsg));
-  return runs.sort((a, b) => a - b)[Math.floor(ROUNDS / 2)];
+  for (let r = 0; r < ROUNDS; r++) runs.push(await measureOnce(underDef, makeMsg, N));
+  runs.sort((a, b) => a.rate - b.rate);
+  return runs[Math.floor(ROUNDS / 2)];
 }
 
-async function measureOnce(underDef, makeMsg) {
+async function measureOnce(underDef, makeMsg, n) {
   // Fresh node ids each run: a node keeps its context across deploys (the rate node restores from it).
   const run = ++deployed;
   const flow = [
@@ -136,14 +154,15 @@ async function measureOnce(underDef, makeMsg) {
   if (!under || !sink) throw new Error(`flow with ${underDef.type} did not start`);
   const drained = new Promise((resolve) => sink.once('bench-marker', resolve));
   const t = process.hrtime.bigint();
-  for (let i = 0; i < N; i += CHUNK) {
-    const stop = Math.min(N, i + CHUNK);
+  for (let i = 0; i < n; i += CHUNK) {
+    const stop = Math.min(n, i + CHUNK);
     for (let j = i; j < stop; j++) under.receive(makeMsg(j, values[j]));
     await new Promise((r) => setImmediate(r));
   }
   under.receive({ ...makeMsg(N + 5000, MARKER), marker: true });
   await drained;
-  return Math.round(N / (Number(process.hrtime.bigint() - t) / 1e9));
+  const rate = Math.round(n / (Number(process.hrtime.bigint() - t) / 1e9));
+  return { rate, out: sink.received - 1 };
 }
 
 const single = (i, v) => ({ topic: 'line1/temp', payload: v, timestamp: T0 + i });
@@ -164,34 +183,50 @@ async function main() {
   const { DeadbandFilter } = require(path.join(root, 'nodes/analytics/deadband-filter.ts'));
   const { CounterRate } = require(path.join(root, 'nodes/analytics/counter-rate.ts'));
   const { Resampler } = require(path.join(root, 'nodes/analytics/buckets.ts'));
+  const { LinearScale } = require(path.join(root, 'nodes/analytics/scaling.ts'));
 
   RED.init(http.createServer(), {
     userDir,
     flowFile: 'flows.json',
     httpAdminRoot: false,
     httpNodeRoot: false,
-    logging: { console: { level: 'warn', metrics: false, audit: false } },
+    logging: { console: { level: process.env.BENCH_LOG || 'warn', metrics: false, audit: false } },
     contextStorage: { default: { module: 'memory' } },
     externalModules: { autoInstall: false },
     diagnostics: { enabled: false },
     telemetry: { enabled: false },
   });
+  // RED.start() resolves before the (empty) flow file's flows are started; a deploy made before that
+  // races with it (the runtime then starts the stale config and the measured flow never runs).
+  const firstStart = new Promise((resolve) => RED.events.once('flows:started', resolve));
   await RED.start();
+  await firstStart;
   const flows = {};
-  // Warm-up so that the first measured flow does not pay for JIT compilation of the runtime.
+  /** Messages out of the node measured, per run of N samples (the same every run). */
+  const messagesOut = {};
+  // BENCH_ONLY (a regular expression): measure only the flows it matches, and the pass-through (for profiling).
+  const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null;
+  const run = async (name, underDef, makeMsg) => {
+    if (only && name !== 'passThrough' && !only.test(name)) return;
+    const r = await measure(underDef, makeMsg);
+    flows[name] = r.rate;
+    messagesOut[name] = r.out;
+  };
+  // Warm-up of the runtime itself, so that the first measured flow does not pay for its JIT compilation.
   await measure({ type: 'junction' }, single);
-  flows.passThrough = await measure({ type: 'junction' }, single);
-  flows.stats_mean = await measure({ type: 'plantwire-stats', window: 'count', size: String(WINDOW), emit: 'sample', stats: ['mean'] }, single);
-  flows.stats_all12 = await measure({ type: 'plantwire-stats', window: 'count', size: String(WINDOW), emit: 'sample', stats: [...STAT_NAMES] }, single);
-  flows.smooth_mean = smoothVersion
-    ? await measure({ type: 'smooth', action: 'mean', count: String(WINDOW), round: '', mult: 'single', reduce: false }, single)
-    : null;
-  flows.deadband_absolute = await measure({ type: 'plantwire-deadband', mode: 'absolute', deadband: '1', deviation: '1', rangeLow: '0', rangeHigh: '100', heartbeat: '0' }, single);
-  flows.deadband_swingingDoor = await measure({ type: 'plantwire-deadband', mode: 'swinging-door', deadband: '1', deviation: '1', rangeLow: '0', rangeHigh: '100', heartbeat: '0' }, single);
-  flows.rbe_deadband = await measure({ type: 'rbe', func: 'deadband', gap: '1', start: '', inout: 'out', septopics: true, property: 'payload', topi: 'topic' }, single);
-  flows.rate = await measure({ type: 'plantwire-rate', mode: 'rate', per: 's', rollover: '0' }, (i, v) => ({ topic: 'c', payload: i === N + 5000 ? N + 10 : i, timestamp: T0 + i * 10 }));
-  flows.rate_total = await measure({ type: 'plantwire-rate', mode: 'total', per: 'h', rollover: '0' }, single);
-  flows.resample_mean = await measure({ type: 'plantwire-resample', interval: String(WINDOW / 1000), aggregate: 'mean', fill: 'none' }, single);
+  await run('passThrough', { type: 'junction' }, single);
+  await run('stats_mean', { type: 'plantwire-stats', window: 'count', size: String(WINDOW), emit: 'sample', stats: ['mean'] }, single);
+  await run('stats_all12', { type: 'plantwire-stats', window: 'count', size: String(WINDOW), emit: 'sample', stats: [...STAT_NAMES] }, single);
+  // mult "multi": a window per msg.topic, as Plantwire keeps one per tag.
+  if (smoothVersion) await run('smooth_mean', { type: 'smooth', action: 'mean', count: String(WINDOW), round: '', mult: 'multi', reduce: false }, single);
+  else flows.smooth_mean = null;
+  await run('deadband_absolute', { type: 'plantwire-deadband', mode: 'absolute', deadband: '1', deviation: '1', rangeLow: '0', rangeHigh: '100', heartbeat: '0' }, single);
+  await run('deadband_swingingDoor', { type: 'plantwire-deadband', mode: 'swinging-door', deadband: '1', deviation: '1', rangeLow: '0', rangeHigh: '100', heartbeat: '0' }, single);
+  await run('rbe_deadband', { type: 'rbe', func: 'deadband', gap: '1', start: '', inout: 'out', septopics: true, property: 'payload', topi: 'topic' }, single);
+  await run('rate', { type: 'plantwire-rate', mode: 'rate', per: 's', rollover: '0' }, (i, v) => ({ topic: 'c', payload: i === N + 5000 ? N + 10 : i, timestamp: T0 + i * 10 }));
+  await run('rate_total', { type: 'plantwire-rate', mode: 'total', per: 'h', rollover: '0' }, single);
+  await run('resample_mean', { type: 'plantwire-resample', interval: String(WINDOW / 1000), aggregate: 'mean', fill: 'none' }, single);
+  await run('scale', { type: 'plantwire-scale', inLow: '0', inHigh: '100', outLow: '0', outHigh: '1000', clamp: false, unit: '' }, single);
   await RED.nodes.setFlows([], {}, 'full');
   await RED.stop();
   fs.rmSync(userDir, { recursive: true, force: true });
@@ -227,6 +262,10 @@ async function main() {
       const r = new Resampler({ interval: WINDOW / 1000, aggregate: 'mean', fill: 'none' });
       for (let i = 0; i < N; i++) r.push([sample(i)], 0);
     }),
+    scale: engineRate(() => {
+      const l = new LinearScale({ inLow: 0, inHigh: 100, outLow: 0, outHigh: 1000, clamp: false, unit: '' });
+      for (let i = 0; i < N; i++) l.apply(sample(i));
+    }),
   };
 
   const ratio = (x) => (x === null ? null : Math.round((x / flows.passThrough) * 1000) / 1000);
@@ -242,6 +281,8 @@ async function main() {
       flows,
       vsPassThrough: Object.fromEntries(Object.entries(flows).map(([k, v]) => [k, ratio(v)])),
       deadbandVsRbe: Math.round((flows.deadband_absolute / flows.rbe_deadband) * 1000) / 1000,
+      // Both filters pass the same samples (|x - last passed| > 1): the same work downstream.
+      messagesOut,
       statsMeanVsSmooth: flows.smooth_mean ? Math.round((flows.stats_mean / flows.smooth_mean) * 1000) / 1000 : null,
       smooth: smoothVersion ? `node-red-node-smooth ${smoothVersion}` : 'not installed: node-red-node-smooth (in bench/anchors) is needed for the stats-mean anchor',
       engine,

@@ -89,6 +89,15 @@ export class Resampler {
 
   /** Checks every sample first, so that a batch is taken whole or refused whole. */
   validate(samples: readonly Sample[]): void {
+    if (samples.length === 1) {
+      // One sample (the single form): the same checks without the Set a batch needs.
+      const s = samples[0];
+      if (s.value === null) return;
+      numericValue(s);
+      const max = this.o.maxTags ?? DEFAULT_MAX_TAGS;
+      if (!this.tags.peek(s.tag) && this.tags.size + 1 > max) throw new InputError(`this message brings 1 new tags; a resample node keeps at most ${max}`);
+      return;
+    }
     const fresh = new Set<string>();
     for (const s of samples) {
       if (s.value === null) continue;

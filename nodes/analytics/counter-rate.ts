@@ -103,28 +103,45 @@ export class CounterRate {
 
   /** Checks every sample first, so a batch is taken whole or refused whole. */
   validate(samples: readonly Sample[]): void {
+    if (samples.length === 1) {
+      // One sample (the single form): the same checks without the Map a batch needs.
+      const s = samples[0];
+      if (s.value === null) return;
+      this.checkValue(s);
+      const known = s.tag in this.tags;
+      this.checkOrder(s, known ? this.tags[s.tag].ts : undefined);
+      if (!known && this.count + 1 > this.maxTags) throw new InputError(`this message brings 1 new tags; a rate node keeps at most ${this.maxTags}`);
+      return;
+    }
     const seen = new Map<string, number>();
     let fresh = 0;
     for (const s of samples) {
       if (s.value === null) continue;
-      const v = numericValue(s);
-      if (this.o.mode === 'rate') {
-        if (this.o.rollover > 0 && (v < 0 || v >= this.o.rollover)) {
-          throw new InputError(`tag "${s.tag}": counter ${v} is outside 0..${this.o.rollover - 1} (rollover ${this.o.rollover})`);
-        }
-        if (Math.abs(v) > Number.MAX_SAFE_INTEGER) throw new InputError(`tag "${s.tag}": counter ${v} is beyond 2^53, where differences are no longer exact`);
-      }
+      this.checkValue(s);
       const known = s.tag in this.tags;
-      const prev = seen.get(s.tag) ?? (known ? this.tags[s.tag].ts : undefined);
-      if (prev !== undefined && s.ts <= prev) {
-        throw new InputError(
-          `tag "${s.tag}": timestamp ${s.ts} is ${s.ts < prev ? 'older than' : 'the same as'} the previous reading's (${prev}); readings must arrive in time order`,
-        );
-      }
+      this.checkOrder(s, seen.get(s.tag) ?? (known ? this.tags[s.tag].ts : undefined));
       if (!known && !seen.has(s.tag)) fresh++;
       seen.set(s.tag, s.ts);
     }
     if (this.count + fresh > this.maxTags) throw new InputError(`this message brings ${fresh} new tags; a rate node keeps at most ${this.maxTags}`);
+  }
+
+  private checkValue(s: Sample): void {
+    const v = numericValue(s);
+    if (this.o.mode === 'rate') {
+      if (this.o.rollover > 0 && (v < 0 || v >= this.o.rollover)) {
+        throw new InputError(`tag "${s.tag}": counter ${v} is outside 0..${this.o.rollover - 1} (rollover ${this.o.rollover})`);
+      }
+      if (Math.abs(v) > Number.MAX_SAFE_INTEGER) throw new InputError(`tag "${s.tag}": counter ${v} is beyond 2^53, where differences are no longer exact`);
+    }
+  }
+
+  private checkOrder(s: Sample, prev: number | undefined): void {
+    if (prev !== undefined && s.ts <= prev) {
+      throw new InputError(
+        `tag "${s.tag}": timestamp ${s.ts} is ${s.ts < prev ? 'older than' : 'the same as'} the previous reading's (${prev}); readings must arrive in time order`,
+      );
+    }
   }
 
   push(samples: readonly Sample[]): RateSample[] {

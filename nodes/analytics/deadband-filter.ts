@@ -52,6 +52,9 @@ interface TagState {
   unit?: string;
 }
 
+/** What the door archives for most samples: nothing (shared, never written to). */
+const NOTHING: readonly Sample[] = Object.freeze([]);
+
 export class DeadbandFilter {
   private readonly tags: TagTable<TagState>;
   private readonly band: number;
@@ -81,23 +84,35 @@ export class DeadbandFilter {
 
   /** Checks a message's samples before any state changes (a batch is taken whole or refused whole). */
   validate(samples: readonly Sample[]): void {
+    const strict = this.o.mode === 'swinging-door';
+    const max = this.o.maxTags ?? DEFAULT_MAX_TAGS;
+    if (samples.length === 1) {
+      // One sample (the single form): the same checks without the Map and Set a batch needs.
+      const s = samples[0];
+      if (typeof s.value === 'string') numericValue(s);
+      const st = this.tags.peek(s.tag);
+      this.checkOrder(s, st?.seenTs ?? -Infinity, strict);
+      if (!st && this.tags.size + 1 > max) throw new InputError(`this message brings 1 new tags; a deadband node keeps at most ${max}`);
+      return;
+    }
     const seen = new Map<string, number>();
     const fresh = new Set<string>();
-    const strict = this.o.mode === 'swinging-door';
     for (const s of samples) {
       if (typeof s.value === 'string') numericValue(s); // throws: text is not a process value
       const st = this.tags.peek(s.tag);
       if (!st) fresh.add(s.tag);
-      const prev = seen.get(s.tag) ?? st?.seenTs ?? -Infinity;
-      if (s.ts < prev || (strict && s.ts === prev && typeof s.value === 'number')) {
-        throw new InputError(
-          `tag "${s.tag}": timestamp ${s.ts} is ${s.ts < prev ? 'older than' : 'the same as'} the previous sample's (${prev}); samples must arrive in time order`,
-        );
-      }
+      this.checkOrder(s, seen.get(s.tag) ?? st?.seenTs ?? -Infinity, strict);
       seen.set(s.tag, s.ts);
     }
-    const max = this.o.maxTags ?? DEFAULT_MAX_TAGS;
     if (this.tags.size + fresh.size > max) throw new InputError(`this message brings ${fresh.size} new tags; a deadband node keeps at most ${max}`);
+  }
+
+  private checkOrder(s: Sample, prev: number, strict: boolean): void {
+    if (s.ts < prev || (strict && s.ts === prev && typeof s.value === 'number')) {
+      throw new InputError(
+        `tag "${s.tag}": timestamp ${s.ts} is ${s.ts < prev ? 'older than' : 'the same as'} the previous sample's (${prev}); samples must arrive in time order`,
+      );
+    }
   }
 
   /** Filters samples; returns those that pass, in order (swinging door: the points it archives). */
@@ -109,8 +124,16 @@ export class DeadbandFilter {
       st.seenTs = s.ts;
       if (s.unit !== undefined) st.unit = s.unit;
       const due = this.heartbeatMs > 0 && st.last !== null && now - st.passedAt >= this.heartbeatMs;
-      const passed = st.door ? this.throughDoor(st, s, due) : this.passesBand(st, s, due) ? [s] : [];
-      for (const p of passed) {
+      if (!st.door) {
+        // Absolute and percent: no array per sample, the sample itself passes or not.
+        if (this.passesBand(st, s, due)) {
+          st.last = s;
+          st.passedAt = now;
+          out.push(s);
+        }
+        continue;
+      }
+      for (const p of this.throughDoor(st, s, due)) {
         st.last = p;
         st.passedAt = now;
         out.push(p);
@@ -162,7 +185,7 @@ export class DeadbandFilter {
     return s.value !== last.value;
   }
 
-  private throughDoor(st: TagState, s: Sample, due: boolean): Sample[] {
+  private throughDoor(st: TagState, s: Sample, due: boolean): readonly Sample[] {
     const door = st.door!;
     const latest = door.latest;
     if (typeof s.value !== 'number') {
@@ -181,7 +204,8 @@ export class DeadbandFilter {
       out.push(s);
       return out;
     }
-    return this.fromDoor(s.tag, st, door.push(p));
+    const archived = door.push(p);
+    return archived.length === 0 ? NOTHING : this.fromDoor(s.tag, st, archived);
   }
 
   private fromDoor(tag: string, st: TagState, points: DoorPoint[]): Sample[] {

@@ -7,7 +7,7 @@ import { isBatchMessage, samplesFromMessage, type SampleMessage } from '../share
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from './throttled-status';
 import { DeadbandFilter, type DeadbandSample } from './deadband-filter';
-import { resetTarget, resultMessages, tickMs } from './sample-output';
+import { anyNotGood, resetTarget, resultMessages, tickMs } from './sample-output';
 
 interface DeadbandDef extends NodeDef {
   mode: string;
@@ -46,10 +46,10 @@ export = function register(RED: NodeAPI): void {
     let seen = 0;
     let passed = 0;
 
+    const statusText = (): string => RED._('deadband.status.passed', { passed, seen });
     const show = (out: readonly DeadbandSample[]): void => {
       passed += out.length;
-      const bad = out.some((s) => s.quality !== 'good');
-      status.update(bad ? 'busy' : 'ok', () => RED._('deadband.status.passed', { passed, seen }));
+      status.update(anyNotGood(out) ? 'busy' : 'ok', statusText);
     };
     const emit = (out: DeadbandSample[]): void => {
       if (!out.length) return;

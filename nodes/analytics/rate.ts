@@ -11,7 +11,7 @@ import { isBatchMessage, samplesFromMessage, type SampleMessage } from '../share
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from './throttled-status';
 import { CounterRate, type RateSample } from './counter-rate';
-import { resetTarget, resultMessages, shortNumber } from './sample-output';
+import { anyNotGood, resetTarget, resultMessages, shortNumber } from './sample-output';
 
 interface RateDef extends NodeDef {
   mode: string;
@@ -62,6 +62,16 @@ export = function register(RED: NodeAPI): void {
       else if (!saveTimer) saveTimer = setTimeout(writeState, SAVE_EVERY_MS);
     };
 
+    // The newest figures, read by the status text functions when the throttled status shows them.
+    let shownLast: RateSample | undefined;
+    let shownCount = 0;
+    let shownBatch = false;
+    const statusText = (): string => {
+      const text = shownBatch ? RED._('rate.status.batch', { count: shownCount }) : `${shortNumber(shownLast!.value)}${config.mode === 'total' ? '' : unit}`;
+      return text + (engine.resets ? ` ${RED._('rate.status.resets', { count: engine.resets })}` : '');
+    };
+    const baselineText = (): string => RED._('rate.status.baseline');
+
     // The saved state may come from an asynchronous store: hold messages until it is back.
     let ready = false;
     const waiting: Array<[NodeMessageInFlow, Send, Done]> = [];
@@ -84,11 +94,11 @@ export = function register(RED: NodeAPI): void {
         save();
         const last = out[out.length - 1];
         if (last) {
-          status.update(out.some((s) => s.quality !== 'good') ? 'busy' : 'ok', () => {
-            const text = batch ? RED._('rate.status.batch', { count: out.length }) : `${shortNumber(last.value)}${config.mode === 'total' ? '' : unit}`;
-            return text + (engine.resets ? ` ${RED._('rate.status.resets', { count: engine.resets })}` : '');
-          });
-        } else status.update('ok', () => RED._('rate.status.baseline'));
+          shownLast = last;
+          shownCount = out.length;
+          shownBatch = batch;
+          status.update(anyNotGood(out) ? 'busy' : 'ok', statusText);
+        } else status.update('ok', baselineText);
         const msgs = resultMessages(out, batch, m, (x) => RED.util.cloneMessage(x as NodeMessage) as SampleMessage);
         if (msgs.length === 1) send(msgs[0] as NodeMessage);
         else if (msgs.length > 1) send([msgs as NodeMessage[]]);

@@ -7,7 +7,7 @@ import { isBatchMessage, samplesFromMessage, type SampleMessage } from '../share
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from './throttled-status';
 import { AGGREGATES, Resampler, type ResampleSample } from './buckets';
-import { resetTarget, resultMessages, shortNumber, tickMs } from './sample-output';
+import { anyNotGood, resetTarget, resultMessages, shortNumber, tickMs } from './sample-output';
 
 interface ResampleDef extends NodeDef {
   interval: string;
@@ -38,16 +38,24 @@ export = function register(RED: NodeAPI): void {
     const defaultTag = config.name || 'value';
     let lastBatch = false;
 
+    // The newest figures, read by the status text functions when the throttled status shows them.
+    let shownLast: ResampleSample | undefined;
+    let shownCount = 0;
+    let shownBatch = false;
+    const late = (): string => (engine.late ? ` ${RED._('resample.status.late', { count: engine.late })}` : '');
+    const openText = (): string => RED._('resample.status.open') + late();
+    const statusText = (): string =>
+      (shownBatch ? RED._('resample.status.batch', { count: shownCount }) : shortNumber(shownLast!.value)) + late();
     const show = (out: readonly ResampleSample[], batch: boolean): void => {
       const last = out[out.length - 1];
-      const late = (): string => (engine.late ? ` ${RED._('resample.status.late', { count: engine.late })}` : '');
       if (!last) {
-        if (engine.late) status.update('busy', () => RED._('resample.status.open') + late());
+        if (engine.late) status.update('busy', openText);
         return;
       }
-      status.update(engine.late || out.some((s) => s.quality !== 'good') ? 'busy' : 'ok', () =>
-        (batch ? RED._('resample.status.batch', { count: out.length }) : shortNumber(last.value)) + late(),
-      );
+      shownLast = last;
+      shownCount = out.length;
+      shownBatch = batch;
+      status.update(engine.late || anyNotGood(out) ? 'busy' : 'ok', statusText);
     };
 
     // Buckets of quiet tags close by this timer, in each tag's estimated event time.

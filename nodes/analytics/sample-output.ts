@@ -3,7 +3,7 @@
  * One input can produce several results (a resample gap, a swinging door archiving two points) and
  * a timer can produce results with no input at all; this keeps the output form the same in every case.
  */
-import { batchMessage, singleMessage, type Quality, type Sample, type SampleMessage, type SampleValue } from '../shared/sample';
+import { batchMessage, type Quality, type Sample, type SampleMessage, type SampleValue } from '../shared/sample';
 
 /** A result: a sample whose value may be an object (stats), plus flags for the single form. */
 export interface Result {
@@ -41,22 +41,24 @@ export function resultMessages(
   clone: (m: SampleMessage) => SampleMessage = (m) => ({ ...m }),
 ): SampleMessage[] {
   if (results.length === 0) return [];
-  const groups: Result[][] = [];
-  if (asBatch) {
-    const byTs = new Map<number, Result[]>();
-    for (const r of results) {
-      const g = byTs.get(r.ts);
-      if (g) g.push(r);
-      else byTs.set(r.ts, [r]);
-    }
-    groups.push(...[...byTs.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]));
-  } else {
-    for (const r of results) groups.push([r]);
+  if (!asBatch) {
+    // The single form, one message per result (the common case, one result per input, allocates
+    // nothing but the result message's own properties).
+    if (results.length === 1) return [singleResult(results[0], input)];
+    const pristine = input ? clone(input) : undefined;
+    return results.map((r, i) => singleResult(r, pristine === undefined ? undefined : i === 0 ? input : clone(pristine)));
   }
+  const byTs = new Map<number, Result[]>();
+  for (const r of results) {
+    const g = byTs.get(r.ts);
+    if (g) g.push(r);
+    else byTs.set(r.ts, [r]);
+  }
+  const groups = [...byTs.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
   // Copies only when one input gives several messages: a deep clone costs more than the statistics.
   const pristine = input && groups.length > 1 ? clone(input) : undefined;
   return groups.map((g, i) => {
-    const form = asBatch ? batchMessage(g.map(asSample)) : singleMessage(asSample(g[0]));
+    const form = batchMessage(g.map(asSample));
     let msg: SampleMessage;
     if (!input) msg = form;
     else {
@@ -70,10 +72,43 @@ export function resultMessages(
   });
 }
 
+/**
+ * The single form of one result: written straight onto `target` (what Object.assign(target,
+ * singleMessage(...)) did, without the intermediate objects), or a new message without one.
+ */
+function singleResult(r: Result, target: SampleMessage | undefined): SampleMessage {
+  let msg: SampleMessage;
+  if (!target) {
+    msg = { topic: r.tag, payload: r.value, quality: r.quality, timestamp: r.ts };
+    if (r.unit !== undefined) msg.unit = r.unit;
+  } else {
+    msg = target;
+    for (const k of STALE) if (k in msg) delete msg[k];
+    msg.topic = r.tag;
+    msg.payload = r.value;
+    msg.quality = r.quality;
+    msg.timestamp = r.ts;
+    if (r.unit !== undefined) msg.unit = r.unit;
+  }
+  if (r.heartbeat === true) msg.heartbeat = true;
+  if (r.filled === true) msg.filled = true;
+  if (r.counterReset === true) msg.counterReset = true;
+  return msg;
+}
+
+const NO_RESET: { reset: boolean; tag?: string } = Object.freeze({ reset: false });
+
 /** `msg.reset = true`: the tag to forget (msg.topic when it is a non-empty string), or all tags. */
 export function resetTarget(msg: SampleMessage): { reset: boolean; tag?: string } {
-  if (msg.reset !== true) return { reset: false };
+  // Asked for every message: the answer "no reset" is one shared (frozen) object.
+  if (msg.reset !== true) return NO_RESET;
   return typeof msg.topic === 'string' && msg.topic !== '' ? { reset: true, tag: msg.topic } : { reset: true };
+}
+
+/** Whether any result is not of good quality (a loop: no closure per message, as `some` would take). */
+export function anyNotGood(results: readonly { quality: Quality }[]): boolean {
+  for (let i = 0; i < results.length; i++) if (results[i].quality !== 'good') return true;
+  return false;
 }
 
 /** A figure short enough for a node status. */

@@ -5,7 +5,9 @@ import { onInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { isBatchMessage, samplesFromMessage, writeSamples, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
+import { anyNotGood } from './sample-output';
 import { LinearScale } from './scaling';
+import { ThrottledStatus } from './throttled-status';
 
 interface ScaleDef extends NodeDef {
   inLow: string;
@@ -19,7 +21,8 @@ interface ScaleDef extends NodeDef {
 export = function register(RED: NodeAPI): void {
   function ScaleNode(this: Node, config: ScaleDef): void {
     RED.nodes.createNode(this, config);
-    const status = new StatusReporter(this);
+    // At most one status every 250 ms: a status per message cost more than the scaling (bench/analytics).
+    const status = new ThrottledStatus(new StatusReporter(this));
     let engine: LinearScale;
     try {
       engine = new LinearScale({
@@ -36,15 +39,28 @@ export = function register(RED: NodeAPI): void {
       return;
     }
     status.set('stopped', RED._('scale.status.waiting'));
+    this.on('close', (_removed: boolean, done: () => void) => {
+      status.dispose();
+      done();
+    });
+    const readOptions = { defaultTag: config.name || 'value' };
+    // The newest figures, read by the status text when the throttled status shows it.
+    let shownFirst: unknown;
+    let shownCount = 0;
+    let shownBatch = false;
+    const statusText = (): string => (shownBatch ? RED._('scale.status.batch', { count: shownCount }) : String(shownFirst));
 
     onInput(this, (msg, send, done) => {
       const m = msg as unknown as SampleMessage;
       const batch = isBatchMessage(m);
-      const out = samplesFromMessage(m, { defaultTag: config.name || 'value' }).map((s) => engine.apply(s));
+      const out = samplesFromMessage(m, readOptions);
+      for (let i = 0; i < out.length; i++) out[i] = engine.apply(out[i]);
       const first = out[0];
       if (first) {
-        const text = batch ? RED._('scale.status.batch', { count: out.length }) : String(first.value);
-        status.set(out.some((s) => s.quality !== 'good') ? 'busy' : 'ok', text);
+        shownFirst = first.value;
+        shownCount = out.length;
+        shownBatch = batch;
+        status.update(anyNotGood(out) ? 'busy' : 'ok', statusText);
       }
       send(writeSamples(m, out, batch) as unknown as typeof msg);
       done();

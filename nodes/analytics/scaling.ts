@@ -45,9 +45,18 @@ export class LinearScale {
    * marked `uncertain`; a null value (a bad reading) passes on as null with its quality.
    */
   apply(s: Sample): Sample {
-    const unit = this.o.unit ? { unit: this.o.unit } : {};
-    if (s.value === null) return { ...s, ...unit };
-    const { value, inRange } = this.scale(numericValue(s));
-    return { ...s, ...unit, value, quality: inRange ? s.quality : worstQuality(s.quality, 'uncertain') };
+    // Built field by field (a sample has no others), where spreading `s` and the unit cost more than the scaling.
+    const unit = this.o.unit ? this.o.unit : s.unit;
+    let out: Sample;
+    if (s.value === null) out = { tag: s.tag, value: null, quality: s.quality, ts: s.ts };
+    else {
+      const x = numericValue(s);
+      let value = this.o.outLow + (x - this.o.inLow) * this.gain;
+      const inRange = x >= this.lo && x <= this.hi;
+      if (!inRange && this.o.clamp) value = Math.min(this.outMax, Math.max(this.outMin, value));
+      out = { tag: s.tag, value, quality: inRange ? s.quality : worstQuality(s.quality, 'uncertain'), ts: s.ts };
+    }
+    if (unit !== undefined) out.unit = unit;
+    return out;
   }
 }

@@ -6,7 +6,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { isBatchMessage, samplesFromMessage, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from './throttled-status';
-import { resetTarget, resultMessages, shortNumber, tickMs, type Result } from './sample-output';
+import { anyNotGood, resetTarget, resultMessages, shortNumber, tickMs, type Result } from './sample-output';
 import { STAT_NAMES, StatsEngine, type StatName, type StatsSample } from './window';
 
 interface StatsDef extends NodeDef {
@@ -53,13 +53,21 @@ export = function register(RED: NodeAPI): void {
     const defaultTag = config.name || 'value';
     let lastBatch = false;
 
+    // The figures of the newest results, read by one status text function (the throttled status
+    // evaluates it only when it shows it): no closure per message.
+    let shownLast: StatsSample | undefined;
+    let shownCount = 0;
+    let shownBatch = false;
+    const first = stats[0];
+    const statusText = (): string =>
+      shownBatch ? RED._('stats.status.batch', { count: shownCount }) : `${first} ${shortNumber(shownLast!.value[first])}`;
     const show = (out: readonly StatsSample[], batch: boolean): void => {
       const last = out[out.length - 1];
       if (!last) return;
-      const first = stats[0];
-      status.update(out.some((s) => s.quality !== 'good') ? 'busy' : 'ok', () =>
-        batch ? RED._('stats.status.batch', { count: out.length }) : `${first} ${shortNumber(last.value[first])}`,
-      );
+      shownLast = last;
+      shownCount = out.length;
+      shownBatch = batch;
+      status.update(anyNotGood(out) ? 'busy' : 'ok', statusText);
     };
 
     // Tumbling time windows of quiet tags close by this timer (event time estimated per tag).

@@ -9,7 +9,9 @@ import type { Health, StatusReporter } from '../shared/status';
 export class ThrottledStatus {
   private last = -Infinity;
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private pending: [Health, () => string] | undefined;
+  // The update waiting for the period to end (two fields, not a tuple: no allocation per update).
+  private pendingHealth: Health | undefined;
+  private pendingText: (() => string) | undefined;
 
   constructor(
     private readonly reporter: StatusReporter,
@@ -31,16 +33,19 @@ export class ThrottledStatus {
       this.show(health, text());
       return;
     }
-    this.pending = [health, text];
-    if (!this.timer) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        const p = this.pending;
-        this.pending = undefined;
-        if (p) this.show(p[0], p[1]());
-      }, this.minMs - (t - this.last));
-    }
+    this.pendingHealth = health;
+    this.pendingText = text;
+    if (!this.timer) this.timer = setTimeout(this.flush, this.minMs - (t - this.last));
   }
+
+  private readonly flush = (): void => {
+    this.timer = undefined;
+    const health = this.pendingHealth;
+    const text = this.pendingText;
+    this.pendingHealth = undefined;
+    this.pendingText = undefined;
+    if (health !== undefined && text) this.show(health, text());
+  };
 
   /** Stops the timer (node close). */
   dispose(): void {
@@ -50,7 +55,8 @@ export class ThrottledStatus {
   private cancel(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.pending = undefined;
+    this.pendingHealth = undefined;
+    this.pendingText = undefined;
   }
 
   private show(health: Health, text: string): void {

@@ -9,11 +9,14 @@
  *   The same rebase runs early when the squared terms added and removed since the last one dwarf
  *   the window's own spread (a level shift that has just left the window), keeping stddev to about
  *   1e-10 relative.
- * - min, max: monotonic deques, O(1) amortised.
- * - median, p95: exact, from a sorted copy of the window kept with binary-search insert and remove:
- *   O(log n) comparisons plus an O(n) array shift (a memmove; about 1 microsecond for n = 1000).
- *   The sorted copy is kept only when one of the two is asked for.
+ * - min, max: monotonic deques (rings of positions, no Array.shift), O(1) amortised.
+ * - median, p95: exact, from an order-statistics tree over the window (a treap with subtree sizes):
+ *   O(log n) expected to insert, remove and find a rank. (A sorted array costs an O(n) shift per
+ *   sample: 8 MB of memmove per sample for a window of a million.)
  * - first, last, count: O(1).
+ * The window is a ring of typed arrays (value, timestamp, quality): no object per sample. The deques
+ * and the tree are kept only when a statistic that needs them is asked for: a mean alone is the
+ * running sums and nothing else.
  * Quantiles use linear interpolation between closest ranks (Hyndman-Fan type 7, the default of
  * numpy and of spreadsheet PERCENTILE.INC): median of an even window is the mean of the middle two.
  */
@@ -45,62 +48,11 @@ export interface WindowOptions {
 export const MAX_COUNT_WINDOW = 1_000_000;
 export const DEFAULT_MAX_SAMPLES = 100_000;
 
-interface Entry {
-  v: number;
-  ts: number;
-  q: Quality;
-  seq: number;
-}
-
-/** A FIFO with O(1) push, shift and access to both ends. */
-class Fifo<T> {
-  private items: T[] = [];
-  private head = 0;
-
-  get length(): number {
-    return this.items.length - this.head;
-  }
-  push(x: T): void {
-    this.items.push(x);
-  }
-  front(): T | undefined {
-    return this.items[this.head];
-  }
-  back(): T | undefined {
-    return this.length > 0 ? this.items[this.items.length - 1] : undefined;
-  }
-  shift(): T | undefined {
-    if (this.length === 0) return undefined;
-    const x = this.items[this.head++];
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return x;
-  }
-  popBack(): T | undefined {
-    return this.length > 0 ? this.items.pop() : undefined;
-  }
-  clear(): void {
-    this.items = [];
-    this.head = 0;
-  }
-  *[Symbol.iterator](): IterableIterator<T> {
-    for (let i = this.head; i < this.items.length; i++) yield this.items[i];
-  }
-}
-
-/** Index of the first element of `a` not less than `x`. */
-function lowerBound(a: number[], x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
+const GOOD = 0;
+const UNCERTAIN = 1;
+const BAD = 2;
+const QUALITY_CODE: Record<Quality, number> = { good: GOOD, uncertain: UNCERTAIN, bad: BAD };
+const NIL = -1;
 
 /** Quantile p of a sorted array, linear interpolation between closest ranks (type 7). */
 export function quantileSorted(sorted: readonly number[], p: number): number {
@@ -111,111 +63,401 @@ export function quantileSorted(sorted: readonly number[], p: number): number {
   return sorted[lo] + frac * (sorted[lo + 1] - sorted[lo]);
 }
 
-/** One tag's window: the O(1) running figures described at the top of this file. */
+/**
+ * A monotonic deque of ring positions (min or max of a sliding window), itself a ring of fixed
+ * capacity: O(1) amortised per sample, no allocation (Array.shift would be O(n)).
+ */
+class ExtremeDeque {
+  items: Int32Array;
+  head = 0;
+  length = 0;
+  constructor(capacity: number) {
+    this.items = new Int32Array(capacity);
+  }
+  front(): number {
+    return this.items[this.head];
+  }
+  back(): number {
+    return this.items[(this.head + this.length - 1) & (this.items.length - 1)];
+  }
+  push(pos: number): void {
+    this.items[(this.head + this.length) & (this.items.length - 1)] = pos;
+    this.length++;
+  }
+  popBack(): void {
+    this.length--;
+  }
+  shift(): void {
+    this.head = (this.head + 1) & (this.items.length - 1);
+    this.length--;
+  }
+  clear(): void {
+    this.head = 0;
+    this.length = 0;
+  }
+  /** Re-expresses the positions after the window's ring was grown and unrolled (`map` old -> new). */
+  regrow(capacity: number, map: (pos: number) => number): void {
+    const items = new Int32Array(capacity);
+    for (let i = 0; i < this.length; i++) items[i] = map(this.items[(this.head + i) & (this.items.length - 1)]);
+    this.items = items;
+    this.head = 0;
+  }
+}
+
+/**
+ * The window's values in sorted order, for median and p95: a treap (a binary search tree balanced
+ * by random priorities) with subtree sizes, so that inserting, removing and finding the k-th
+ * smallest are each O(log n) expected. A node is a ring position of the window; equal values are
+ * ordered by arrival, so every key is distinct and the one removed is always the sample that leaves.
+ * Exact: the k-th value is one of the window's own values.
+ */
+class OrderTree {
+  private left: Int32Array;
+  private right: Int32Array;
+  private size: Int32Array;
+  private prio: Int32Array;
+  private key: Float64Array;
+  /** Arrival number of the value at a position: the tie-break between equal values. */
+  private arrival: Float64Array;
+  private root = NIL;
+  private arrivals = 0;
+  private seed = 0x2545f491;
+
+  constructor(capacity: number) {
+    this.left = new Int32Array(capacity);
+    this.right = new Int32Array(capacity);
+    this.size = new Int32Array(capacity);
+    this.prio = new Int32Array(capacity);
+    this.key = new Float64Array(capacity);
+    this.arrival = new Float64Array(capacity);
+  }
+
+  clear(): void {
+    this.root = NIL;
+  }
+
+  /** New, empty arrays of `capacity` (the caller inserts the window again, oldest first). */
+  regrow(capacity: number): void {
+    this.left = new Int32Array(capacity);
+    this.right = new Int32Array(capacity);
+    this.size = new Int32Array(capacity);
+    this.prio = new Int32Array(capacity);
+    this.key = new Float64Array(capacity);
+    this.arrival = new Float64Array(capacity);
+    this.root = NIL;
+  }
+
+  insert(pos: number, v: number): void {
+    // xorshift32: priorities need only be independent of the values, not unpredictable.
+    let x = this.seed;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.seed = x;
+    this.prio[pos] = x;
+    this.left[pos] = NIL;
+    this.right[pos] = NIL;
+    this.size[pos] = 1;
+    this.key[pos] = v;
+    this.arrival[pos] = this.arrivals++;
+    this.root = this.insertAt(this.root, pos);
+  }
+
+  remove(pos: number): void {
+    this.root = this.removeAt(this.root, pos);
+  }
+
+  /** The k-th smallest value (0-based), k below the number of values held. */
+  kth(k: number): number {
+    const left = this.left;
+    const size = this.size;
+    let t = this.root;
+    for (;;) {
+      const l = left[t];
+      const ls = l === NIL ? 0 : size[l];
+      if (k < ls) t = l;
+      else if (k === ls) return this.key[t];
+      else {
+        k -= ls + 1;
+        t = this.right[t];
+      }
+    }
+  }
+
+  /** Quantile p of the n values held, type 7: the same arithmetic as quantileSorted. */
+  quantile(n: number, p: number): number {
+    const h = (n - 1) * p;
+    const lo = Math.floor(h);
+    const frac = h - lo;
+    const a = this.kth(lo);
+    if (frac === 0 || lo + 1 >= n) return a;
+    return a + frac * (this.kth(lo + 1) - a);
+  }
+
+  /** Whether the key at `a` sorts before the key at `b`. */
+  private before(a: number, b: number): boolean {
+    const va = this.key[a];
+    const vb = this.key[b];
+    return va < vb || (va === vb && this.arrival[a] < this.arrival[b]);
+  }
+
+  private insertAt(t: number, pos: number): number {
+    if (t === NIL) return pos;
+    this.size[t]++;
+    if (this.before(pos, t)) {
+      const l = this.insertAt(this.left[t], pos);
+      this.left[t] = l;
+      if (this.prio[l] > this.prio[t]) return this.rotateRight(t);
+    } else {
+      const r = this.insertAt(this.right[t], pos);
+      this.right[t] = r;
+      if (this.prio[r] > this.prio[t]) return this.rotateLeft(t);
+    }
+    return t;
+  }
+
+  private removeAt(t: number, pos: number): number {
+    if (t === pos) return this.merge(this.left[t], this.right[t]);
+    this.size[t]--;
+    if (this.before(pos, t)) this.left[t] = this.removeAt(this.left[t], pos);
+    else this.right[t] = this.removeAt(this.right[t], pos);
+    return t;
+  }
+
+  private merge(a: number, b: number): number {
+    if (a === NIL) return b;
+    if (b === NIL) return a;
+    if (this.prio[a] > this.prio[b]) {
+      this.right[a] = this.merge(this.right[a], b);
+      this.resize(a);
+      return a;
+    }
+    this.left[b] = this.merge(a, this.left[b]);
+    this.resize(b);
+    return b;
+  }
+
+  private resize(t: number): void {
+    const l = this.left[t];
+    const r = this.right[t];
+    this.size[t] = 1 + (l === NIL ? 0 : this.size[l]) + (r === NIL ? 0 : this.size[r]);
+  }
+
+  private rotateRight(t: number): number {
+    const l = this.left[t];
+    this.left[t] = this.right[l];
+    this.right[l] = t;
+    this.size[l] = this.size[t];
+    this.resize(t);
+    return l;
+  }
+
+  private rotateLeft(t: number): number {
+    const r = this.right[t];
+    this.right[t] = this.left[r];
+    this.left[r] = t;
+    this.size[r] = this.size[t];
+    this.resize(t);
+    return r;
+  }
+}
+
+export interface RollingFeatures {
+  /** Keep min and max (monotonic deques): min, max, range. */
+  extremes: boolean;
+  /** Keep the values in order: median, p95. */
+  order: boolean;
+}
+
+const ALL_FEATURES: RollingFeatures = { extremes: true, order: true };
+
+/**
+ * One tag's window: the running figures described at the top of this file, over a ring of typed
+ * arrays (value, timestamp, quality) that grows by doubling and is never shifted.
+ */
 export class RollingWindow {
-  private readonly entries = new Fifo<Entry>();
-  private readonly minQ = new Fifo<Entry>();
-  private readonly maxQ = new Fifo<Entry>();
-  private readonly sorted: number[] | null;
+  private vals: Float64Array;
+  private tss: Float64Array;
+  private qs: Uint8Array;
+  private mask: number;
+  /** Ring position of the oldest sample. */
+  private head = 0;
+  private n = 0;
+  private readonly minQ: ExtremeDeque | null;
+  private readonly maxQ: ExtremeDeque | null;
+  private readonly order: OrderTree | null;
   private shift = 0;
-  private readonly s1 = new CompensatedSum();
-  private readonly s2 = new CompensatedSum();
-  private seq = 0;
+  // Two Neumaier compensated sums (see CompensatedSum), kept inline: s1 of (x - shift), s2 of its square.
+  private s1 = 0;
+  private c1 = 0;
+  private s2 = 0;
+  private c2 = 0;
   private removedSinceRebase = 0;
   /** Sum of every squared deviation added or removed since the last rebase: bounds the rounding in s2. */
   private mass = 0;
   private uncertain = 0;
   private bad = 0;
 
-  constructor(keepSorted: boolean) {
-    this.sorted = keepSorted ? [] : null;
+  /**
+   * `features`: the running structures to keep (a boolean keeps the sorted order or not, and the
+   * extremes always, as before); `capacity`: the samples expected (the ring grows past it).
+   */
+  constructor(features: RollingFeatures | boolean = ALL_FEATURES, capacity = 16) {
+    const f = typeof features === 'boolean' ? { extremes: true, order: features } : features;
+    let cap = 16;
+    while (cap < capacity) cap *= 2;
+    this.mask = cap - 1;
+    this.vals = new Float64Array(cap);
+    this.tss = new Float64Array(cap);
+    this.qs = new Uint8Array(cap);
+    this.minQ = f.extremes ? new ExtremeDeque(cap) : null;
+    this.maxQ = f.extremes ? new ExtremeDeque(cap) : null;
+    this.order = f.order ? new OrderTree(cap) : null;
   }
 
   get count(): number {
-    return this.entries.length;
+    return this.n;
   }
   get oldestTs(): number | undefined {
-    return this.entries.front()?.ts;
+    return this.n > 0 ? this.tss[this.head] : undefined;
   }
   get newestTs(): number | undefined {
-    return this.entries.back()?.ts;
+    return this.n > 0 ? this.tss[(this.head + this.n - 1) & this.mask] : undefined;
   }
 
   push(v: number, ts: number, q: Quality): void {
-    if (this.entries.length === 0) {
+    if (this.n === 0) {
       this.shift = v;
-      this.s1.clear();
-      this.s2.clear();
+      this.s1 = this.c1 = this.s2 = this.c2 = 0;
       this.removedSinceRebase = 0;
       this.mass = 0;
-    }
-    const e: Entry = { v, ts, q, seq: this.seq++ };
-    this.entries.push(e);
+      this.head = 0;
+    } else if (this.n > this.mask) this.grow();
+    const pos = (this.head + this.n) & this.mask;
+    this.vals[pos] = v;
+    this.tss[pos] = ts;
+    const qc = QUALITY_CODE[q];
+    this.qs[pos] = qc;
+    this.n++;
     const d = v - this.shift;
-    this.s1.add(d);
-    this.s2.add(d * d);
+    this.add1(d);
+    this.add2(d * d);
     this.mass += d * d;
-    while ((this.minQ.back()?.v ?? -Infinity) > v) this.minQ.popBack();
-    this.minQ.push(e);
-    while ((this.maxQ.back()?.v ?? Infinity) < v) this.maxQ.popBack();
-    this.maxQ.push(e);
-    if (this.sorted) this.sorted.splice(lowerBound(this.sorted, v), 0, v);
-    if (q === 'bad') this.bad++;
-    else if (q === 'uncertain') this.uncertain++;
+    const minQ = this.minQ;
+    if (minQ) {
+      const maxQ = this.maxQ!;
+      const vals = this.vals;
+      while (minQ.length > 0 && vals[minQ.back()] > v) minQ.popBack();
+      minQ.push(pos);
+      while (maxQ.length > 0 && vals[maxQ.back()] < v) maxQ.popBack();
+      maxQ.push(pos);
+    }
+    if (this.order) this.order.insert(pos, v);
+    if (qc === BAD) this.bad++;
+    else if (qc === UNCERTAIN) this.uncertain++;
   }
 
   /** Removes the oldest sample. */
   evict(): void {
-    const e = this.entries.shift();
-    if (!e) return;
-    const d = e.v - this.shift;
-    this.s1.add(-d);
-    this.s2.add(-d * d);
+    if (this.n === 0) return;
+    const pos = this.head;
+    const v = this.vals[pos];
+    const d = v - this.shift;
+    this.add1(-d);
+    this.add2(-d * d);
     this.mass += d * d;
-    if (this.minQ.front() === e) this.minQ.shift();
-    if (this.maxQ.front() === e) this.maxQ.shift();
-    if (this.sorted) this.sorted.splice(lowerBound(this.sorted, e.v), 1);
-    if (e.q === 'bad') this.bad--;
-    else if (e.q === 'uncertain') this.uncertain--;
-    if (++this.removedSinceRebase >= this.entries.length) this.rebase();
+    if (this.minQ) {
+      if (this.minQ.length > 0 && this.minQ.front() === pos) this.minQ.shift();
+      if (this.maxQ!.length > 0 && this.maxQ!.front() === pos) this.maxQ!.shift();
+    }
+    if (this.order) this.order.remove(pos);
+    const qc = this.qs[pos];
+    if (qc === BAD) this.bad--;
+    else if (qc === UNCERTAIN) this.uncertain--;
+    this.head = (this.head + 1) & this.mask;
+    this.n--;
+    if (++this.removedSinceRebase >= this.n) this.rebase();
   }
 
   clear(): void {
-    this.entries.clear();
-    this.minQ.clear();
-    this.maxQ.clear();
-    if (this.sorted) this.sorted.length = 0;
-    this.s1.clear();
-    this.s2.clear();
+    this.n = 0;
+    this.head = 0;
+    this.minQ?.clear();
+    this.maxQ?.clear();
+    this.order?.clear();
+    this.s1 = this.c1 = this.s2 = this.c2 = 0;
     this.removedSinceRebase = 0;
     this.mass = 0;
     this.uncertain = 0;
     this.bad = 0;
   }
 
+  /** Doubles the ring, unrolled so that the oldest sample is at position 0. */
+  private grow(): void {
+    const oldMask = this.mask;
+    const head = this.head;
+    const cap = (oldMask + 1) * 2;
+    const vals = new Float64Array(cap);
+    const tss = new Float64Array(cap);
+    const qs = new Uint8Array(cap);
+    for (let i = 0; i < this.n; i++) {
+      const p = (head + i) & oldMask;
+      vals[i] = this.vals[p];
+      tss[i] = this.tss[p];
+      qs[i] = this.qs[p];
+    }
+    const map = (pos: number): number => (pos - head) & oldMask;
+    this.minQ?.regrow(cap, map);
+    this.maxQ?.regrow(cap, map);
+    this.vals = vals;
+    this.tss = tss;
+    this.qs = qs;
+    this.mask = cap - 1;
+    this.head = 0;
+    if (this.order) {
+      this.order.regrow(cap);
+      for (let i = 0; i < this.n; i++) this.order.insert(i, vals[i]);
+    }
+  }
+
+  private add1(x: number): void {
+    const s = this.s1;
+    const t = s + x;
+    if (Math.abs(s) >= Math.abs(x)) this.c1 += s - t + x;
+    else this.c1 += x - t + s;
+    this.s1 = t;
+  }
+
+  private add2(x: number): void {
+    const s = this.s2;
+    const t = s + x;
+    if (Math.abs(s) >= Math.abs(x)) this.c2 += s - t + x;
+    else this.c2 += x - t + s;
+    this.s2 = t;
+  }
+
   /** Moves the shift to the window mean and recomputes the sums from the samples themselves. */
   private rebase(): void {
     this.removedSinceRebase = 0;
-    const n = this.entries.length;
+    const n = this.n;
     if (n === 0) return;
     const sum = new CompensatedSum();
-    for (const e of this.entries) sum.add(e.v);
+    for (let i = 0; i < n; i++) sum.add(this.vals[(this.head + i) & this.mask]);
     this.shift = sum.value / n;
-    this.s1.clear();
-    this.s2.clear();
-    for (const e of this.entries) {
-      const d = e.v - this.shift;
-      this.s1.add(d);
-      this.s2.add(d * d);
+    this.s1 = this.c1 = this.s2 = this.c2 = 0;
+    for (let i = 0; i < n; i++) {
+      const d = this.vals[(this.head + i) & this.mask] - this.shift;
+      this.add1(d);
+      this.add2(d * d);
     }
-    this.mass = this.s2.value;
+    this.mass = this.s2 + this.c2;
   }
 
   /** Sum of squared deviations from the window mean. */
   private m2(): number {
-    const n = this.entries.length;
-    const s1 = this.s1.value;
-    return Math.max(0, this.s2.value - (s1 * s1) / n);
+    const n = this.n;
+    const s1 = this.s1 + this.c1;
+    return Math.max(0, this.s2 + this.c2 - (s1 * s1) / n);
   }
 
   /** The worst quality in the window: a bad sample taints every result until it leaves the window. */
@@ -224,7 +466,7 @@ export class RollingWindow {
   }
 
   compute(stats: readonly StatName[]): StatsResult {
-    const n = this.entries.length;
+    const n = this.n;
     const out: StatsResult = {};
     if (n === 0) return out;
     let m2 = this.m2();
@@ -234,10 +476,10 @@ export class RollingWindow {
       this.rebase();
       m2 = this.m2();
     }
-    const s1 = this.s1.value;
+    const s1 = this.s1 + this.c1;
     const mean = this.shift + s1 / n;
-    for (const name of stats) {
-      switch (name) {
+    for (let i = 0; i < stats.length; i++) {
+      switch (stats[i]) {
         case 'mean':
           out.mean = mean;
           break;
@@ -248,13 +490,13 @@ export class RollingWindow {
           out.count = n;
           break;
         case 'min':
-          out.min = this.minQ.front()!.v;
+          out.min = this.vals[this.minQ!.front()];
           break;
         case 'max':
-          out.max = this.maxQ.front()!.v;
+          out.max = this.vals[this.maxQ!.front()];
           break;
         case 'range':
-          out.range = this.maxQ.front()!.v - this.minQ.front()!.v;
+          out.range = this.vals[this.maxQ!.front()] - this.vals[this.minQ!.front()];
           break;
         case 'stddev':
           out.stddev = n < 2 ? null : Math.sqrt(m2 / (n - 1));
@@ -263,16 +505,16 @@ export class RollingWindow {
           out.rms = Math.sqrt(mean * mean + m2 / n);
           break;
         case 'median':
-          out.median = quantileSorted(this.sorted!, 0.5);
+          out.median = this.order!.quantile(n, 0.5);
           break;
         case 'p95':
-          out.p95 = quantileSorted(this.sorted!, 0.95);
+          out.p95 = this.order!.quantile(n, 0.95);
           break;
         case 'first':
-          out.first = this.entries.front()!.v;
+          out.first = this.vals[this.head];
           break;
         case 'last':
-          out.last = this.entries.back()!.v;
+          out.last = this.vals[(this.head + n - 1) & this.mask];
           break;
       }
     }
@@ -295,7 +537,9 @@ export class StatsEngine {
   private readonly tags: TagTable<TagWindow>;
   private readonly sizeMs: number;
   private readonly maxSamples: number;
-  private readonly keepSorted: boolean;
+  private readonly features: RollingFeatures;
+  private readonly capacity: number;
+  private readonly maxTags: number;
 
   constructor(private readonly o: WindowOptions) {
     if (o.window !== 'count' && o.window !== 'time') throw new ConfigError('window must be "count" or "time"');
@@ -311,10 +555,16 @@ export class StatsEngine {
     }
     this.sizeMs = o.size * 1000;
     this.maxSamples = o.maxSamples ?? DEFAULT_MAX_SAMPLES;
-    this.keepSorted = o.stats.includes('median') || o.stats.includes('p95');
+    // Only what the statistics asked for is kept: a mean alone pays for no deque and no order tree.
+    this.features = {
+      extremes: o.stats.includes('min') || o.stats.includes('max') || o.stats.includes('range'),
+      order: o.stats.includes('median') || o.stats.includes('p95'),
+    };
+    this.capacity = o.window === 'count' ? Math.min(o.size, 4096) : 16;
+    this.maxTags = o.maxTags ?? DEFAULT_MAX_TAGS;
     this.tags = new TagTable<TagWindow>(
-      () => ({ window: new RollingWindow(this.keepSorted), lastTs: -Infinity, lastArrival: 0, slot: NaN }),
-      o.maxTags ?? DEFAULT_MAX_TAGS,
+      () => ({ window: new RollingWindow(this.features, this.capacity), lastTs: -Infinity, lastArrival: 0, slot: NaN }),
+      this.maxTags,
     );
   }
 
@@ -323,6 +573,21 @@ export class StatsEngine {
    * Throws InputError for text values, timestamps older than the tag's newest, or too many tags.
    */
   validate(samples: readonly Sample[]): void {
+    if (samples.length === 1) {
+      // One sample (the single form): the same checks without the bookkeeping a batch needs.
+      const s = samples[0];
+      if (s.value === null) return;
+      numericValue(s);
+      const st = this.tags.peek(s.tag);
+      const prev = st?.lastTs ?? -Infinity;
+      if (s.ts < prev) {
+        throw new InputError(`tag "${s.tag}": timestamp ${s.ts} is older than the previous sample (${prev}); samples must arrive in time order`);
+      }
+      if (!st && this.tags.size + 1 > this.maxTags) {
+        throw new InputError(`this message brings 1 new tags; a stats node keeps at most ${this.maxTags}`);
+      }
+      return;
+    }
     const newest = new Map<string, number>();
     let fresh = 0;
     for (const s of samples) {
@@ -335,8 +600,8 @@ export class StatsEngine {
       if (!newest.has(s.tag) && !this.tags.peek(s.tag)) fresh++;
       newest.set(s.tag, s.ts);
     }
-    if (fresh > 0 && this.tags.size + fresh > (this.o.maxTags ?? DEFAULT_MAX_TAGS)) {
-      throw new InputError(`this message brings ${fresh} new tags; a stats node keeps at most ${this.o.maxTags ?? DEFAULT_MAX_TAGS}`);
+    if (fresh > 0 && this.tags.size + fresh > this.maxTags) {
+      throw new InputError(`this message brings ${fresh} new tags; a stats node keeps at most ${this.maxTags}`);
     }
   }
 

@@ -31,19 +31,29 @@ export function statusOf(health: Health, text: string): NodeStatus {
 
 /** Sets the status, skipping identical repeats (each status call is a websocket message). */
 export class StatusReporter {
-  private last = '';
+  // The last status shown, field by field: comparing them costs no allocation, where building the
+  // status object and a key string for every call did (analytics nodes call this per message).
+  private shown = false;
+  private lastFill: NodeStatus['fill'];
+  private lastShape: NodeStatus['shape'];
+  private lastText = '';
   constructor(private readonly node: StatusTarget) {}
 
   set(health: Health, text: string): void {
-    const s = statusOf(health, text);
-    const key = `${s.fill}|${s.shape}|${s.text}`;
-    if (key === this.last) return;
-    this.last = key;
-    this.node.status(s);
+    const t = text.length > STATUS_TEXT_MAX ? text.slice(0, STATUS_TEXT_MAX - 1) + '…' : text;
+    const look = LOOK[health];
+    const fill = look?.fill;
+    const shape = look?.shape;
+    if (this.shown && fill === this.lastFill && shape === this.lastShape && t === this.lastText) return;
+    this.shown = true;
+    this.lastFill = fill;
+    this.lastShape = shape;
+    this.lastText = t;
+    this.node.status({ ...look, text: t });
   }
 
   clear(): void {
-    this.last = '';
+    this.shown = false;
     this.node.status({});
   }
 }

@@ -240,3 +240,99 @@ describe('StatsEngine: quality, tags and bad input', () => {
     expect(() => new StatsEngine({ window: 'count', size: 3, emit: 'sample', stats: ['mean'], ...(patch as object) })).toThrow(msg);
   });
 });
+
+describe('StatsEngine: large windows (ring growth, order-statistics tree)', () => {
+  /** A seeded series with many repeated values, so that equal keys are the rule, not the exception. */
+  function repeats(n: number, seed = 7): number[] {
+    const out: number[] = [];
+    let x = seed;
+    for (let i = 0; i < n; i++) {
+      x = (x * 1103515245 + 12345) & 0x7fffffff;
+      out.push((x % 41) - 20);
+    }
+    return out;
+  }
+
+  it('gives the exact median, p95, min and max of a 1000-sample window full of repeated values', () => {
+    const xs = repeats(6000);
+    const e = new StatsEngine({ window: 'count', size: 1000, emit: 'sample', stats: ['median', 'p95', 'min', 'max', 'first', 'last', 'count'] });
+    xs.forEach((x, i) => {
+      const [r] = e.push([s(x, i)], i);
+      if (i % 397 === 0 || i === xs.length - 1) {
+        const win = xs.slice(Math.max(0, i + 1 - 1000), i + 1);
+        const sorted = [...win].sort((a, b) => a - b);
+        expect(r.value).toEqual({
+          median: quantileSorted(sorted, 0.5),
+          p95: quantileSorted(sorted, 0.95),
+          min: sorted[0],
+          max: sorted[sorted.length - 1],
+          first: win[0],
+          last: win[win.length - 1],
+          count: win.length,
+        });
+      }
+    });
+  });
+
+  it('keeps a count window larger than its first ring (5000 samples) exact', () => {
+    const xs = repeats(12_000, 3).map((x, i) => x * 0.5 + Math.floor(i / 3000));
+    const e = new StatsEngine({ window: 'count', size: 5000, emit: 'sample', stats: ALL });
+    xs.forEach((x, i) => {
+      const [r] = e.push([s(x, i)], i);
+      if (i === 4095 || i === 4096 || i === 4999 || i === 5000 || i === 9_999 || i === xs.length - 1) {
+        const win = xs.slice(Math.max(0, i + 1 - 5000), i + 1);
+        expectClose(r.value, bruteForce(win), 20 * win.length);
+        const sorted = [...win].sort((a, b) => a - b);
+        expect(r.value.median).toBe(quantileSorted(sorted, 0.5));
+        expect(r.value.p95).toBe(quantileSorted(sorted, 0.95));
+      }
+    });
+  });
+
+  it('grows a time window from a few samples to thousands and shrinks it again, staying exact', () => {
+    const e = new StatsEngine({ window: 'time', size: 10, emit: 'sample', stats: ['median', 'p95', 'min', 'max', 'count', 'first', 'last'] });
+    const xs = repeats(30_000, 11);
+    // 1 ms apart for 20 000 samples (the window fills to 10 000), then 5 s apart (it holds 2).
+    const ts = xs.map((_, i) => (i < 20_000 ? i : 20_000 + (i - 20_000) * 5000));
+    const seen: Array<[number, number]> = [];
+    xs.forEach((x, i) => {
+      seen.push([ts[i], x]);
+      const [r] = e.push([s(x, ts[i])], ts[i]);
+      if (i % 1999 === 0 || i === 20_000 || i === 20_001 || i === xs.length - 1) {
+        const win = seen.filter(([t]) => t > ts[i] - 10_000).map(([, v]) => v);
+        const sorted = [...win].sort((a, b) => a - b);
+        expect(r.value).toEqual({
+          median: quantileSorted(sorted, 0.5),
+          p95: quantileSorted(sorted, 0.95),
+          min: sorted[0],
+          max: sorted[sorted.length - 1],
+          count: win.length,
+          first: win[0],
+          last: win[win.length - 1],
+        });
+      }
+    });
+  });
+
+  it('computes the same mean whether or not the other statistics are kept', () => {
+    const xs = repeats(3000, 5).map((x) => x * 1.25 + 1e6);
+    const meanOnly = new StatsEngine({ window: 'count', size: 250, emit: 'sample', stats: ['mean'] });
+    const all = new StatsEngine({ window: 'count', size: 250, emit: 'sample', stats: ALL });
+    xs.forEach((x, i) => {
+      const [a] = meanOnly.push([s(x, i)], i);
+      const [b] = all.push([s(x, i)], i);
+      expect(Object.keys(a.value)).toEqual(['mean']);
+      expect(a.value.mean).toBe(b.value.mean);
+    });
+  });
+
+  it('starts a tumbling window afresh after it closes, with its order statistics', () => {
+    const e = new StatsEngine({ window: 'count', size: 3, emit: 'window', stats: ['median', 'min', 'max'] });
+    const got = [5, 1, 3, 2, 2, 9, 7, 7, 7].flatMap((x, i) => e.push([s(x, i)], i).map((r) => r.value));
+    expect(got).toEqual([
+      { median: 3, min: 1, max: 5 },
+      { median: 2, min: 2, max: 9 },
+      { median: 7, min: 7, max: 7 },
+    ]);
+  });
+});

@@ -63,6 +63,15 @@ describe('samplesFromMessage', () => {
     expect(isBatchMessage({ payload: Buffer.from('x') })).toBe(false);
   });
 
+  it('reads ISO timestamps right when the same and different texts alternate', () => {
+    const a = '2024-01-01T00:00:00Z';
+    const b = '2024-06-01T12:30:00.250Z';
+    for (const t of [a, a, b, a, b, b, '2024-01-01T00:00:00+02:00', a]) {
+      expect(samplesFromMessage({ payload: 1, timestamp: t }, { now })[0].ts).toBe(Date.parse(t));
+    }
+    expect(() => samplesFromMessage({ payload: 1, timestamp: '2024-13-45T99:00:00Z' }, { now })).toThrow(/not a date/);
+  });
+
   it('returns no samples for an empty batch', () => {
     expect(samplesFromMessage({ payload: {} }, { now })).toEqual([]);
   });
@@ -89,6 +98,22 @@ describe('message forms', () => {
     expect(writeSamples(msg, [{ tag: 'a', value: 2, quality: 'uncertain', ts: 3 }], false)).toEqual({
       _msgid: 'm1', topic: 'a', payload: 2, quality: 'uncertain', timestamp: 3, extra: 7,
     });
+  });
+
+  it('writes a single sample over the old unit and units, and its own unit when it has one', () => {
+    const msg: Record<string, unknown> = { _msgid: 'm2', topic: 'a', payload: 1, unit: 'mA', units: { a: 'mA' } };
+    expect(writeSamples(msg, [{ tag: 'a', value: 2, quality: 'good', ts: 3 }], false)).toEqual({ _msgid: 'm2', topic: 'a', payload: 2, quality: 'good', timestamp: 3 });
+    expect(Object.keys(msg)).toEqual(['_msgid', 'topic', 'payload', 'quality', 'timestamp']);
+    expect(writeSamples({ payload: 1 }, [{ tag: 'b', value: 4, quality: 'bad', ts: 5, unit: 'bar' }], false)).toEqual({ topic: 'b', payload: 4, quality: 'bad', timestamp: 5, unit: 'bar' });
+    const untouched = { payload: 1 };
+    expect(writeSamples(untouched, [], false)).toBe(untouched);
+    expect(untouched).toEqual({ payload: 1 });
+  });
+
+  it('writes a batch without a topic unless the message had one', () => {
+    const batch = [{ tag: 'a', value: 1, quality: 'good' as const, ts: 9 }];
+    expect(writeSamples({ payload: {}, unit: 'x' }, batch, true)).toEqual({ payload: { a: 1 }, quality: { a: 'good' }, timestamp: 9 });
+    expect(writeSamples({ topic: 'poll', payload: {} }, batch, true)).toEqual({ topic: 'poll', payload: { a: 1 }, quality: { a: 'good' }, timestamp: 9 });
   });
 
   it('ranks qualities', () => {
