@@ -281,7 +281,7 @@ export class AlarmEngine {
   /** Operator acknowledgement (msg.ack): unack -> acked, rtn-unack -> normal; otherwise nothing. */
   acknowledge(tag: string, ts?: number): AlarmEvent[] {
     const t = this.known(tag);
-    const at = ts ?? this.clock(tag).now();
+    const at = this.actionTime(t, tag, ts);
     const events: AlarmEvent[] = [];
     this.advanceTag(tag, t, at, events);
     if (t.state === 'unack') this.change(tag, t, 'acked', t.level, at, events);
@@ -295,8 +295,8 @@ export class AlarmEngine {
     if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_SHELVE_S) {
       throw new InputError(`msg.duration must be seconds between 1 and ${MAX_SHELVE_S} (7 days), not ${String(seconds)}`);
     }
-    const at = ts ?? this.clock(tag).now();
     let t = this.tags.get(tag);
+    const at = t ? this.actionTime(t, tag, ts) : ts ?? this.clock(tag).now();
     if (!t) {
       if (this.tags.size >= MAX_ALARM_TAGS) throw new InputError(`more than ${MAX_ALARM_TAGS} tags: tag "${tag}" refused`);
       t = newTagAlarm(at);
@@ -314,7 +314,7 @@ export class AlarmEngine {
   unshelve(tag: string, ts?: number, into?: AlarmEvent[]): AlarmEvent[] {
     const t = this.known(tag);
     const events = into ?? [];
-    const at = ts ?? this.clock(tag).now();
+    const at = into ? (ts as number) : this.actionTime(t, tag, ts);
     if (!into) {
       // Let delays that ran out while shelved complete first, so the state returned is current.
       const until = t.shelvedUntil;
@@ -380,6 +380,15 @@ export class AlarmEngine {
 
   dispose(): void {
     for (const tag of [...this.timerHandles.keys()]) this.cancelTimer(tag);
+  }
+
+  /**
+   * When an operator action takes effect: its msg.timestamp, or event time now; never before the
+   * tag's last sample, so that a state never begins before the state it follows.
+   */
+  private actionTime(t: TagAlarm, tag: string, ts?: number): number {
+    const at = ts ?? this.clock(tag).now();
+    return t.lastTs === null ? at : Math.max(at, t.lastTs);
   }
 
   private known(tag: string): TagAlarm {

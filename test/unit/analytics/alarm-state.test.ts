@@ -59,6 +59,12 @@ describe('AlarmEngine: ISA-18.2 transitions', () => {
     expect(states(l.acknowledge('p', T0 + 61_000))).toEqual(['normal:null']);
   });
 
+  it('an acknowledgement stamped before the last sample takes effect at that sample, not before', () => {
+    feed(e, 85, 10);
+    const [ack] = e.acknowledge('p', T0);
+    expect(ack).toMatchObject({ state: 'acked', since: T0 + 10_000, ts: T0 + 10_000 });
+  });
+
   it('acknowledging a normal or acked alarm changes nothing; an unknown tag is an error', () => {
     feed(e, 50, 0);
     expect(e.acknowledge('p')).toEqual([]);
