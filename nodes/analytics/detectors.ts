@@ -38,6 +38,8 @@ export interface AnomalyResult {
 export const MAD_SCALE = 1.4826;
 export const MAX_WINDOW = 10_000;
 export const MAX_TAGS = 10_000;
+/** Largest |value| scored: squares of larger values overflow double precision and would turn scores into NaN. */
+export const MAX_MAGNITUDE = 1e100;
 /** Smallest spread used, relative to the baseline, so that a flat history gives a finite score. */
 export const MIN_RELATIVE_SPREAD = 1e-9;
 
@@ -212,6 +214,7 @@ export class AnomalyEngine {
    */
   process(s: Sample): AnomalyResult {
     const x = s.value === null ? null : numericValue(s);
+    if (x !== null && Math.abs(x) > MAX_MAGNITUDE) throw new InputError(`tag "${s.tag}": value ${x} is beyond ±1e100 and cannot be scored`);
     let t = this.tags.get(s.tag);
     if (t && s.ts < t.lastTs) throw new InputError(`tag "${s.tag}": timestamp ${new Date(s.ts).toISOString()} is earlier than the previous sample's`);
     if (!t) {

@@ -72,6 +72,8 @@ export interface LineState {
 const SIGNALS: readonly Signal[] = ['state', 'good', 'reject'];
 const RUNNING = new Set(['running', 'run', 'on', 'true', 'started', 'producing']);
 const STOPPED = new Set(['stopped', 'stop', 'off', 'false', 'idle', 'down', 'fault']);
+/** Largest count or counter value taken: beyond 2^53 whole numbers are no longer exact. */
+export const MAX_COUNT = Number.MAX_SAFE_INTEGER;
 /** Lines one node tracks at most: made-up topics must not grow memory and context without bound. */
 export const MAX_LINES = 1000;
 /** Shift ends closed in one step at most (a gateway that was off for a month closes them all, once). */
@@ -270,6 +272,7 @@ export class OeeEngine {
     if (this.o.countMode === 'increment' && typeof v === 'boolean') return v ? 1 : 0; // a part-complete pulse
     if (typeof v !== 'number') throw new InputError(`tag "${s.tag}": a count must be a number, not ${typeName(v)}`);
     if (v < 0) throw new InputError(`tag "${s.tag}": a count cannot be negative (${v})`);
+    if (v > MAX_COUNT) throw new InputError(`tag "${s.tag}": count ${v} is larger than ${MAX_COUNT}`);
     if (this.o.countMode === 'counter' && this.o.rollover > 0 && v >= this.o.rollover) {
       throw new InputError(`tag "${s.tag}": counter value ${v} is not below rollover ${this.o.rollover}`);
     }

@@ -57,6 +57,8 @@ export const MAX_FFT = 65_536;
 /** Longest waveform accepted in one message, in samples. */
 export const MAX_WAVEFORM = 1_048_576;
 export const MAX_BANDS = 64;
+/** Largest |sample|: squares and fourth powers of larger values overflow double precision. */
+export const MAX_MAGNITUDE = 1e60;
 /** Tags collecting single samples at once (each holds an fftSize buffer) and tags tracked for time order. */
 export const MAX_COLLECTING_TAGS = 256;
 export const MAX_TAGS = 10_000;
@@ -295,6 +297,7 @@ export class VibrationEngine {
       if (typeof v !== 'number' || !Number.isFinite(v)) {
         throw new InputError(`tag "${tag}": waveform sample ${i} is ${typeof v === 'number' ? String(v) : typeName(v)}, not a finite number`);
       }
+      if (Math.abs(v) > MAX_MAGNITUDE) throw new InputError(`tag "${tag}": waveform sample ${i} (${v}) is beyond ±1e60`);
     }
     this.checkTime(tag, ts);
     this.lastTs.set(tag, ts);
@@ -320,6 +323,7 @@ export class VibrationEngine {
       return { gap: had, collected: 0 };
     }
     const v = numericValue(s);
+    if (Math.abs(v) > MAX_MAGNITUDE) throw new InputError(`tag "${s.tag}": sample ${v} is beyond ±1e60`);
     let c = this.collectors.get(s.tag);
     if (!c && this.collectors.size >= MAX_COLLECTING_TAGS) {
       throw new InputError(`more than ${MAX_COLLECTING_TAGS} tags collecting single samples: tag "${s.tag}" refused (send waveforms instead)`);

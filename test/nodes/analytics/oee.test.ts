@@ -101,8 +101,11 @@ describe('plantwire-oee node', () => {
     const got = nextMessages(helper.getNode('out'));
     o2.receive({ action: 'report' });
     const [msg] = await got;
-    expect(msg.payload).toMatchObject({ good: 1500, total: 1500, runTime: 7200 });
-    expect(msg.payload.performance).toBeCloseTo((3 * 1500) / 7200, 12);
+    expect(msg.payload).toMatchObject({ good: 1500, total: 1500 });
+    // Running since 06:00; the report is at event time now (08:00 plus the moments since that sample arrived).
+    expect(msg.payload.runTime).toBeGreaterThanOrEqual(7200);
+    expect(msg.payload.runTime).toBeLessThan(7260);
+    expect(msg.payload.performance).toBeCloseTo((3 * 1500) / msg.payload.runTime, 12);
     expect(msg.shiftStart).toBe(at(6));
   });
 

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { AlarmEngine, MAX_ALARM_TAGS, type AlarmEvent, type AlarmOptions } from '../../../nodes/analytics/alarm-state';
 import type { Timers } from '../../../nodes/analytics/event-clock';
 import type { Quality } from '../../../nodes/shared/sample';
@@ -279,5 +280,49 @@ describe('AlarmEngine: delays in event time', () => {
     feed(e, 85, 12);
     e.dispose();
     expect(jest.getTimerCount()).toBe(0);
+  });
+});
+
+describe('AlarmEngine: properties', () => {
+  type Step = { kind: 'value'; v: number; q: Quality } | { kind: 'ack' } | { kind: 'shelve' } | { kind: 'unshelve' };
+  const step: fc.Arbitrary<Step> = fc.oneof(
+    { weight: 6, arbitrary: fc.record({ kind: fc.constant('value' as const), v: fc.double({ min: -20, max: 120, noNaN: true }), q: fc.constantFrom<Quality>('good', 'good', 'uncertain', 'bad') }) },
+    { weight: 2, arbitrary: fc.constant({ kind: 'ack' as const }) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'shelve' as const }) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'unshelve' as const }) },
+  );
+
+  it('any sequence keeps the ISA-18.2 invariants and reports only real changes', () => {
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 80 }), fc.boolean(), (steps, latch) => {
+        const e = new AlarmEngine({ ...base, latch, onDelay: 0, offDelay: 0 });
+        let prev: { state: string; level: string | null; quality: string } = { state: 'normal', level: null, quality: 'good' };
+        let seen = false;
+        steps.forEach((st, i) => {
+          const ts = T0 + i * 1000;
+          let ev: AlarmEvent[] = [];
+          if (st.kind === 'value') {
+            ev = e.process({ tag: 'p', value: st.v, quality: st.q, ts });
+            seen = true;
+          } else if (!seen) return;
+          else if (st.kind === 'ack') ev = e.acknowledge('p', ts);
+          else if (st.kind === 'shelve') ev = e.shelve('p', 3600, ts);
+          else ev = e.unshelve('p', ts);
+          for (const x of ev) {
+            // Every event is a change of state, level or input quality.
+            expect(x.state !== prev.state || x.level !== prev.level || x.quality !== prev.quality).toBe(true);
+            prev = { state: x.state, level: x.level, quality: x.quality };
+          }
+          const t = e.get('p')!;
+          if (t.state === 'normal') expect(t.level).toBeNull();
+          if (t.state === 'normal') expect(t.active && !t.badInput).toBe(false);
+          if (t.state === 'unack' || t.state === 'acked') expect(t.active).toBe(true);
+          if (t.state === 'acked' || t.state === 'unack') expect(t.level).toBe(t.activeLevel);
+          if (t.state === 'rtn-unack') expect(t.active).toBe(false);
+        });
+        e.dispose();
+      }),
+      { numRuns: 300 },
+    );
   });
 });

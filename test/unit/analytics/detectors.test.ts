@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { AnomalyEngine, MAD_SCALE, MAX_TAGS, type AnomalyOptions, type AnomalyResult } from '../../../nodes/analytics/detectors';
 import type { Quality } from '../../../nodes/shared/sample';
 
@@ -184,5 +185,26 @@ describe('AnomalyEngine: input rules', () => {
     expect(() => new AnomalyEngine({ ...o, threshold: 0 })).toThrow(/threshold/);
     expect(() => new AnomalyEngine({ ...o, warmup: -1 })).toThrow(/warmup/);
     expect(() => new AnomalyEngine({ ...o, method: 'fancy' as never })).toThrow(/method/);
+  });
+});
+
+describe('AnomalyEngine: properties', () => {
+  it.each(['zscore', 'ewma', 'mad'] as const)('%s: any finite series gives finite scores and baselines, never NaN', (method) => {
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: -1e100, max: 1e100, noNaN: true }), { minLength: 1, maxLength: 60 }), (xs) => {
+        const out = run({ method, window: 8, threshold: 3, warmup: 3 }, xs);
+        for (const r of out) {
+          expect(r.score === null || Number.isFinite(r.score)).toBe(true);
+          expect(r.baseline === null || Number.isFinite(r.baseline)).toBe(true);
+          expect(typeof r.anomaly).toBe('boolean');
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('refuses values beyond ±1e100', () => {
+    const e = new AnomalyEngine({ method: 'zscore', window: 5, threshold: 3, warmup: 2 });
+    expect(() => e.process({ tag: 't', value: 1e200, quality: 'good', ts: 0 })).toThrow(/beyond/);
   });
 });

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import type { Timers } from '../../../nodes/analytics/event-clock';
 import { lineOf, MAX_LINES, nextShiftStart, OeeEngine, parseShiftTimes, type OeeOptions, type OeeReport } from '../../../nodes/analytics/oee-calc';
 import type { Quality, SampleValue } from '../../../nodes/shared/sample';
@@ -12,7 +13,7 @@ const base: OeeOptions = { idealCycleTime: 1, period: 0, resetAt: ['06:00', '14:
 const frozen: Timers = { now: () => 0, setTimeout: () => 0, clearTimeout: () => undefined };
 /** Engines arm a timer for the next shift end: every engine made here is disposed after its test. */
 const made: OeeEngine[] = [];
-function mk(o: OeeOptions, timers?: Timers): OeeEngine {
+function mk(o: OeeOptions, timers: Timers = frozen): OeeEngine {
   const e = new OeeEngine(o, timers);
   made.push(e);
   return e;
@@ -248,5 +249,43 @@ describe('shift times', () => {
   it('splits tags into line and signal', () => {
     expect(lineOf('good')).toEqual(['', 'good']);
     expect(lineOf('plant/line1/state')).toEqual(['plant/line1', 'state']);
+  });
+});
+
+describe('OeeEngine: properties', () => {
+  it('any time-ordered sequence gives ratios in range and run time within planned time', () => {
+    const event = fc.record({
+      dt: fc.integer({ min: 0, max: 3 * H }),
+      tag: fc.constantFrom('state', 'good', 'reject'),
+      v: fc.oneof(fc.boolean(), fc.integer({ min: 0, max: 500 })),
+      q: fc.constantFrom<Quality>('good', 'uncertain', 'bad'),
+    });
+    fc.assert(
+      fc.property(fc.array(event, { minLength: 1, maxLength: 60 }), (events) => {
+        const e = mk({ ...base, idealCycleTime: 0.1 }, frozen);
+        let t = at(5);
+        const reports: OeeReport[] = [];
+        for (const ev of events) {
+          t += ev.dt;
+          reports.push(...feed(e, ev.tag, ev.v, t, ev.q));
+        }
+        reports.push(...e.report());
+        for (const r of reports) {
+          const f = r.figures;
+          expect(f.runTime).toBeLessThanOrEqual(f.plannedTime + 1e-9);
+          if (f.availability !== null) expect(f.availability >= 0 && f.availability <= 1 + 1e-12).toBe(true);
+          if (f.quality !== null) expect(f.quality >= 0 && f.quality <= 1).toBe(true);
+          expect(f.good).toBeLessThanOrEqual(f.total);
+          for (const v of [f.availability, f.performance, f.quality, f.oee]) expect(v === null || Number.isFinite(v)).toBe(true);
+          if (r.closing) expect(f.plannedTime).toBeLessThanOrEqual(8 * 3600);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('refuses counts beyond exact integers', () => {
+    const e = mk(base);
+    expect(() => feed(e, 'good', 2 ** 60, at(6))).toThrow(/larger than/);
   });
 });

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { MAX_COLLECTING_TAGS, parseBands, SpectrumAnalyser, VibrationEngine, type VibrationOptions } from '../../../nodes/analytics/spectrum';
 
 const opts = (o: Partial<VibrationOptions> = {}): VibrationOptions => ({ sampleRate: 1000, fftSize: 1024, windowFn: 'hann', bands: [], spectrum: false, ...o });
@@ -195,5 +196,29 @@ describe('VibrationEngine: input rules', () => {
     expect(parseBands('')).toEqual([]);
     expect(() => parseBands('[[10, 100]')).toThrow(/JSON/);
     expect(() => parseBands('{"a":1}')).toThrow(/list/);
+  });
+});
+
+describe('VibrationEngine: properties', () => {
+  it('any finite block gives finite figures (or null where undefined), never NaN', () => {
+    const eng = new VibrationEngine(opts({ fftSize: 16, sampleRate: 100, bands: [[0, 25], [25, 50]], spectrum: true }));
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: -1e60, max: 1e60, noNaN: true }), { minLength: 16, maxLength: 16 }), (xs) => {
+        eng.reset();
+        const [r] = eng.waveform('p', xs, 'good', 0);
+        const f = r.figures;
+        for (const v of [f.rms, f.peak, f.peakToPeak, f.dominantAmplitude, ...f.bands.map((b) => b.rms), ...f.spectrum!.amp]) {
+          expect(Number.isFinite(v)).toBe(true);
+        }
+        for (const v of [f.crestFactor, f.kurtosis, f.dominantHz]) expect(v === null || Number.isFinite(v)).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('refuses samples beyond ±1e60', () => {
+    const eng = new VibrationEngine(opts({ fftSize: 16 }));
+    expect(() => eng.waveform('p', [1e300, ...new Array(15).fill(0)], 'good', 0)).toThrow(/sample 0 .* beyond/);
+    expect(() => eng.sample({ tag: 'p', value: -1e61, quality: 'good', ts: 0 })).toThrow(/beyond/);
   });
 });
