@@ -160,6 +160,12 @@ describe('the demo plant, as npm start runs it', () => {
     expect(alarms.map((m) => m.payload.state).slice(0, 2)).toEqual(['unack', 'rtn-unack']);
     expect(alarms[0].payload).toMatchObject({ level: 'H' });
     expect(alarms[0].payload.value).toBeGreaterThanOrEqual(4.3);
+    // The "acknowledge" button (msg.ack with the tag in msg.topic) clears the returned alarm.
+    const acked = nextMessages(get('demo-debug-alarm'), 1, 5000);
+    get('demo-ack').receive({});
+    const [ack] = await acked;
+    expect(ack.topic).toBe('line1/press/pressure');
+    expect(ack.payload).toMatchObject({ state: 'normal' });
 
     // The Sparkplug device went online on the embedded broker, and every node that has a status ends green or grey.
     const statuses = statusSpy.getCalls() as Array<{ thisValue: unknown; args: StatusCall[] }>;
