@@ -35,6 +35,11 @@ export interface HostileCase {
    * odd timestamp or refused it, the tag's next sample, stamped now, must still be taken.
    */
   sameTagAfter?: boolean;
+  /**
+   * A plain sample for a tag never seen before, sent right after: a huge batch, taken or refused,
+   * must not leave the node's (bounded) tag table too full to take a new tag.
+   */
+  newTagAfter?: boolean;
   /** Send a plain sample for the same tag first (stamped now), so the tag has a previous sample. */
   tagSeenBefore?: boolean;
 }
@@ -113,7 +118,7 @@ export const HOSTILE_CASES: HostileCase[] = [
   { id: 'action-junk', title: "msg.action 'junk'", make: (t, tag) => ({ topic: tag, payload: t.value, action: 'junk' }), names: /action/i },
   { id: 'action-number', title: 'msg.action 42', make: (t, tag) => ({ topic: tag, payload: t.value, action: 42 }), names: /action/i },
   { id: '10MB', title: 'payload a 10 MB string', make: (_t, tag) => ({ topic: tag, payload: 'x'.repeat(TEN_MB) }), names: PAYLOAD, heavy: true },
-  { id: '100k-tags', title: `a ${HUGE_TAGS.toLocaleString('en-US')}-tag batch`, make: (t) => ({ payload: hugeBatch(t) }), names: /tag|batch|payload|metric|signal|unknown|line|limit|many|large|allowed/i, heavy: true },
+  { id: '100k-tags', newTagAfter: true, title: `a ${HUGE_TAGS.toLocaleString('en-US')}-tag batch`, make: (t) => ({ payload: hugeBatch(t) }), names: /tag|batch|payload|metric|signal|unknown|line|limit|many|large|allowed/i, heavy: true },
 ];
 
 /** Property paths inside `value` that hold NaN or +-Infinity (a walk that survives cycles). */

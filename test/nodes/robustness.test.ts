@@ -61,15 +61,41 @@ import deviceNode = require('../../nodes/publish/sparkplug-device');
  * - ts-before-date (alarm, anomaly, vibration, oee): -1e16 on a tag already seen makes the
  *   time-order check format it with new Date(ts).toISOString(), which throws
  *   "RangeError: Invalid time value" instead of an InputError.
+ * - 100k-tags (alarm, anomaly, vibration, oee): the node takes the batch's tags up to its bound
+ *   (10,000 tags, 256 collecting tags, 1,000 lines), refuses the rest, and from then on refuses
+ *   every new tag: one oversized batch fills the table for good (stats, deadband, rate and resample
+ *   refuse such a batch whole instead).
  */
+/**
+ * Nodes whose status does not show a refused message: after done(err) the status stays as it was
+ * (a green dot, typically), so "a clear error on the node" reaches Catch and the log but not the
+ * editor. For the others the suite checks that a refusal leaves a red or yellow ring.
+ */
+const OPEN_STATUS_FAILURES = new Set([
+  'plantwire-scale',
+  'plantwire-alarm',
+  'plantwire-anomaly',
+  'plantwire-vibration',
+  'plantwire-oee',
+  'plantwire-gpio-in',
+  'plantwire-gpio-out',
+  'plantwire-i2c (read)',
+  'plantwire-i2c (write)',
+  'plantwire-parse',
+  'plantwire-modbus-write',
+  'plantwire-modbus-server',
+  'plantwire-mqtt-publish',
+  'plantwire-sparkplug-device',
+]);
+
 const OPEN_FAILURES: Record<string, string[]> = {
   'plantwire-scale': ['ts-beyond-date', 'ts-before-date'],
   'plantwire-stats': ['ts-future', 'ts-beyond-date'],
   'plantwire-deadband': ['ts-future', 'ts-beyond-date'],
-  'plantwire-alarm': ['ts-future', 'ts-beyond-date', 'ts-before-date'],
-  'plantwire-anomaly': ['ts-future', 'ts-beyond-date', 'ts-before-date'],
-  'plantwire-vibration': ['ts-future', 'ts-beyond-date', 'ts-before-date'],
-  'plantwire-oee': ['ts-future', 'ts-beyond-date', 'ts-before-date'],
+  'plantwire-alarm': ['ts-future', 'ts-beyond-date', 'ts-before-date', '100k-tags'],
+  'plantwire-anomaly': ['ts-future', 'ts-beyond-date', 'ts-before-date', '100k-tags'],
+  'plantwire-vibration': ['ts-future', 'ts-beyond-date', 'ts-before-date', '100k-tags'],
+  'plantwire-oee': ['ts-future', 'ts-beyond-date', 'ts-before-date', '100k-tags'],
   'plantwire-rate': ['ts-future', 'ts-beyond-date'],
   'plantwire-parse': ['ts-beyond-date'],
 };
@@ -550,6 +576,21 @@ describe.each(SPECS.map((s) => [s.title ?? s.type, s] as const))('%s with hostil
     else if (s.err) {
       const why = unclearError(s.err.error?.message, c.names);
       if (why) problems.push(why);
+      if (!OPEN_STATUS_FAILURES.has(label)) {
+        const node = ctx.get('n');
+        const calls = node.status.getCalls().filter((x: { thisValue: unknown }) => x.thisValue === node);
+        const now = calls.length ? calls[calls.length - 1].args[0] : undefined;
+        if (!now || now.shape !== 'ring' || (now.fill !== 'red' && now.fill !== 'yellow')) {
+          problems.push(`the node's status does not show the refusal: ${JSON.stringify(now)}`);
+        }
+      }
+    }
+    if (c.newTagAfter) {
+      const nextId = `${id}-new-tag`;
+      ctx.get('n').receive({ _msgid: nextId, topic: spec.target.tag(`${c.id}-after`), payload: spec.target.value });
+      const next = await settled(nextId, BOUND_MS);
+      if (!next) problems.push(`a sample for a new tag, sent next, was not done within ${BOUND_MS} ms`);
+      else if (next.err) problems.push(`a sample for a new tag, sent next, was refused: ${next.err.error?.message}`);
     }
     if (c.sameTagAfter) {
       const nextId = `${id}-next`;
