@@ -6,9 +6,14 @@
  * - the core `filter` node (type `rbe`, deadband mode) for plantwire-deadband;
  * - node-red-node-smooth 0.1.2 (mean) for plantwire-stats, installed into bench/analytics/anchors
  *   (its own package.json and package-lock.json; `npm ci` there when missing), never the main package.
- * Every flow: one warm-up run of 50,000 samples, then the median of 3 runs of N samples; the same
- * messages and the same chain length (node -> sink) for every flow; `messagesOut` says how many
- * messages each node passed on (the filters pass fewer than they take in).
+ * Every flow: the same N messages (single form, one tag, 1 ms apart), the same chain length
+ * (node -> sink), one untimed warm-up run, then 3 timed runs taken round-robin with the pass-through
+ * and the other flows of its group (stats + smooth; deadband + rbe; rate; resample + scale), so that
+ * the load of other processes on the machine weighs on all of them alike. `flows`: the median
+ * samples/s (input samples over the time until the last one is out); `vsPassThrough`,
+ * `deadbandVsRbe`, `statsMeanVsSmooth`: the median of the per-round ratios. `messagesOut` says how
+ * many messages each node passed on: the filters pass fewer than they take in (plantwire-deadband
+ * and rbe pass the same ones, |x - last passed| > 1), resample one per 1,000-sample bucket.
  * Plus the engines alone, without Node-RED. Prints one JSON line.
  *
  * Node-RED runs as a library in this process (no HTTP listener, a temporary user folder); the
@@ -123,18 +128,6 @@ const ROUNDS = 3;
 const WARMUP = Math.min(N, 50_000);
 let deployed = 0;
 
-/**
- * One warm-up run (its own JIT compilation is not timed), then the median of ROUNDS runs: other
- * processes share the CPUs, and one slow run should not decide.
- */
-async function measure(underDef, makeMsg) {
-  await measureOnce(underDef, makeMsg, WARMUP);
-  const runs = [];
-  for (let r = 0; r < ROUNDS; r++) runs.push(await measureOnce(underDef, makeMsg, N));
-  runs.sort((a, b) => a.rate - b.rate);
-  return runs[Math.floor(ROUNDS / 2)];
-}
-
 async function measureOnce(underDef, makeMsg, n) {
   // Fresh node ids each run: a node keeps its context across deploys (the rate node restores from it).
   const run = ++deployed;
@@ -167,6 +160,11 @@ async function measureOnce(underDef, makeMsg, n) {
 
 const single = (i, v) => ({ topic: 'line1/temp', payload: v, timestamp: T0 + i });
 /** rbe and smooth read msg.payload too; the same message shape for every flow. */
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
 
 function engineRate(fn) {
   const runs = [];
@@ -204,29 +202,62 @@ async function main() {
   const flows = {};
   /** Messages out of the node measured, per run of N samples (the same every run). */
   const messagesOut = {};
+  /** Per flow, per round: its rate over the pass-through's (or its anchor's) in the same round. */
+  const perRound = {};
+  const passRates = [];
   // BENCH_ONLY (a regular expression): measure only the flows it matches, and the pass-through (for profiling).
   const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null;
-  const run = async (name, underDef, makeMsg) => {
-    if (only && name !== 'passThrough' && !only.test(name)) return;
-    const r = await measure(underDef, makeMsg);
-    flows[name] = r.rate;
-    messagesOut[name] = r.out;
+  const passThrough = ['passThrough', { type: 'junction' }, single];
+  /**
+   * Measures a group of flows round-robin: in each round the pass-through first, then every flow of
+   * the group, so that a change in the machine's load (other processes share its CPUs) weighs on
+   * the flows and on the runtime's ceiling alike. Each flow has one untimed warm-up run first.
+   * Figures: the median of ROUNDS runs per flow, and the median of the per-round ratios.
+   */
+  const group = async (members) => {
+    members = members.filter(([name]) => !only || only.test(name));
+    if (!members.length) return;
+    for (const [, def, mk] of [passThrough, ...members]) await measureOnce(def, mk, WARMUP);
+    const rounds = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const round = {};
+      for (const [name, def, mk] of [passThrough, ...members]) {
+        const m = await measureOnce(def, mk, N);
+        round[name] = m.rate;
+        messagesOut[name] = m.out;
+      }
+      passRates.push(round.passThrough);
+      rounds.push(round);
+    }
+    for (const [name] of members) {
+      flows[name] = median(rounds.map((x) => x[name]));
+      perRound[name] = rounds;
+    }
   };
-  // Warm-up of the runtime itself, so that the first measured flow does not pay for its JIT compilation.
-  await measure({ type: 'junction' }, single);
-  await run('passThrough', { type: 'junction' }, single);
-  await run('stats_mean', { type: 'plantwire-stats', window: 'count', size: String(WINDOW), emit: 'sample', stats: ['mean'] }, single);
-  await run('stats_all12', { type: 'plantwire-stats', window: 'count', size: String(WINDOW), emit: 'sample', stats: [...STAT_NAMES] }, single);
-  // mult "multi": a window per msg.topic, as Plantwire keeps one per tag.
-  if (smoothVersion) await run('smooth_mean', { type: 'smooth', action: 'mean', count: String(WINDOW), round: '', mult: 'multi', reduce: false }, single);
-  else flows.smooth_mean = null;
-  await run('deadband_absolute', { type: 'plantwire-deadband', mode: 'absolute', deadband: '1', deviation: '1', rangeLow: '0', rangeHigh: '100', heartbeat: '0' }, single);
-  await run('deadband_swingingDoor', { type: 'plantwire-deadband', mode: 'swinging-door', deadband: '1', deviation: '1', rangeLow: '0', rangeHigh: '100', heartbeat: '0' }, single);
-  await run('rbe_deadband', { type: 'rbe', func: 'deadband', gap: '1', start: '', inout: 'out', septopics: true, property: 'payload', topi: 'topic' }, single);
-  await run('rate', { type: 'plantwire-rate', mode: 'rate', per: 's', rollover: '0' }, (i, v) => ({ topic: 'c', payload: i === N + 5000 ? N + 10 : i, timestamp: T0 + i * 10 }));
-  await run('rate_total', { type: 'plantwire-rate', mode: 'total', per: 'h', rollover: '0' }, single);
-  await run('resample_mean', { type: 'plantwire-resample', interval: String(WINDOW / 1000), aggregate: 'mean', fill: 'none' }, single);
-  await run('scale', { type: 'plantwire-scale', inLow: '0', inHigh: '100', outLow: '0', outHigh: '1000', clamp: false, unit: '' }, single);
+  const ratioOf = (name, base) =>
+    perRound[name] && base in perRound[name][0] ? Math.round(median(perRound[name].map((x) => x[name] / x[base])) * 1000) / 1000 : null;
+  const deadband = { type: 'plantwire-deadband', deadband: '1', deviation: '1', rangeLow: '0', rangeHigh: '100', heartbeat: '0' };
+  await group([
+    ['stats_mean', { type: 'plantwire-stats', window: 'count', size: String(WINDOW), emit: 'sample', stats: ['mean'] }, single],
+    ['stats_all12', { type: 'plantwire-stats', window: 'count', size: String(WINDOW), emit: 'sample', stats: [...STAT_NAMES] }, single],
+    // mult "multi": a window per msg.topic, as Plantwire keeps one per tag.
+    ...(smoothVersion ? [['smooth_mean', { type: 'smooth', action: 'mean', count: String(WINDOW), round: '', mult: 'multi', reduce: false }, single]] : []),
+  ]);
+  await group([
+    ['deadband_absolute', { ...deadband, mode: 'absolute' }, single],
+    ['deadband_swingingDoor', { ...deadband, mode: 'swinging-door' }, single],
+    ['rbe_deadband', { type: 'rbe', func: 'deadband', gap: '1', start: '', inout: 'out', septopics: true, property: 'payload', topi: 'topic' }, single],
+  ]);
+  await group([
+    ['rate', { type: 'plantwire-rate', mode: 'rate', per: 's', rollover: '0' }, (i) => ({ topic: 'c', payload: i === N + 5000 ? N + 10 : i, timestamp: T0 + i * 10 })],
+    ['rate_total', { type: 'plantwire-rate', mode: 'total', per: 'h', rollover: '0' }, single],
+  ]);
+  await group([
+    ['resample_mean', { type: 'plantwire-resample', interval: String(WINDOW / 1000), aggregate: 'mean', fill: 'none' }, single],
+    ['scale', { type: 'plantwire-scale', inLow: '0', inHigh: '100', outLow: '0', outHigh: '1000', clamp: false, unit: '' }, single],
+  ]);
+  flows.passThrough = median(passRates);
+  messagesOut.passThrough = N;
   await RED.nodes.setFlows([], {}, 'full');
   await RED.stop();
   fs.rmSync(userDir, { recursive: true, force: true });
@@ -268,22 +299,21 @@ async function main() {
     }),
   };
 
-  const ratio = (x) => (x === null ? null : Math.round((x / flows.passThrough) * 1000) / 1000);
   console.log(
     JSON.stringify({
       bench: 'analytics-throughput',
       unit: 'samples/s',
       samples: N,
-      rounds: `median of ${ROUNDS}`,
+      rounds: `median of ${ROUNDS}, round-robin with the pass-through`,
       window: WINDOW,
       node: process.version,
       nodeRed: require('node-red/package.json').version,
       flows,
-      vsPassThrough: Object.fromEntries(Object.entries(flows).map(([k, v]) => [k, ratio(v)])),
-      deadbandVsRbe: Math.round((flows.deadband_absolute / flows.rbe_deadband) * 1000) / 1000,
+      vsPassThrough: Object.fromEntries(Object.keys(flows).filter((k) => k !== 'passThrough').map((k) => [k, ratioOf(k, 'passThrough')])),
+      deadbandVsRbe: ratioOf('deadband_absolute', 'rbe_deadband'),
       // Both filters pass the same samples (|x - last passed| > 1): the same work downstream.
       messagesOut,
-      statsMeanVsSmooth: flows.smooth_mean ? Math.round((flows.stats_mean / flows.smooth_mean) * 1000) / 1000 : null,
+      statsMeanVsSmooth: ratioOf('stats_mean', 'smooth_mean'),
       smooth: smoothVersion ? `node-red-node-smooth ${smoothVersion}` : 'not installed: node-red-node-smooth (in bench/anchors) is needed for the stats-mean anchor',
       engine,
     }),

@@ -41,7 +41,7 @@ export = function register(RED: NodeAPI): void {
       return;
     }
     status.set('stopped', RED._('deadband.status.waiting'));
-    const defaultTag = config.name || 'value';
+    const readOptions = { defaultTag: config.name || 'value' };
     let lastBatch = false;
     let seen = 0;
     let passed = 0;
@@ -81,7 +81,7 @@ export = function register(RED: NodeAPI): void {
       }
       try {
         const batch = isBatchMessage(m);
-        const samples = samplesFromMessage(m, { defaultTag });
+        const samples = samplesFromMessage(m, readOptions);
         if (samples.length === 0) throw new InputError('msg.payload is an empty batch: no tags');
         const out = filter.push(samples, Date.now());
         seen += samples.length;

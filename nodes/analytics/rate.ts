@@ -41,7 +41,7 @@ export = function register(RED: NodeAPI): void {
       return;
     }
     const ctx = this.context();
-    const defaultTag = config.name || 'value';
+    const readOptions = { defaultTag: config.name || 'value' };
     const unit = `/${config.per || 's'}`;
     // Saved at once, then at most once a second while messages flow, and on close: a context set per
     // message halved the node's throughput (bench/analytics), and a file store without cache would
@@ -88,7 +88,7 @@ export = function register(RED: NodeAPI): void {
       }
       try {
         const batch = isBatchMessage(m);
-        const samples = samplesFromMessage(m, { defaultTag });
+        const samples = samplesFromMessage(m, readOptions);
         if (samples.length === 0) throw new InputError('msg.payload is an empty batch: no tags');
         const out: RateSample[] = engine.push(samples);
         save();

@@ -35,7 +35,7 @@ export = function register(RED: NodeAPI): void {
       return;
     }
     status.set('stopped', RED._('resample.status.waiting'));
-    const defaultTag = config.name || 'value';
+    const readOptions = { defaultTag: config.name || 'value' };
     let lastBatch = false;
 
     // The newest figures, read by the status text functions when the throttled status shows them.
@@ -82,7 +82,7 @@ export = function register(RED: NodeAPI): void {
       }
       try {
         const batch = isBatchMessage(m);
-        const samples = samplesFromMessage(m, { defaultTag });
+        const samples = samplesFromMessage(m, readOptions);
         if (samples.length === 0) throw new InputError('msg.payload is an empty batch: no tags');
         const out = engine.push(samples, Date.now());
         lastBatch = batch;

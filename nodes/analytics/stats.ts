@@ -50,7 +50,7 @@ export = function register(RED: NodeAPI): void {
       return;
     }
     status.set('stopped', RED._('stats.status.waiting'));
-    const defaultTag = config.name || 'value';
+    const readOptions = { defaultTag: config.name || 'value' };
     let lastBatch = false;
 
     // The figures of the newest results, read by one status text function (the throttled status
@@ -99,7 +99,7 @@ export = function register(RED: NodeAPI): void {
       }
       try {
         const batch = isBatchMessage(m);
-        const samples = samplesFromMessage(m, { defaultTag });
+        const samples = samplesFromMessage(m, readOptions);
         if (samples.length === 0) throw new InputError('msg.payload is an empty batch: no tags');
         const out = engine.push(samples, Date.now());
         lastBatch = batch;
