@@ -83,6 +83,15 @@ async function main() {
   const stop = (sig) => child.kill(sig);
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // `kill <npm's pid>` ends npm and its shell but not this process (npm signals only the shell), which
+  // would leave Node-RED and the broker running with no parent: under npm, stop when npm is gone.
+  if (process.env.npm_lifecycle_event === 'start') {
+    const parent = process.ppid;
+    const watch = setInterval(() => {
+      if (process.ppid !== parent) stop('SIGTERM');
+    }, 1000);
+    watch.unref();
+  }
   child.on('exit', async (code, signal) => {
     if (broker) await broker.close();
     process.exit(signal ? 0 : code ?? 0);
