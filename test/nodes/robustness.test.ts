@@ -66,6 +66,18 @@ import deviceNode = require('../../nodes/publish/sparkplug-device');
  *   every new tag: one oversized batch fills the table for good (stats, deadband, rate and resample
  *   refuse such a batch whole instead).
  */
+const OPEN_FAILURES: Record<string, string[]> = {
+  'plantwire-scale': ['ts-beyond-date', 'ts-before-date'],
+  'plantwire-stats': ['ts-future', 'ts-beyond-date'],
+  'plantwire-deadband': ['ts-future', 'ts-beyond-date'],
+  'plantwire-alarm': ['ts-future', 'ts-beyond-date', 'ts-before-date', '100k-tags'],
+  'plantwire-anomaly': ['ts-future', 'ts-beyond-date', 'ts-before-date', '100k-tags'],
+  'plantwire-vibration': ['ts-future', 'ts-beyond-date', 'ts-before-date', '100k-tags'],
+  'plantwire-oee': ['ts-future', 'ts-beyond-date', 'ts-before-date', '100k-tags'],
+  'plantwire-rate': ['ts-future', 'ts-beyond-date'],
+  'plantwire-parse': ['ts-beyond-date'],
+};
+
 /**
  * Nodes whose status does not show a refused message: after done(err) the status stays as it was
  * (a green dot, typically), so "a clear error on the node" reaches Catch and the log but not the
@@ -87,18 +99,6 @@ const OPEN_STATUS_FAILURES = new Set([
   'plantwire-mqtt-publish',
   'plantwire-sparkplug-device',
 ]);
-
-const OPEN_FAILURES: Record<string, string[]> = {
-  'plantwire-scale': ['ts-beyond-date', 'ts-before-date'],
-  'plantwire-stats': ['ts-future', 'ts-beyond-date'],
-  'plantwire-deadband': ['ts-future', 'ts-beyond-date'],
-  'plantwire-alarm': ['ts-future', 'ts-beyond-date', 'ts-before-date', '100k-tags'],
-  'plantwire-anomaly': ['ts-future', 'ts-beyond-date', 'ts-before-date', '100k-tags'],
-  'plantwire-vibration': ['ts-future', 'ts-beyond-date', 'ts-before-date', '100k-tags'],
-  'plantwire-oee': ['ts-future', 'ts-beyond-date', 'ts-before-date', '100k-tags'],
-  'plantwire-rate': ['ts-future', 'ts-beyond-date'],
-  'plantwire-parse': ['ts-beyond-date'],
-};
 
 const BOUND_MS = 5000;
 /**
