@@ -28,6 +28,7 @@ export = function register(RED: NodeAPI): void {
     let device: EdgeDevice | undefined;
     let problem: string | undefined;
     let unwatch: (() => void) | undefined;
+    let wasOnline = false;
 
     const refresh = () => {
       if (problem) return status.set('error', problem);
@@ -36,6 +37,7 @@ export = function register(RED: NodeAPI): void {
       const count = device.metricCount;
       switch (v.state) {
         case 'online':
+          wasOnline = true;
           return status.set('ok', RED._('sparkplug-device.status.online', { count }));
         case 'waiting-host':
           return status.set('busy', RED._('sparkplug-device.status.waiting-host', { count: v.buffered }));
@@ -44,6 +46,9 @@ export = function register(RED: NodeAPI): void {
         case 'error':
           return status.set('error', v.lastError ?? RED._('sparkplug-device.status.config'));
         default:
+          // Before the first connection the edge is still connecting (yellow ring); after it, a
+          // lost connection is a failure (red ring) while data buffers.
+          if (!wasOnline) return status.set('busy', RED._('sparkplug-device.status.connecting', { count: v.buffered }));
           return status.set('error', RED._('sparkplug-device.status.offline', { count: v.buffered }));
       }
     };

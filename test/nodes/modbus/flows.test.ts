@@ -31,9 +31,15 @@ function read(file: string): Array<FlowNode & { z?: string; wires?: string[][] }
   return JSON.parse(fs.readFileSync(file, 'utf8'));
 }
 
-/** The flow as it ships, runnable in the helper: debug -> helper, the port made free. */
+/** Node types this suite loads; the demo's analytics and publish parts run in test/nodes/demo-plant.test.ts. */
+const LOADED = new Set(['tab', 'debug', 'inject', 'catch', 'comment', 'plantwire-modbus-connection', 'plantwire-modbus-read', 'plantwire-modbus-write', 'plantwire-modbus-server']);
+
+/** The flow as it ships, runnable in the helper: debug -> helper, the port made free, only the Modbus part. */
 function runnable(file: string, port: number): FlowNode[] {
-  return read(file).map((n) => {
+  const flow = read(file).filter((n) => LOADED.has(n.type));
+  const kept = new Set(flow.map((n) => n.id));
+  return flow.map((n) => {
+    if (n.wires) n = { ...n, wires: n.wires.map((out) => out.filter((id) => kept.has(id))) };
     if (n.type === 'debug') return { id: n.id, z: n.z, type: 'helper', wires: [] };
     if (n.type === 'plantwire-modbus-server' || n.type === 'plantwire-modbus-connection') return { ...n, port };
     return n;
