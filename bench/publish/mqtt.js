@@ -6,9 +6,11 @@
  *      has acknowledged the last (a flush reply marks that);
  *  (b) Node-RED core `mqtt out` (QoS 1): until the last done(), which core calls on PUBACK;
  *  (c) raw mqtt.js with a 100-message window (no Node-RED, no disk): the ceiling for one client;
+ *  (a') as (a) with maxInFlight 1000 (core `mqtt out` has no window at all);
  * plus the drain rate of a 100,000-message backlog (built while the broker was down) once it is
  * back, and the process RSS while a 1,000,000-message backlog sits on disk (the node reopened
- * with it after a redeploy, and after a GC when run with --expose-gc).
+ * with it after a redeploy, and after a GC when run with --expose-gc) against the RSS of the same
+ * process just before, with no publish node deployed (rssNoNodeMB): flat means about the same.
  *
  * Node-RED runs as a library in this process; the Plantwire nodes load from their TypeScript
  * sources, transpiled on load. Prints one JSON line.
@@ -70,6 +72,12 @@ const RED = require('node-red');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const seconds = (t) => Number(process.hrtime.bigint() - t) / 1e9;
 const rssMB = () => Math.round(process.memoryUsage().rss / 1048576);
+/** This process's CPU time (user + system) per message since `from`, microseconds: steadier than rates on a shared machine. */
+const cpuPerMsg = (from, count) => {
+  const d = process.cpuUsage(from);
+  return Math.round(((d.user + d.system) / count) * 10) / 10;
+};
+const cpu = {};
 
 async function deploy(flow, ids) {
   await RED.nodes.setFlows([{ id: 'bench', type: 'tab', label: 'bench' }, ...flow.map((n) => ({ z: 'bench', ...n }))], {}, 'full');
@@ -125,14 +133,15 @@ function plantwireFlow(port, id, over = {}) {
   ];
 }
 
-async function benchPlantwire(port) {
-  const id = 'pwa';
-  const n = await deploy(plantwireFlow(port, id), [id, `${id}.b`, `${id}.reply`]);
+async function benchPlantwire(port, id = 'pwa', over = {}) {
+  const n = await deploy(plantwireFlow(port, id, over), [id, `${id}.b`, `${id}.reply`]);
   await waitConnected(n[`${id}.b`]);
   const t = process.hrtime.bigint();
+  const c = process.cpuUsage();
   await feed(n[id], N, (j) => ({ topic: 't', payload: PAYLOAD }));
   n[id].receive({ action: 'flush' });
   await untilCount(n[`${id}.reply`], 1);
+  cpu[id] = cpuPerMsg(c, N);
   return Math.round(N / seconds(t));
 }
 
@@ -151,8 +160,10 @@ async function benchCore(port) {
   );
   await waitConnected(n['core.b']);
   const t = process.hrtime.bigint();
+  const c = process.cpuUsage();
   await feed(n['core.out'], N, () => ({ payload: PAYLOAD }));
   await untilCount(n['core.done'], N);
+  cpu.core = cpuPerMsg(c, N);
   return Math.round(N / seconds(t));
 }
 
@@ -164,6 +175,7 @@ async function benchRaw(port) {
   });
   const payload = Buffer.from(PAYLOAD);
   const t = process.hrtime.bigint();
+  const c = process.cpuUsage();
   await new Promise((resolve, reject) => {
     let sent = 0;
     let acked = 0;
@@ -181,6 +193,7 @@ async function benchRaw(port) {
     more();
   });
   const rate = Math.round(N / seconds(t));
+  cpu.raw = cpuPerMsg(c, N);
   await new Promise((r) => client.end(false, {}, r));
   return rate;
 }
@@ -195,6 +208,13 @@ async function benchBacklog(broker, count, id, measureDrain) {
   const appendRate = Math.round(count / seconds(t));
   const result = { appendRate };
   if (!measureDrain) {
+    // The anchor: the same process with no publish node, after the same million messages went
+    // through it (the V8 heap and the allocator keep some of what the feeding took).
+    await RED.nodes.setFlows([], {}, 'full');
+    await sleep(500);
+    if (global.gc) global.gc();
+    await sleep(200);
+    result.rssNoNodeMB = rssMB();
     // Redeploy: the node reopens its file with the backlog; memory is what it costs to hold it.
     await deploy(plantwireFlow(broker.port, id, { bufferMaxMB: '1000' }), [id]);
     await sleep(500);
@@ -235,6 +255,9 @@ async function main() {
     const raw = await benchRaw(broker.port);
     const core = await benchCore(broker.port);
     const plantwire = await benchPlantwire(broker.port);
+    // The same with a 1,000-message window: the feed hands over 1,000 messages per event-loop turn,
+    // and a 100-message window refills only once per turn while the feed runs.
+    const plantwire1000 = await benchPlantwire(broker.port, 'pwa1000', { maxInFlight: '1000' });
     const backlog = await benchBacklog(broker, BACKLOG, 'pwd', true);
     await RED.nodes.setFlows([], {}, 'full');
     if (global.gc) global.gc();
@@ -244,9 +267,11 @@ async function main() {
       JSON.stringify({
         bench: 'mqtt publish QoS 1, 100-byte payloads, private Mosquitto',
         messages: N,
-        msgsPerSec: { plantwireBuffered: plantwire, coreMqttOut: core, rawMqttJsWindow100: raw },
+        msgsPerSec: { plantwireBuffered: plantwire, coreMqttOut: core, rawMqttJsWindow100: raw, plantwireBufferedWindow1000: plantwire1000 },
+        ratioToCore: Math.round((plantwire / core) * 100) / 100,
+        cpuUsPerMsg: { plantwireBuffered: cpu.pwa, coreMqttOut: cpu.core, rawMqttJsWindow100: cpu.raw, plantwireBufferedWindow1000: cpu.pwa1000 },
         backlog: { messages: BACKLOG, appendPerSec: backlog.appendRate, drainPerSec: backlog.drainRate },
-        bigBacklog: { messages: BIG, appendPerSec: big.appendRate, fileMB: big.fileMB, rssMB: big.rssMB, heapMB: big.heapMB, rssIdleMB: rssIdle, rssStartMB: rssStart, gc: !!global.gc },
+        bigBacklog: { messages: BIG, appendPerSec: big.appendRate, fileMB: big.fileMB, rssMB: big.rssMB, rssNoNodeMB: big.rssNoNodeMB, heapMB: big.heapMB, rssIdleMB: rssIdle, rssStartMB: rssStart, gc: !!global.gc },
         cpus: os.cpus().length,
         node: process.version,
       }),

@@ -97,6 +97,21 @@ export function checkPublishTopic(topic: string): void {
   if (Buffer.byteLength(topic) > 65_535) throw new InputError('topic is longer than 65,535 bytes');
 }
 
+/**
+ * Topics that passed checkPublishTopic lately. A plant publishes the same few thousand topics over
+ * and over; checking each again (split, regular expressions, byte length) cost more per message
+ * than storing it (bench/publish). Cleared when full, so it stays small whatever comes in.
+ */
+const checkedTopics = new Set<string>();
+const CHECKED_TOPICS_MAX = 10_000;
+
+function checkTopicOnce(topic: string): void {
+  if (checkedTopics.has(topic)) return;
+  checkPublishTopic(topic);
+  if (checkedTopics.size >= CHECKED_TOPICS_MAX) checkedTopics.clear();
+  checkedTopics.add(topic);
+}
+
 /** Renders a template for one tag (or none, for a whole batch) and checks the result. */
 export function renderTopic(t: TopicTemplate, tag: string | undefined, msg: Record<string, unknown>): string {
   let out = '';
@@ -113,7 +128,7 @@ export function renderTopic(t: TopicTemplate, tag: string | undefined, msg: Reco
       else throw new InputError(`topic "${t.source}": {${p.source}} is ${v === undefined ? 'missing' : typeName(v)}, not a string or number`);
     }
   }
-  checkPublishTopic(out);
+  checkTopicOnce(out);
   return out;
 }
 
@@ -202,13 +217,12 @@ function propertiesFor(msg: Record<string, unknown>, s: MessageSettings): Record
 export function buildMessages(msg: Record<string, unknown>, samples: readonly Sample[], asBatch: boolean, s: MessageSettings, now: number): QueueItem[] {
   if (!samples.length) throw new InputError('the message has no samples (an empty batch)');
   const properties = propertiesFor(msg, s);
-  const base = { qos: s.qos, retain: s.retain, ts: now };
   const out: QueueItem[] = [];
   const add = (topic: string, payload: Buffer) => {
     if (payload.length > s.maxPayload) {
       throw new InputError(`the payload for "${topic.slice(0, 60)}" is ${payload.length} bytes, more than the ${s.maxPayload} allowed`);
     }
-    const it: QueueItem = { ...base, topic, payload };
+    const it: QueueItem = { qos: s.qos, retain: s.retain, ts: now, topic, payload };
     if (properties) it.properties = properties;
     out.push(it);
   };

@@ -8,6 +8,8 @@
  *   // or new MemoryQueue({ maxBytes, maxAgeMs }) when the user turned the disk buffer off
  *   await q.append([{ topic, payload, qos, retain, properties, ts }]); // resolves once durable
  *   const batch = q.peek(100);              // up to 100 oldest items, FIFO, each with its `id`
+ *                                           // (do not change an item's payload after append: a
+ *                                           // reader may be handed that same Buffer)
  *   const more = q.peek(100, batch[batch.length - 1].id); // the next ones after the last id seen
  *   q.ack([batch[0].id]);                   // the broker acknowledged it: it leaves the queue
  *   q.size; q.bytes; q.dropped; q.stats();  // counters; every drop is counted, never silent
@@ -15,8 +17,14 @@
  *   await q.close();                        // commits what is pending, then closes the file
  *
  * - `append` resolves when the items are durable: for SqliteQueue that is a committed WAL
- *   transaction with `synchronous=FULL`; appends arriving within `commitDelayMs` share one
- *   transaction (group commit), so a burst of 1,000 messages costs one fsync, not 1,000.
+ *   transaction; appends arriving within `commitDelayMs` share one transaction (group commit,
+ *   written with multi-row INSERTs), so a burst of 1,000 messages costs one commit, not 1,000.
+ *   By default (`synchronous: 'full'`) each group commit is fsynced, so it survives power loss;
+ *   with `synchronous: 'normal'` it survives the process being killed (SIGKILL, a crash) but not a
+ *   power cut, and costs no fsync (see SqliteQueueOptions.synchronous).
+ * - The backlog lives on disk: a reader that has caught up gets newly committed items from memory
+ *   (at most AHEAD_MAX of them, their rows are on disk too); everything else is read from the file
+ *   READ_AHEAD rows at a time, with a small SQLite page cache and no memory map.
  * - `peek` returns only committed items, oldest first; ids grow strictly (AUTOINCREMENT), so
  *   `peek(n, lastId)` never skips an item even after the queue ran empty. Acknowledged items are
  *   never returned again.
@@ -119,13 +127,36 @@ export interface SqliteQueueOptions extends QueueOptions {
   commitDelayMs?: number;
   /** A pending group larger than this commits at once (5,000 items). */
   maxGroup?: number;
-  /** Acknowledgements alone are written within this many ms (50). */
+  /** Acknowledgements alone are written within this many ms (50), without an fsync of their own. */
   ackDelayMs?: number;
+  /**
+   * What a resolved append survives. 'full' (the default): synchronous=FULL, one fsync per group
+   * commit, so appends survive power loss too; on a slow SD card or a busy disk that fsync bounds
+   * the rate at which messages are accepted. 'normal': SQLite WAL with synchronous=NORMAL,
+   * no fsync per commit; a committed transaction survives the process being killed (SIGKILL, a
+   * crash, the OOM killer), because the WAL frames are written before the commit returns and are
+   * recovered on the next open, but the last commits before a power cut or kernel panic may be
+   * lost.
+   */
+  synchronous?: 'normal' | 'full';
 }
 
 export const DEFAULT_MAX_BYTES = 100 * 1024 * 1024;
 /** Rows SqliteQueue reads at once for peek. */
 const READ_AHEAD = 256;
+/**
+ * Most items SqliteQueue keeps in memory ahead of the reader. A reader that has caught up with the
+ * end of the table gets newly committed items from memory (their rows are on disk as well) instead
+ * of reading back what was just written; beyond this many (or AHEAD_MAX_BYTES) the rest stays on disk only, so a backlog
+ * never lives in memory.
+ */
+const AHEAD_MAX = 10_000;
+/** ... and at most this many bytes of them (large payloads). */
+const AHEAD_MAX_BYTES = 8 * 1024 * 1024;
+/** Rows per multi-row INSERT (7 parameters each, far below SQLite's 32,766-parameter limit). */
+const INSERT_ROWS = [64, 8, 1] as const;
+/** SQLite page cache, KiB (PRAGMA cache_size takes a negative number for KiB). */
+const CACHE_KIB = 2048;
 
 export class OverflowError extends PlantwireError {
   constructor(message: string) {
@@ -391,12 +422,18 @@ interface Row {
   bytes: number;
 }
 
-/** Durable queue in one SQLite file (WAL, synchronous=FULL, group commit). */
+interface Ahead {
+  item: StoredItem;
+  bytes: number;
+}
+
+/** Durable queue in one SQLite file (WAL, group commit; see `synchronous` for what durable means). */
 export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
   private readonly db: Database.Database;
   private readonly commitDelayMs: number;
   private readonly ackDelayMs: number;
   private readonly maxGroup: number;
+  private readonly fullSync: boolean;
   private pending: Pending[] = [];
   private pendingCount = 0;
   private readonly pendingAcks = new Set<number>();
@@ -404,14 +441,22 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
   private readonly peeked = new Map<number, number>();
   private commitTimer: NodeJS.Timeout | undefined;
   private commitTimerDelay = 0;
-  /** Rows read ahead of the reader: the ids after `aheadAfter`, in order, as they were on disk. */
-  private ahead: Array<{ item: StoredItem; bytes: number }> = [];
+  /**
+   * Items ahead of the reader, in id order: rows read from disk READ_AHEAD at a time, then, while
+   * the reader is at the end of the table, items as they are committed. `ahead[aheadAt]` is the
+   * first one not yet passed; ids up to `aheadAfter` have been passed.
+   */
+  private ahead: Ahead[] = [];
+  private aheadAt = 0;
+  /** Bytes of the entries from `aheadAt` on. */
+  private aheadBytes = 0;
   private aheadAfter = -1;
-  /** The last read reached the end of the table (until the next insert). */
+  /** What is in `ahead` reaches the end of the table (until something is committed past it). */
   private aheadEnd = false;
   private transactions = 0;
   private readonly st: {
-    insert: Database.Statement;
+    insert: Map<number, Database.Statement>;
+    delRange: Database.Statement;
     del: Database.Statement;
     head: Database.Statement;
     page: Database.Statement;
@@ -424,28 +469,46 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     this.commitDelayMs = options.commitDelayMs ?? 2;
     this.ackDelayMs = options.ackDelayMs ?? 50;
     this.maxGroup = options.maxGroup ?? 5000;
+    this.fullSync = (options.synchronous ?? 'full') === 'full';
     fs.mkdirSync(path.dirname(options.file), { recursive: true });
     this.db = new Database(options.file);
     try {
       this.db.pragma('journal_mode = WAL');
-      // FULL: a commit is fsynced before append resolves, so "done" survives power loss too.
-      this.db.pragma('synchronous = FULL');
+      // See SqliteQueueOptions.synchronous: NORMAL in WAL mode loses nothing a resolved append
+      // promised when the process dies (SIGKILL, crash, OOM kill): the committed WAL frames are in
+      // the operating system's cache and are recovered on the next open. FULL adds an fsync per
+      // group commit, which is what it takes to survive a power cut as well.
+      this.db.pragma(`synchronous = ${this.fullSync ? 'FULL' : 'NORMAL'}`);
+      // The backlog lives on disk: a small page cache and no memory map keep the process's memory
+      // flat however many rows wait (the operating system's file cache does the rest).
+      this.db.pragma(`cache_size = -${CACHE_KIB}`);
+      this.db.pragma('mmap_size = 0');
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS items (
           id INTEGER PRIMARY KEY AUTOINCREMENT,
           ts INTEGER NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL,
           qos INTEGER NOT NULL, retain INTEGER NOT NULL, props TEXT, bytes INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);`);
+      const insert = new Map<number, Database.Statement>();
+      for (const n of INSERT_ROWS) {
+        insert.set(
+          n,
+          this.db.prepare(`INSERT INTO items (ts, topic, payload, qos, retain, props, bytes) VALUES ${Array(n).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ')}`),
+        );
+      }
+      const keys = Object.keys(emptyCounters());
       this.st = {
-        insert: this.db.prepare(
-          'INSERT INTO items (ts, topic, payload, qos, retain, props, bytes) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        ),
-        del: this.db.prepare('DELETE FROM items WHERE id = ? RETURNING bytes'),
+        insert,
+        delRange: this.db.prepare('DELETE FROM items WHERE id BETWEEN ? AND ?'),
+        del: this.db.prepare('DELETE FROM items WHERE id = ?'),
         head: this.db.prepare('SELECT id, ts, bytes FROM items WHERE id > ? ORDER BY id LIMIT ?'),
         page: this.db.prepare('SELECT * FROM items WHERE id > ? ORDER BY id LIMIT ?'),
         bytesOf: this.db.prepare('SELECT bytes FROM items WHERE id = ?'),
-        setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+        setMeta: this.db.prepare(
+          `INSERT INTO meta (key, value) VALUES ${keys.map(() => '(?, ?)').join(', ')} ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+        ),
       };
+      // Once per open, not per message: the counters below are kept up to date in memory.
       const agg = this.db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM items').get() as {
         n: number;
         b: number;
@@ -466,12 +529,22 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     return this.transactions;
   }
 
+  /** Items held in memory ahead of the reader (bounded; the backlog itself stays on disk). */
+  get aheadInMemory(): number {
+    return this.ahead.length - this.aheadAt;
+  }
+
   append(items: readonly QueueItem[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.closed) throw new Error('queue is closed');
-      items.forEach(checkItem);
-      const props = items.map((i) => (i.properties ? JSON.stringify(i.properties) : undefined));
-      const sizes = items.map((i, k) => itemBytes(i, props[k]));
+      const props: Array<string | undefined> = new Array(items.length);
+      const sizes: number[] = new Array(items.length);
+      for (let k = 0; k < items.length; k++) {
+        const item = items[k];
+        checkItem(item);
+        props[k] = item.properties ? JSON.stringify(item.properties) : undefined;
+        sizes[k] = itemBytes(item, props[k]);
+      }
       this.refuseOversized(items, sizes);
       this.pending.push({ items, props, sizes, resolve, reject });
       this.pendingCount += items.length;
@@ -485,38 +558,54 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     // Rows are read ahead of the reader, READ_AHEAD at a time: a draining forwarder asks for one
     // or two items after every PUBACK, and a query for each would cost more than the send.
     if (this.aheadAfter < 0 || afterId < this.aheadAfter) this.resetAhead(afterId);
-    let passed = 0;
-    while (passed < this.ahead.length && this.ahead[passed].item.id <= afterId) passed++;
-    if (passed) this.ahead.splice(0, passed);
+    while (this.aheadAt < this.ahead.length && this.ahead[this.aheadAt].item.id <= afterId) {
+      this.aheadBytes -= this.ahead[this.aheadAt].bytes;
+      this.aheadAt++;
+    }
     if (afterId > this.aheadAfter) this.aheadAfter = afterId;
     const out: StoredItem[] = [];
-    let i = 0;
+    let i = this.aheadAt;
     for (;;) {
       for (; i < this.ahead.length && out.length < max; i++) {
         const e = this.ahead[i];
-        if (this.pendingAcks.has(e.item.id)) continue;
+        if (this.pendingAcks.size && this.pendingAcks.has(e.item.id)) continue;
         this.peeked.set(e.item.id, e.bytes);
         out.push(e.item);
       }
       if (out.length >= max || this.aheadEnd) break;
-      const from = this.ahead.length ? this.ahead[this.ahead.length - 1].item.id : this.aheadAfter;
+      const from = this.ahead.length > this.aheadAt ? this.ahead[this.ahead.length - 1].item.id : this.aheadAfter;
       const chunk = Math.max(READ_AHEAD, max - out.length);
       const rows = this.st.page.all(from, chunk) as Row[];
       for (const r of rows) {
         const item: StoredItem = { id: r.id, topic: r.topic, payload: r.payload, qos: r.qos as QoS, retain: r.retain === 1, ts: r.ts };
         if (r.props !== null) item.properties = JSON.parse(r.props) as Record<string, unknown>;
         this.ahead.push({ item, bytes: r.bytes });
+        this.aheadBytes += r.bytes;
       }
       if (rows.length < chunk) this.aheadEnd = true;
       if (!rows.length) break;
     }
+    this.compactAhead();
     return out;
   }
 
   private resetAhead(after: number): void {
     this.ahead = [];
+    this.aheadAt = 0;
+    this.aheadBytes = 0;
     this.aheadAfter = after;
     this.aheadEnd = false;
+  }
+
+  /** Forgets passed entries once they are most of the array (O(1) amortised per item). */
+  private compactAhead(): void {
+    if (this.aheadAt === this.ahead.length) {
+      this.ahead = [];
+      this.aheadAt = 0;
+    } else if (this.aheadAt > 512 && this.aheadAt * 2 > this.ahead.length) {
+      this.ahead = this.ahead.slice(this.aheadAt);
+      this.aheadAt = 0;
+    }
   }
 
   ack(ids: readonly number[]): void {
@@ -587,24 +676,18 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     if (this.commitTimer) clearTimeout(this.commitTimer);
     this.commitTimer = undefined;
     const group = this.pending;
-    const acks = [...this.pendingAcks];
+    const acks = this.pendingAcks.size ? [...this.pendingAcks].sort((a, b) => a - b) : [];
     this.pending = [];
     this.pendingCount = 0;
     if (!group.length && !acks.length) return;
     // Only appends need the fsync before they are reported durable; deletions can ride along later.
-    const relaxed = group.length === 0;
+    const relaxed = this.fullSync && group.length === 0;
     if (relaxed) this.db.pragma('synchronous = NORMAL');
+    let firstId = 0;
     try {
       this.db.transaction(() => {
-        for (const id of acks) this.st.del.run(id);
-        for (const p of group) {
-          p.items.forEach((item, k) => {
-            this.st.insert.run(item.ts, item.topic, item.payload, item.qos, item.retain ? 1 : 0, p.props[k] ?? null, p.sizes[k]);
-            this.count++;
-            this.total += p.sizes[k];
-            this.c.appended++;
-          });
-        }
+        this.deleteAcked(acks);
+        firstId = this.insertGroup(group);
         if (this.total > this.maxBytes) this.dropHeadWhile(() => this.total > this.maxBytes, 'size');
         if (this.maxAgeMs > 0) {
           const cutoff = this.now() - this.maxAgeMs;
@@ -614,11 +697,14 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
       })();
       this.transactions++;
       for (const id of acks) this.pendingAcks.delete(id);
-      if (acks.length) {
+      // A reader that went back (a dropped connection) may hold rows that are gone now.
+      if (acks.length && this.ahead.length > this.aheadAt && acks[acks.length - 1] >= this.ahead[this.aheadAt].item.id) {
         const gone = new Set(acks);
-        this.ahead = this.ahead.filter((e) => !gone.has(e.item.id));
+        this.ahead = this.ahead.slice(this.aheadAt).filter((e) => !gone.has(e.item.id));
+        this.aheadAt = 0;
+        this.aheadBytes = this.ahead.reduce((sum, e) => sum + e.bytes, 0);
       }
-      if (group.length) this.aheadEnd = false; // new rows follow what was read ahead
+      if (group.length) this.keepAhead(group, firstId);
     } catch (err) {
       // Nothing of the group was written (the transaction rolled back): put the counters back and
       // tell every waiting append; the acknowledgements stay pending for the next commit.
@@ -632,6 +718,95 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
       if (relaxed) this.db.pragma('synchronous = FULL');
     }
     for (const p of group) p.resolve();
+  }
+
+  /** Deletes acknowledged rows, one statement per run of consecutive ids (`acks` sorted). */
+  private deleteAcked(acks: readonly number[]): void {
+    for (let i = 0; i < acks.length; ) {
+      let j = i;
+      while (j + 1 < acks.length && acks[j + 1] === acks[j] + 1) j++;
+      if (i === j) this.st.del.run(acks[i]);
+      else this.st.delRange.run(acks[i], acks[j]);
+      i = j + 1;
+    }
+  }
+
+  /**
+   * Inserts the group in order with multi-row INSERTs; returns the id of its first row. Ids of one
+   * transaction on our one connection are consecutive (AUTOINCREMENT: the largest id ever + 1).
+   */
+  private insertGroup(group: readonly Pending[]): number {
+    let n = 0;
+    for (const p of group) n += p.items.length;
+    let gi = 0;
+    let k = 0;
+    let first = 0;
+    let left = n;
+    while (left > 0) {
+      const rows = INSERT_ROWS.find((r) => r <= left) as number;
+      const params: unknown[] = new Array(rows * 7);
+      for (let r = 0, at = 0; r < rows; r++) {
+        while (k >= group[gi].items.length) {
+          gi++;
+          k = 0;
+        }
+        const p = group[gi];
+        const item = p.items[k];
+        params[at++] = item.ts;
+        params[at++] = item.topic;
+        params[at++] = item.payload;
+        params[at++] = item.qos;
+        params[at++] = item.retain ? 1 : 0;
+        params[at++] = p.props[k] ?? null;
+        params[at++] = p.sizes[k];
+        this.count++;
+        this.total += p.sizes[k];
+        this.c.appended++;
+        k++;
+      }
+      const last = Number((this.st.insert.get(rows) as Database.Statement).run(params).lastInsertRowid);
+      if (!first) first = last - rows + 1;
+      left -= rows;
+    }
+    return first;
+  }
+
+  /**
+   * A reader at the end of the table gets the group just committed from memory, so a message
+   * that arrives while the broker is connected is sent without reading back the row just written.
+   */
+  private keepAhead(group: readonly Pending[], firstId: number): void {
+    let n = 0;
+    let bytes = 0;
+    for (const p of group) {
+      n += p.items.length;
+      for (const b of p.sizes) bytes += b;
+    }
+    if (
+      this.aheadAfter < 0 ||
+      !this.aheadEnd ||
+      this.ahead.length - this.aheadAt + n > AHEAD_MAX ||
+      this.aheadBytes + bytes > AHEAD_MAX_BYTES
+    ) {
+      this.aheadEnd = false; // new rows follow what was read ahead: read them from disk
+      return;
+    }
+    const lastKnown = this.ahead.length > this.aheadAt ? this.ahead[this.ahead.length - 1].item.id : this.aheadAfter;
+    if (firstId <= lastKnown) {
+      this.aheadEnd = false; // rows dropped or reread meanwhile: let the disk decide
+      return;
+    }
+    let id = firstId;
+    for (const p of group) {
+      p.items.forEach((item, k) => {
+        const stored: StoredItem = { id: id++, topic: item.topic, payload: item.payload, qos: item.qos, retain: item.retain, ts: item.ts };
+        // The same fresh copy a read from disk gives: later changes to the caller's object do not leak in.
+        const pj = p.props[k];
+        if (pj !== undefined) stored.properties = JSON.parse(pj) as Record<string, unknown>;
+        this.ahead.push({ item: stored, bytes: p.sizes[k] });
+        this.aheadBytes += p.sizes[k];
+      });
+    }
   }
 
   /** Deletes from the head while `cond` holds (inside a transaction); counts and reports. */
@@ -670,6 +845,8 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
   }
 
   private saveCounters(): void {
-    for (const [k, v] of Object.entries(this.c)) this.st.setMeta.run(k, v);
+    const params: Array<string | number> = [];
+    for (const [k, v] of Object.entries(this.c)) params.push(k, v);
+    this.st.setMeta.run(params);
   }
 }

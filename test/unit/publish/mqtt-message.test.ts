@@ -26,6 +26,20 @@ function build(msg: SampleMessage, over: Partial<MessageSettings> = {}) {
 }
 
 describe('topic templates', () => {
+  it('checks every rendered topic, also after the same template gave valid ones (remembered topics)', () => {
+    const t = compileTopicTemplate('plant/{tag}');
+    for (let i = 0; i < 3; i++) expect(renderTopic(t, 'line1/temp', {})).toBe('plant/line1/temp');
+    for (let i = 0; i < 2; i++) {
+      expect(() => renderTopic(t, 'line1//temp', {})).toThrow(/empty level/);
+      expect(() => renderTopic(t, 'line1/+', {})).toThrow(/wildcard/);
+      expect(() => renderTopic(t, 'a\u0000b', {})).toThrow(/NUL/);
+    }
+    // More distinct topics than are remembered: the valid ones still pass, the bad one still fails.
+    for (let i = 0; i < 12_000; i++) expect(renderTopic(t, `tag${i}`, {})).toBe(`plant/tag${i}`);
+    expect(renderTopic(t, 'line1/temp', {})).toBe('plant/line1/temp');
+    expect(() => renderTopic(t, 'line1/', {})).toThrow(/empty level/);
+  });
+
   it('substitutes {tag} and message properties by path', () => {
     const t = compileTopicTemplate('site/{msg.site}/{msg.meta.line}/{msg.arr[1]}/{msg.o["a b"]}/{tag}');
     const msg = { site: 'north', meta: { line: 3 }, arr: ['x', 'y'], o: { 'a b': 'q' } };

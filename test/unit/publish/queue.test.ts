@@ -248,6 +248,87 @@ describe('SqliteQueue on disk', () => {
     await q.close();
   });
 
+  it('writes groups of any size (multi-row INSERTs) with consecutive ids, the same after reopening', async () => {
+    const file = path.join(tmp, 'multirow.sqlite');
+    const q = new SqliteQueue({ file, commitDelayMs: 5 });
+    // Sizes that cross the statement sizes (64, 8, 1) and land in one transaction.
+    let n = 0;
+    const sizes = [1, 150, 73, 9, 64];
+    await Promise.all(sizes.map((size) => q.append(Array.from({ length: size }, () => item(n++)))));
+    expect(q.commits).toBe(1);
+    const got = q.peek(1000);
+    expect(got.map((i) => seqOf(i.payload))).toEqual(Array.from({ length: n }, (_, k) => k));
+    expect(got.every((g, k) => k === 0 || g.id === got[k - 1].id + 1)).toBe(true);
+    await q.close();
+    const again = new SqliteQueue({ file });
+    const disk = again.peek(1000);
+    expect(disk.map((i) => [i.id, seqOf(i.payload), i.topic, i.qos, i.retain, i.ts])).toEqual(
+      got.map((i) => [i.id, seqOf(i.payload), i.topic, i.qos, i.retain, i.ts]),
+    );
+    expect(again.stats()).toMatchObject({ size: n, bytes: n * ITEM_BYTES, appended: n });
+    await again.close();
+  });
+
+  it('deletes acknowledged runs and single ids, out of order, leaving exactly the rest on disk', async () => {
+    const file = path.join(tmp, 'ackruns.sqlite');
+    const q = new SqliteQueue({ file, ackDelayMs: 1 });
+    await q.append(Array.from({ length: 30 }, (_, n) => item(n)));
+    const all = q.peek(30);
+    const acked = [25, 3, 4, 12, 5, 6, 7, 8, 9, 10, 14, 20, 21, 22, 23, 24, 29];
+    q.ack(acked.map((k) => all[k].id));
+    await sleepMs(20); // the deletions are committed on their own
+    const rest = Array.from({ length: 30 }, (_, k) => k).filter((k) => !acked.includes(k));
+    expect(q.peek(100).map((i) => seqOf(i.payload))).toEqual(rest);
+    await q.close();
+    const again = new SqliteQueue({ file });
+    expect(again.peek(100).map((i) => seqOf(i.payload))).toEqual(rest);
+    expect(again.stats()).toMatchObject({ size: rest.length, bytes: rest.length * ITEM_BYTES, acked: acked.length });
+    await again.close();
+  });
+
+  it('hands a caught-up reader new items from memory, but never holds the backlog in memory', async () => {
+    const file = path.join(tmp, 'ahead.sqlite');
+    const q = new SqliteQueue({ file });
+    expect(q.peek(10)).toEqual([]); // the reader is at the end of the (empty) table
+    let n = 0;
+    for (let g = 0; g < 6; g++) await q.append(Array.from({ length: 5000 }, () => item(n++)));
+    expect(q.aheadInMemory).toBeLessThanOrEqual(10_000);
+    expect(q.aheadInMemory).toBeGreaterThan(0);
+    // Large payloads: bounded by bytes as well.
+    for (let g = 0; g < 3; g++) await q.append(Array.from({ length: 40 }, () => item(n++, 100_000)));
+    expect(q.size).toBe(n);
+    // Reading all of it gives every item once, in order, whether it came from memory or disk.
+    const seen: number[] = [];
+    let after = 0;
+    for (;;) {
+      const page = q.peek(500, after);
+      if (!page.length) break;
+      for (const i of page) seen.push(seqOf(i.payload));
+      after = page[page.length - 1].id;
+      q.ack(page.map((i) => i.id));
+    }
+    expect(seen).toEqual(Array.from({ length: n }, (_, k) => k));
+    // Once caught up, large items stay within the byte bound.
+    await q.append(Array.from({ length: 200 }, () => item(n++, 100_000)));
+    expect(q.aheadInMemory * 100_001).toBeLessThanOrEqual(8 * 1024 * 1024);
+    expect(q.peek(1000, after).map((i) => seqOf(i.payload))).toEqual(Array.from({ length: 200 }, (_, k) => n - 200 + k));
+    await q.close();
+  });
+
+  it('gives a reader that went back only what is still unacknowledged, after the deletions are committed', async () => {
+    const q = new SqliteQueue({ file: path.join(tmp, 'reread.sqlite'), ackDelayMs: 1 });
+    await q.append(Array.from({ length: 20 }, (_, n) => item(n)));
+    const first = q.peek(20);
+    q.ack(first.slice(0, 5).map((i) => i.id));
+    expect(q.peek(3).map((i) => seqOf(i.payload))).toEqual([5, 6, 7]); // from the start again
+    q.ack(first.slice(5, 8).map((i) => i.id));
+    await sleepMs(20);
+    expect(q.peek(3).map((i) => seqOf(i.payload))).toEqual([8, 9, 10]);
+    await q.append([item(20)]);
+    expect(q.peek(100, first[19].id).map((i) => seqOf(i.payload))).toEqual([20]);
+    await q.close();
+  });
+
   it('makes the folder under the user directory', () => {
     const f = queueFile(path.join(tmp, 'user'), 'node:1/x');
     expect(path.dirname(f)).toBe(path.join(tmp, 'user', 'plantwire'));
@@ -255,13 +336,14 @@ describe('SqliteQueue on disk', () => {
     expect(path.basename(f)).toBe('node_1_x.sqlite');
   });
 
-  it('loses no resolved append when the writing process is SIGKILLed mid-write', async () => {
-    const dir = path.join(tmp, 'crash');
+  // 'normal' is what plantwire-mqtt-publish uses: no fsync, still nothing lost when the process dies.
+  it.each(['full', 'normal'])('loses no resolved append when the writing process is SIGKILLed mid-write (synchronous %s)', async (sync) => {
+    const dir = path.join(tmp, `crash-${sync}`);
     const lib = compileQueueForChild(dir);
     const file = path.join(dir, 'crash.sqlite');
     const childSrc = `
       const { SqliteQueue } = require(${JSON.stringify(lib)});
-      const q = new SqliteQueue({ file: ${JSON.stringify(file)}, commitDelayMs: 1 });
+      const q = new SqliteQueue({ file: ${JSON.stringify(file)}, commitDelayMs: 1, synchronous: ${JSON.stringify(sync)} });
       let n = 0;
       function burst() {
         const batch = [];
