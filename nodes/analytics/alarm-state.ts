@@ -11,7 +11,7 @@
  */
 import { ConfigError, InputError } from '../shared/errors';
 import { numericValue, type Quality, type Sample } from '../shared/sample';
-import { EventClock, MAX_TIMER_MS, systemTimers, type Timers } from './event-clock';
+import { checkEventTime, EventClock, formatTime, MAX_TIMER_MS, systemTimers, type Timers } from './event-clock';
 
 export type AlarmState = 'normal' | 'unack' | 'acked' | 'rtn-unack' | 'shelved';
 export type AlarmLevel = 'HH' | 'H' | 'L' | 'LL';
@@ -139,6 +139,17 @@ export class AlarmEngine {
     this.timers = timers;
   }
 
+  /**
+   * Refuses, as a whole, a batch whose new tags would pass MAX_ALARM_TAGS, so that one oversized
+   * batch cannot fill the table and lock out every later tag.
+   */
+  admit(tags: readonly string[]): void {
+    const fresh = new Set(tags.filter((t) => !this.tags.has(t))).size;
+    if (this.tags.size + fresh > MAX_ALARM_TAGS) {
+      throw new InputError(`batch refused: its ${fresh} new tags would pass the limit of ${MAX_ALARM_TAGS} tags (${this.tags.size} known)`);
+    }
+  }
+
   /** Level the value is in, given the level the alarm holds now (for hysteresis on the way out). */
   levelOf(v: number, held: AlarmLevel | null): AlarmLevel | null {
     const h = this.o.hysteresis;
@@ -159,9 +170,10 @@ export class AlarmEngine {
   process(s: Sample): AlarmEvent[] {
     const bad = s.value === null || s.quality === 'bad';
     const v = s.value === null ? null : numericValue(s);
+    checkEventTime(s.tag, s.ts, this.timers.now());
     const st = this.tags.get(s.tag);
     if (st && st.lastTs !== null && s.ts < st.lastTs) {
-      throw new InputError(`tag "${s.tag}": timestamp ${new Date(s.ts).toISOString()} is earlier than the previous sample's`);
+      throw new InputError(`tag "${s.tag}": timestamp ${formatTime(s.ts)} is earlier than the previous sample's`);
     }
     if (!st && this.tags.size >= MAX_ALARM_TAGS) throw new InputError(`more than ${MAX_ALARM_TAGS} tags: tag "${s.tag}" refused`);
     const t = st ?? newTagAlarm(s.ts);

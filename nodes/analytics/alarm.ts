@@ -84,7 +84,16 @@ export = function register(RED: NodeAPI): void {
     showStatus();
 
     onInput(this, (msg, send, done) => {
-      const m = msg as unknown as SampleMessage;
+      try {
+        handle(msg as unknown as SampleMessage, send, done);
+      } catch (err) {
+        // A refusal shows on the node as well as in Catch and the log.
+        status.set('error', RED._('alarm.status.refused'));
+        throw err;
+      }
+    });
+
+    function handle(m: SampleMessage, send: (m: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void, done: (err?: Error) => void): void {
       const at = m.timestamp === undefined ? undefined : readTimestamp(m.timestamp, Date.now);
       if (m.reset === true) {
         engine.reset(typeof m.topic === 'string' && m.topic !== '' ? m.topic : undefined);
@@ -116,6 +125,7 @@ export = function register(RED: NodeAPI): void {
         return;
       }
       const samples = samplesFromMessage(m, { defaultTag: config.name || 'value' });
+      engine.admit(samples.map((s) => s.tag));
       const events: AlarmEvent[] = [];
       let failure: unknown;
       // Every tag of a batch is evaluated; one bad tag is reported without losing the others.
@@ -130,7 +140,7 @@ export = function register(RED: NodeAPI): void {
       emit(events, send);
       if (failure) throw failure;
       done();
-    });
+    }
 
     this.on('close', (_removed: boolean, done: () => void) => {
       engine.dispose();

@@ -37,7 +37,16 @@ export = function register(RED: NodeAPI): void {
     status.set('stopped', RED._('anomaly.status.waiting'));
 
     onInput(this, (msg, send, done) => {
-      const m = msg as unknown as SampleMessage;
+      try {
+        handle(msg as unknown as SampleMessage, send, done);
+      } catch (err) {
+        // A refusal shows on the node as well as in Catch and the log.
+        status.set('error', RED._('anomaly.status.refused'));
+        throw err;
+      }
+    });
+
+    function handle(m: SampleMessage, send: (m: NodeMessage) => void, done: (err?: Error) => void): void {
       if (m.reset === true) {
         engine.reset(typeof m.topic === 'string' && m.topic !== '' ? m.topic : undefined);
         status.set('stopped', RED._('anomaly.status.waiting'));
@@ -46,8 +55,19 @@ export = function register(RED: NodeAPI): void {
       }
       const batch = isBatchMessage(m);
       const samples = samplesFromMessage(m, { defaultTag: config.name || 'value' });
-      const results = samples.map((s) => engine.process(s));
+      engine.admit(samples.map((s) => s.tag));
+      const results: AnomalyResult[] = [];
+      let failure: unknown;
+      // Every tag of a batch is judged; one bad tag is reported without losing the others' results.
+      for (const s of samples) {
+        try {
+          results.push(engine.process(s));
+        } catch (err) {
+          failure ??= err;
+        }
+      }
       if (results.length === 0) {
+        if (failure) throw failure;
         done();
         return;
       }
@@ -75,8 +95,9 @@ export = function register(RED: NodeAPI): void {
         status.set('ok', r.score === null ? RED._('anomaly.status.bad') : RED._('anomaly.status.score', { score: r.score.toFixed(2) }));
       }
       send(out as unknown as NodeMessage);
+      if (failure) throw failure;
       done();
-    });
+    }
   }
   RED.nodes.registerType('plantwire-anomaly', AnomalyNode);
 };

@@ -5,6 +5,7 @@
  */
 import { ConfigError, InputError } from '../shared/errors';
 import { numericValue, type Quality, type Sample } from '../shared/sample';
+import { checkEventTime, formatTime } from './event-clock';
 
 export const ANOMALY_METHODS = ['zscore', 'ewma', 'mad'] as const;
 export type AnomalyMethod = (typeof ANOMALY_METHODS)[number];
@@ -196,7 +197,11 @@ export class AnomalyEngine {
   readonly warmup: number;
   readonly lambda: number;
 
-  constructor(private readonly o: AnomalyOptions) {
+  /** `now`: this host's clock, to refuse timestamps far in the future. */
+  constructor(
+    private readonly o: AnomalyOptions,
+    private readonly now: () => number = Date.now,
+  ) {
     checkAnomalyOptions(o);
     this.warmup = Math.max(o.warmup, MIN_HISTORY[o.method]);
     this.lambda = 2 / (o.window + 1);
@@ -215,8 +220,9 @@ export class AnomalyEngine {
   process(s: Sample): AnomalyResult {
     const x = s.value === null ? null : numericValue(s);
     if (x !== null && Math.abs(x) > MAX_MAGNITUDE) throw new InputError(`tag "${s.tag}": value ${x} is beyond ±1e100 and cannot be scored`);
+    checkEventTime(s.tag, s.ts, this.now());
     let t = this.tags.get(s.tag);
-    if (t && s.ts < t.lastTs) throw new InputError(`tag "${s.tag}": timestamp ${new Date(s.ts).toISOString()} is earlier than the previous sample's`);
+    if (t && s.ts < t.lastTs) throw new InputError(`tag "${s.tag}": timestamp ${formatTime(s.ts)} is earlier than the previous sample's`);
     if (!t) {
       if (this.tags.size >= MAX_TAGS) throw new InputError(`more than ${MAX_TAGS} tags: tag "${s.tag}" refused`);
       t = { detector: this.create(), learned: 0, lastTs: s.ts };
@@ -233,6 +239,14 @@ export class AnomalyEngine {
     if (left > 0) return { ...base, score: null, anomaly: false, baseline: r.baseline, quality: s.quality };
     const score = r.score;
     return { ...base, score, anomaly: score !== null && Math.abs(score) > this.o.threshold, baseline: r.baseline, quality: s.quality };
+  }
+
+  /** Refuses, as a whole, a batch whose new tags would pass MAX_TAGS (one batch must not lock out later tags). */
+  admit(tags: readonly string[]): void {
+    const fresh = new Set(tags.filter((t) => !this.tags.has(t))).size;
+    if (this.tags.size + fresh > MAX_TAGS) {
+      throw new InputError(`batch refused: its ${fresh} new tags would pass the limit of ${MAX_TAGS} tags (${this.tags.size} known)`);
+    }
   }
 
   /** msg.reset: forgets one tag, or every tag. */

@@ -5,6 +5,8 @@
  * keeps running an hour behind, and a delay counts the same seconds whether or not more samples
  * come in.
  */
+import { InputError } from '../shared/errors';
+
 export interface Timers {
   /** Arrival clock, epoch ms. */
   now(): number;
@@ -41,5 +43,27 @@ export class EventClock {
 
   get seen(): boolean {
     return this.lastTs !== undefined;
+  }
+}
+
+/** Largest |epoch ms| a Date can hold (ECMA-262 21.4.1.1): +-100,000,000 days from 1970. */
+export const DATE_LIMIT_MS = 8.64e15;
+/** How far a sample's timestamp may run ahead of this host's clock (a device clock set wrong). */
+export const MAX_FUTURE_MS = 24 * 3_600_000;
+
+/** A timestamp for a message: ISO 8601 when it is a date, the bare number when it is not. */
+export function formatTime(ts: number): string {
+  return Number.isFinite(ts) && Math.abs(ts) <= DATE_LIMIT_MS ? new Date(ts).toISOString() : String(ts);
+}
+
+/**
+ * Refuses an event time that would poison a tag's state: outside the Date range, or more than a
+ * day ahead of this host's clock. Accepted, a timestamp in the year 3000 would make every later
+ * sample of the tag "older than the previous one", and the tag would be lost for good.
+ */
+export function checkEventTime(tag: string, ts: number, now: number): void {
+  if (!Number.isFinite(ts) || Math.abs(ts) > DATE_LIMIT_MS) throw new InputError(`tag "${tag}": timestamp ${ts} is outside the range of dates`);
+  if (ts > now + MAX_FUTURE_MS) {
+    throw new InputError(`tag "${tag}": timestamp ${formatTime(ts)} is more than 24 h ahead of this host's clock (${formatTime(now)})`);
   }
 }

@@ -11,7 +11,7 @@
  */
 import { ConfigError, InputError } from '../shared/errors';
 import { typeName, worstQuality, type Quality, type Sample } from '../shared/sample';
-import { EventClock, MAX_TIMER_MS, systemTimers, type Timers } from './event-clock';
+import { checkEventTime, EventClock, formatTime, MAX_TIMER_MS, systemTimers, type Timers } from './event-clock';
 
 export const COUNT_MODES = ['increment', 'counter'] as const;
 export type CountMode = (typeof COUNT_MODES)[number];
@@ -245,9 +245,10 @@ export class OeeEngine {
     // Read the value before touching any state, so a refused sample changes nothing.
     const running = !bad && signal === 'state' ? runningOf(s) : undefined;
     const count = !bad && signal !== 'state' ? this.countOf(s) : undefined;
+    checkEventTime(s.tag, s.ts, this.timers.now());
     let st = this.lines.get(line);
     if (st && s.ts < st.lastTs) {
-      throw new InputError(`tag "${s.tag}": timestamp ${new Date(s.ts).toISOString()} is earlier than line "${line}"'s previous sample`);
+      throw new InputError(`tag "${s.tag}": timestamp ${formatTime(s.ts)} is earlier than line "${line}"'s previous sample`);
     }
     const reports: OeeReport[] = [];
     if (!st) {
@@ -265,6 +266,23 @@ export class OeeEngine {
     }
     this.armLine(line, st);
     return reports;
+  }
+
+  /** Refuses, as a whole, a batch whose new lines would pass MAX_LINES (one batch must not lock out later lines). */
+  admit(tags: readonly string[]): void {
+    const fresh = new Set<string>();
+    for (const tag of tags) {
+      let line: string;
+      try {
+        [line] = lineOf(tag);
+      } catch {
+        continue; // an unknown signal is refused on its own when the batch is processed
+      }
+      if (!this.lines.has(line)) fresh.add(line);
+    }
+    if (this.lines.size + fresh.size > MAX_LINES) {
+      throw new InputError(`batch refused: its ${fresh.size} new lines would pass the limit of ${MAX_LINES} lines (${this.lines.size} known)`);
+    }
   }
 
   private countOf(s: Sample): number {

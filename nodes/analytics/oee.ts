@@ -85,7 +85,16 @@ export = function register(RED: NodeAPI): void {
     else status.set('stopped', RED._('oee.status.waiting'));
 
     onInput(this, (msg, send, done) => {
-      const m = msg as unknown as SampleMessage;
+      try {
+        handle(msg as unknown as SampleMessage, send, done);
+      } catch (err) {
+        // A refusal shows on the node as well as in Catch and the log.
+        status.set('error', RED._('oee.status.refused'));
+        throw err;
+      }
+    });
+
+    function handle(m: SampleMessage, send: (m: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void, done: (err?: Error) => void): void {
       if (m.reset === true) {
         engine.reset(lineFromTopic(m.topic));
         save();
@@ -100,6 +109,7 @@ export = function register(RED: NodeAPI): void {
         return;
       }
       const samples = samplesFromMessage(m);
+      engine.admit(samples.map((s) => s.tag));
       const closing: OeeReport[] = [];
       let failure: unknown;
       for (const s of samples) {
@@ -114,7 +124,7 @@ export = function register(RED: NodeAPI): void {
       if (!closing.length && !failure && samples.length) status.set('ok', RED._('oee.status.running', { count: engine.lineNames.length }));
       if (failure) throw failure;
       done();
-    });
+    }
 
     this.on('close', (_removed: boolean, done: () => void) => {
       engine.dispose();

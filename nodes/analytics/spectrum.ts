@@ -11,6 +11,7 @@
 import FFT = require('fft.js');
 import { ConfigError, InputError } from '../shared/errors';
 import { numericValue, typeName, worstQuality, type Quality, type Sample } from '../shared/sample';
+import { checkEventTime, formatTime } from './event-clock';
 
 export const WINDOW_FUNCTIONS = ['hann', 'rect'] as const;
 export type WindowFn = (typeof WINDOW_FUNCTIONS)[number];
@@ -270,14 +271,34 @@ export class VibrationEngine {
   private readonly collectors = new Map<string, Collector>();
   private readonly lastTs = new Map<string, number>();
 
-  constructor(readonly o: VibrationOptions) {
+  /** `now`: this host's clock, to refuse timestamps far in the future. */
+  constructor(
+    readonly o: VibrationOptions,
+    private readonly now: () => number = Date.now,
+  ) {
     this.analyser = new SpectrumAnalyser(o);
   }
 
+  /**
+   * Refuses, as a whole, a batch whose new tags would pass the bounds (tags tracked, and tags
+   * collecting single samples), so that one oversized batch cannot lock out every later tag.
+   */
+  admit(tags: readonly string[], collecting: readonly string[]): void {
+    const fresh = new Set(tags.filter((t) => !this.lastTs.has(t))).size;
+    if (this.lastTs.size + fresh > MAX_TAGS) {
+      throw new InputError(`batch refused: its ${fresh} new tags would pass the limit of ${MAX_TAGS} tags (${this.lastTs.size} known)`);
+    }
+    const freshCollecting = new Set(collecting.filter((t) => !this.collectors.has(t))).size;
+    if (this.collectors.size + freshCollecting > MAX_COLLECTING_TAGS) {
+      throw new InputError(`batch refused: ${freshCollecting} more tags collecting single samples would pass the limit of ${MAX_COLLECTING_TAGS}`);
+    }
+  }
+
   private checkTime(tag: string, ts: number): void {
+    checkEventTime(tag, ts, this.now());
     if (!this.lastTs.has(tag) && this.lastTs.size >= MAX_TAGS) throw new InputError(`more than ${MAX_TAGS} tags: tag "${tag}" refused`);
     const last = this.lastTs.get(tag);
-    if (last !== undefined && ts < last) throw new InputError(`tag "${tag}": timestamp ${new Date(ts).toISOString()} is earlier than the previous sample's`);
+    if (last !== undefined && ts < last) throw new InputError(`tag "${tag}": timestamp ${formatTime(ts)} is earlier than the previous sample's`);
   }
 
   /**

@@ -41,7 +41,16 @@ export = function register(RED: NodeAPI): void {
     status.set('stopped', RED._('vibration.status.waiting'));
 
     onInput(this, (msg, send, done) => {
-      const m = msg as unknown as SampleMessage;
+      try {
+        handle(msg as unknown as SampleMessage, send, done);
+      } catch (err) {
+        // A refusal shows on the node as well as in Catch and the log.
+        status.set('error', RED._('vibration.status.refused'));
+        throw err;
+      }
+    });
+
+    function handle(m: SampleMessage, send: (m: Array<NodeMessage | NodeMessage[] | null>) => void, done: (err?: Error) => void): void {
       if (m.reset === true) {
         engine.reset(typeof m.topic === 'string' && m.topic !== '' ? m.topic : undefined);
         status.set('stopped', RED._('vibration.status.waiting'));
@@ -50,6 +59,10 @@ export = function register(RED: NodeAPI): void {
       }
       // Waveforms travel as arrays, which plain samples may not be: read values as objects and sort them here.
       const samples = samplesFromMessage(m, { defaultTag: config.name || 'value', allowObjectValues: true });
+      engine.admit(
+        samples.map((s) => s.tag),
+        samples.filter((s) => s.value !== null && typeof s.value !== 'object').map((s) => s.tag),
+      );
       const results: VibrationResult[] = [];
       let failure: unknown;
       let collecting: { tag: string; count: number } | undefined;
@@ -84,7 +97,7 @@ export = function register(RED: NodeAPI): void {
       }
       if (failure) throw failure;
       done();
-    });
+    }
   }
   RED.nodes.registerType('plantwire-vibration', VibrationNode);
 };

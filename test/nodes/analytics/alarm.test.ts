@@ -96,8 +96,15 @@ describe('plantwire-alarm node', () => {
     const got = collect(helper.getNode('out'));
     a.receive({ topic: 'p', payload: 50, timestamp: T0 });
     const err = nextError(a);
+    const statuses: Array<{ fill?: string; shape?: string }> = [];
+    const setStatus = a.status.bind(a);
+    a.status = (st: Parameters<typeof setStatus>[0]) => {
+      statuses.push(st as { fill?: string; shape?: string });
+      return setStatus(st);
+    };
     a.receive(bad);
     expect(String((await err).error)).toMatch(why);
+    expect(statuses).toContainEqual(expect.objectContaining({ fill: 'red', shape: 'ring' }));
     a.receive({ topic: 'p', payload: 85, timestamp: T0 + 5000 });
     await sleep(50);
     expect(got.map((m) => m.payload.state)).toEqual(['unack']);

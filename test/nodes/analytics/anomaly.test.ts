@@ -69,8 +69,15 @@ describe('plantwire-anomaly node', () => {
     await first;
     const out = collect(helper.getNode('out'));
     const err = nextError(n);
+    const statuses: Array<{ fill?: string; shape?: string }> = [];
+    const setStatus = n.status.bind(n);
+    n.status = (st: Parameters<typeof setStatus>[0]) => {
+      statuses.push(st as { fill?: string; shape?: string });
+      return setStatus(st);
+    };
     n.receive(bad);
     expect(String((await err).error)).toMatch(why);
+    expect(statuses).toContainEqual(expect.objectContaining({ fill: 'red', shape: 'ring' }));
     n.receive({ topic: 'x', payload: 2, timestamp: 20 });
     await sleep(50);
     expect(out.map((m) => m.payload.value)).toEqual([2]);

@@ -81,8 +81,15 @@ describe('plantwire-oee node', () => {
     const o = helper.getNode('o');
     o.receive({ topic: 'state', payload: true, timestamp: at(6) });
     const err = nextError(o);
+    const statuses: Array<{ fill?: string; shape?: string }> = [];
+    const setStatus = o.status.bind(o);
+    o.status = (st: Parameters<typeof setStatus>[0]) => {
+      statuses.push(st as { fill?: string; shape?: string });
+      return setStatus(st);
+    };
     o.receive(bad);
     expect(String((await err).error)).toMatch(why);
+    expect(statuses).toContainEqual(expect.objectContaining({ fill: 'red', shape: 'ring' }));
     o.receive({ topic: 'good', payload: 7, timestamp: at(6.5) });
     const got = nextMessages(helper.getNode('out'));
     o.receive({ action: 'report' });

@@ -70,8 +70,15 @@ describe('plantwire-vibration node', () => {
     await first;
     const out = collect(helper.getNode('out'));
     const err = nextError(v);
+    const statuses: Array<{ fill?: string; shape?: string }> = [];
+    const setStatus = v.status.bind(v);
+    v.status = (st: Parameters<typeof setStatus>[0]) => {
+      statuses.push(st as { fill?: string; shape?: string });
+      return setStatus(st);
+    };
     v.receive(bad);
     expect(String((await err).error)).toMatch(why);
+    expect(statuses).toContainEqual(expect.objectContaining({ fill: 'red', shape: 'ring' }));
     v.receive({ topic: 'w', payload: sine(64, 64, 16, 1), timestamp: 200 });
     await sleep(50);
     expect(out.map((m) => Math.round(m.payload.dominantHz))).toEqual([16]);

@@ -10,7 +10,7 @@ const at = (hours: number) => DAY + hours * H;
 // Shift times are wall-clock times in a zone: pin it, so the tests do not depend on the host's zone.
 const base: OeeOptions = { idealCycleTime: 1, period: 0, resetAt: ['06:00', '14:00', '22:00'], countMode: 'increment', rollover: 0, timeZone: 'UTC' };
 /** A clock that does not move: reports are for the last sample's time exactly. */
-const frozen: Timers = { now: () => 0, setTimeout: () => 0, clearTimeout: () => undefined };
+const frozen: Timers = { now: () => Date.UTC(2030, 0, 1), setTimeout: () => 0, clearTimeout: () => undefined };
 /** Engines arm a timer for the next shift end: every engine made here is disposed after its test. */
 const made: OeeEngine[] = [];
 function mk(o: OeeOptions, timers: Timers = frozen): OeeEngine {
