@@ -60,7 +60,13 @@ export interface OeeReport {
 /** What survives a restart for one line (JSON-safe; stored in the node context). */
 export interface LineState {
   shiftStart: number;
+  /** Time the line is accounted up to (a periodic report moves it to "now"). */
   lastTs: number;
+  /**
+   * Newest sample seen. Samples are ordered against this, not lastTs: a poll that started just
+   * before a periodic report arrives after it with an older timestamp and is still in order.
+   */
+  lastSampleTs?: number;
   running: boolean;
   runMs: number;
   good: number;
@@ -214,7 +220,7 @@ function parseLine(raw: unknown): LineState | undefined {
   if (!lc || typeof lc !== 'object' || !(lc.good === null || num(lc.good)) || !(lc.reject === null || num(lc.reject))) return undefined;
   const q = r.quality;
   return {
-    shiftStart: r.shiftStart, lastTs: r.lastTs, running: r.running, runMs: r.runMs, good: r.good, reject: r.reject,
+    shiftStart: r.shiftStart, lastTs: r.lastTs, lastSampleTs: num(r.lastSampleTs) ? r.lastSampleTs : r.lastTs, running: r.running, runMs: r.runMs, good: r.good, reject: r.reject,
     lastCounter: { good: lc.good as number | null, reject: lc.reject as number | null },
     quality: q === 'uncertain' || q === 'bad' ? q : 'good',
   };
@@ -247,17 +253,20 @@ export class OeeEngine {
     const count = !bad && signal !== 'state' ? this.countOf(s) : undefined;
     checkEventTime(s.tag, s.ts, this.timers.now());
     let st = this.lines.get(line);
-    if (st && s.ts < st.lastTs) {
+    if (st && s.ts < (st.lastSampleTs ?? st.lastTs)) {
       throw new InputError(`tag "${s.tag}": timestamp ${formatTime(s.ts)} is earlier than line "${line}"'s previous sample`);
     }
     const reports: OeeReport[] = [];
     if (!st) {
       if (this.lines.size >= MAX_LINES) throw new InputError(`more than ${MAX_LINES} lines: tag "${s.tag}" refused`);
-      st = { shiftStart: s.ts, lastTs: s.ts, running: false, runMs: 0, good: 0, reject: 0, lastCounter: { good: null, reject: null }, quality: 'good' };
+      st = { shiftStart: s.ts, lastTs: s.ts, lastSampleTs: s.ts, running: false, runMs: 0, good: 0, reject: 0, lastCounter: { good: null, reject: null }, quality: 'good' };
       this.lines.set(line, st);
     } else {
       this.advance(line, st, s.ts, reports);
     }
+    // A sample older than the last report (but newer than the last sample) is accounted from the
+    // report's time: the state change it carries takes effect then, at most one report late.
+    st.lastSampleTs = s.ts;
     this.clock(line).observe(s.ts);
     st.quality = worstQuality(st.quality, bad ? 'bad' : s.quality);
     if (!bad) {

@@ -108,6 +108,23 @@ describe('OeeEngine: timers', () => {
     expect(jest.getTimerCount()).toBe(0);
   });
 
+  it('takes a sample stamped before a periodic report that came after the previous sample (a poll in flight)', () => {
+    const e = mk({ ...base, resetAt: [], period: 60 }, fakeTimers());
+    const reports: OeeReport[] = [];
+    e.onReport = (r) => reports.push(...r);
+    e.start();
+    feed(e, 'state', 'running', at(6));
+    jest.advanceTimersByTime(59_990);
+    // The poll started at 59.99 s; the report fires at 60 s; the sample arrives after it.
+    jest.advanceTimersByTime(10);
+    expect(reports).toHaveLength(1);
+    expect(() => feed(e, 'good', 5, at(6) + 59_990)).not.toThrow();
+    expect(e.report()[0].figures.good).toBe(5);
+    // A sample older than the previous sample is still refused.
+    expect(() => feed(e, 'good', 1, at(6) + 59_000)).toThrow(/earlier than/);
+    e.dispose();
+  });
+
   it('event time keeps the device clock offset between samples', () => {
     const e = mk({ ...base, resetAt: [] }, fakeTimers());
     // The PLC clock runs 10 minutes behind the host.
