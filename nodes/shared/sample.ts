@@ -76,6 +76,8 @@ export function readTimestamp(raw: unknown, now: () => number): number {
   if (raw === undefined || raw === null) return now();
   if (typeof raw === 'number') {
     if (!Number.isFinite(raw)) throw new InputError(`msg.timestamp is not a finite number (${raw})`);
+    // Beyond ±8.64e15 ms a timestamp is no Date at all (ECMA-262 time value range).
+    if (Math.abs(raw) > 8.64e15) throw new InputError(`msg.timestamp ${raw} is outside the range of dates`);
     return raw;
   }
   if (raw instanceof Date) {

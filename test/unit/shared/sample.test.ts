@@ -43,6 +43,7 @@ describe('samplesFromMessage', () => {
     [{ payload: 1, quality: 'fine' }, /quality/],
     [{ payload: 1, timestamp: 'yesterday' }, /not a date/],
     [{ payload: 1, timestamp: NaN }, /finite/],
+    [{ payload: 1, timestamp: 1e300 }, /range of dates/],
     [{ payload: 1, timestamp: {} }, /epoch/],
     [{ payload: { a: 'x', b: NaN } }, /payload\["b"\]/],
   ])('refuses %p with a clear InputError', (msg, re) => {
