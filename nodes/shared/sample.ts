@@ -135,7 +135,7 @@ const NO_OPTIONS: ReadOptions = Object.freeze({});
 export function samplesFromMessage(msg: SampleMessage, options: ReadOptions = NO_OPTIONS): Sample[] {
   const raw = msg.timestamp;
   // A number is the common case: checked here without a call (and the same error as readTimestamp).
-  const ts = typeof raw === 'number' && Number.isFinite(raw) ? raw : readTimestamp(raw, options.now ?? Date.now);
+  const ts = typeof raw === 'number' && raw >= -8.64e15 && raw <= 8.64e15 ? raw : readTimestamp(raw, options.now ?? Date.now);
   if (isBatchMessage(msg)) {
     const payload = msg.payload as Record<string, unknown>;
     const qualities = isPlainObject(msg.quality) ? msg.quality : {};
