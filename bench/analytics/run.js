@@ -118,15 +118,17 @@ const MARKER = 1e9;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Timed runs per flow (round-robin with the pass-through), and the untimed warm-up run's length. */
+const ROUNDS = 3;
+const WARMUP = Math.min(N, 50_000);
+let deployed = 0;
+
 /**
  * Deploys [under -> sink], sends n samples into `under` and a marker after them; resolves with
  * samples/s (input samples over the time until the marker reaches the sink: messages keep their
  * order along one wire, so every sample has been processed by then) and the messages that reached
  * the sink (the marker not counted).
  */
-const ROUNDS = 3;
-const WARMUP = Math.min(N, 50_000);
-let deployed = 0;
 
 async function measureOnce(underDef, makeMsg, n) {
   // Fresh node ids each run: a node keeps its context across deploys (the rate node restores from it).
@@ -158,8 +160,8 @@ async function measureOnce(underDef, makeMsg, n) {
   return { rate, out: sink.received - 1 };
 }
 
+/** rbe and smooth read msg.payload too: the same message shape for every flow. */
 const single = (i, v) => ({ topic: 'line1/temp', payload: v, timestamp: T0 + i });
-/** rbe and smooth read msg.payload too; the same message shape for every flow. */
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);

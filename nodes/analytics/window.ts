@@ -189,9 +189,33 @@ class OrderTree {
     const h = (n - 1) * p;
     const lo = Math.floor(h);
     const frac = h - lo;
-    const a = this.kth(lo);
-    if (frac === 0 || lo + 1 >= n) return a;
-    return a + frac * (this.kth(lo + 1) - a);
+    if (frac === 0 || lo + 1 >= n) return this.kth(lo);
+    // Ranks lo and lo + 1 in one descent: the next value is the leftmost node of the right subtree
+    // of rank lo's node, or else the last node the descent turned left at.
+    const left = this.left;
+    const size = this.size;
+    let k = lo;
+    let t = this.root;
+    let next = NIL;
+    for (;;) {
+      const l = left[t];
+      const ls = l === NIL ? 0 : size[l];
+      if (k < ls) {
+        next = t;
+        t = l;
+      } else if (k === ls) break;
+      else {
+        k -= ls + 1;
+        t = this.right[t];
+      }
+    }
+    let r = this.right[t];
+    if (r !== NIL) {
+      while (left[r] !== NIL) r = left[r];
+      next = r;
+    }
+    const a = this.key[t];
+    return a + frac * (this.key[next] - a);
   }
 
   /** Whether the key at `a` sorts before the key at `b`. */
