@@ -30,7 +30,10 @@ class FakeTransport implements ForwardTransport {
   }
 }
 
+/** Lets acknowledgements settle and the window refill, which runs once per event-loop turn. */
 const flushMicrotasks = async () => {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+  await new Promise((r) => setImmediate(r));
   for (let i = 0; i < 5; i++) await Promise.resolve();
 };
 
@@ -49,6 +52,31 @@ describe('Forwarder', () => {
     expect(t.log).toEqual(Array.from({ length: 35 }, (_, n) => String(n)));
     expect(queue.size).toBe(0);
     expect(f.stats()).toMatchObject({ sent: 35, queued: 0, inFlight: 0 });
+  });
+
+  it('refills the window once for all the PUBACKs of one event-loop turn, never beyond maxInFlight', async () => {
+    const queue = new MemoryQueue();
+    const t = new FakeTransport();
+    const deferred: Array<() => void> = [];
+    const f = new Forwarder({ queue, transport: t, maxInFlight: 10, defer: (fn) => deferred.push(fn) });
+    await f.enqueue(Array.from({ length: 30 }, (_, n) => item(n)));
+    expect(t.outstanding).toHaveLength(10);
+    // Six PUBACKs arrive together: each leaves the queue at once, the refill waits for the turn's end.
+    t.outstanding.splice(0, 6).forEach((p) => p.resolve());
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(queue.size).toBe(24);
+    expect(t.outstanding).toHaveLength(4);
+    expect(deferred).toHaveLength(1); // one refill for the six
+    deferred.shift()!();
+    expect(t.outstanding).toHaveLength(10);
+    expect(t.log).toEqual(Array.from({ length: 16 }, (_, n) => String(n)));
+    // After close a refill that was already scheduled sends nothing.
+    t.outstanding.splice(0, 3).forEach((p) => p.resolve());
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    f.close();
+    deferred.splice(0).forEach((fn) => fn());
+    expect(t.log).toHaveLength(16);
+    expect(t.maxOutstanding).toBe(10);
   });
 
   it('honours the broker Receive Maximum when smaller than the window', async () => {
