@@ -3,15 +3,26 @@
  * logs it and triggers Catch nodes (calling node.error as well would fire Catch twice), and the
  * flow keeps running whatever the handler throws.
  */
+import { errorMessage, InputError } from './errors';
 import type { Done, Node, NodeMessageInFlow, Send } from './red';
+import { statusReporterOf } from './status';
 
 export type InputHandler = (msg: NodeMessageInFlow, send: Send, done: Done) => void | Promise<void>;
 
+/**
+ * A refused or failed message also shows on the node for a few seconds (red ring, the reason),
+ * then the node's own status comes back: the editor shows what Catch and the log were told.
+ */
 export function onInput(node: Node, handler: InputHandler): void {
+  node.on('close', () => statusReporterOf(node)?.dispose());
   node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
-    const fail = (err: unknown) => done(err instanceof Error ? err : new Error(String(err)));
+    const settle: Done = (err?: Error) => {
+      if (err) statusReporterOf(node)?.flash('error', `${err instanceof InputError ? 'refused' : 'failed'}: ${errorMessage(err)}`);
+      done(err);
+    };
+    const fail = (err: unknown) => settle(err instanceof Error ? err : new Error(String(err)));
     try {
-      const r = handler(msg, send, done);
+      const r = handler(msg, send, settle);
       if (r && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).catch(fail);
     } catch (err) {
       fail(err);

@@ -29,6 +29,16 @@ export function statusOf(health: Health, text: string): NodeStatus {
   return { ...LOOK[health], text: t };
 }
 
+/** The reporter of each node, so that onInput can show a refused message on it. */
+const reporters = new WeakMap<object, StatusReporter>();
+
+export function statusReporterOf(node: object): StatusReporter | undefined {
+  return reporters.get(node);
+}
+
+/** How long a refused input shows on the node before its steady status comes back, ms. */
+export const REFUSED_FLASH_MS = 3000;
+
 /** Sets the status, skipping identical repeats (each status call is a websocket message). */
 export class StatusReporter {
   // The last status shown, field by field: comparing them costs no allocation, where building the
@@ -37,9 +47,58 @@ export class StatusReporter {
   private lastFill: NodeStatus['fill'];
   private lastShape: NodeStatus['shape'];
   private lastText = '';
-  constructor(private readonly node: StatusTarget) {}
+  // While a refusal flashes, the steady status is remembered here and shown again when it ends.
+  private flashTimer: ReturnType<typeof setTimeout> | undefined;
+  private steady: { health: Health; text: string } | undefined;
+
+  constructor(private readonly node: StatusTarget) {
+    reporters.set(node, this);
+  }
 
   set(health: Health, text: string): void {
+    if (this.flashTimer) {
+      // A newer steady status waits for the flash to end, so a refusal is seen for a moment even
+      // on a node that updates its status with every message.
+      this.steady = { health, text };
+      return;
+    }
+    this.show(health, text);
+  }
+
+  /**
+   * Shows a transient status (a refused input) for `ms`, then the steady status again: the node
+   * is still healthy, and its status keeps telling the truth once the moment has passed.
+   */
+  flash(health: Health, text: string, ms = REFUSED_FLASH_MS): void {
+    if (!this.flashTimer) {
+      this.steady = this.shown && this.lastFill ? { health: healthOf(this.lastFill, this.lastShape), text: this.lastText } : undefined;
+    } else {
+      clearTimeout(this.flashTimer);
+    }
+    this.show(health, text);
+    this.flashTimer = setTimeout(() => {
+      this.flashTimer = undefined;
+      const back = this.steady;
+      this.steady = undefined;
+      if (back) this.show(back.health, back.text);
+      else this.clear();
+    }, ms);
+    this.flashTimer.unref?.();
+  }
+
+  /** Ends a flash without restoring (node close). */
+  dispose(): void {
+    if (this.flashTimer) clearTimeout(this.flashTimer);
+    this.flashTimer = undefined;
+    this.steady = undefined;
+  }
+
+  clear(): void {
+    this.shown = false;
+    this.node.status({});
+  }
+
+  private show(health: Health, text: string): void {
     const t = text.length > STATUS_TEXT_MAX ? text.slice(0, STATUS_TEXT_MAX - 1) + '…' : text;
     const look = LOOK[health];
     const fill = look?.fill;
@@ -51,9 +110,9 @@ export class StatusReporter {
     this.lastText = t;
     this.node.status({ ...look, text: t });
   }
+}
 
-  clear(): void {
-    this.shown = false;
-    this.node.status({});
-  }
+function healthOf(fill: NodeStatus['fill'], shape: NodeStatus['shape']): Health {
+  for (const h of Object.keys(LOOK) as Health[]) if (LOOK[h].fill === fill && LOOK[h].shape === shape) return h;
+  return 'stopped';
 }

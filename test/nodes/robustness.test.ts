@@ -67,18 +67,7 @@ const OPEN_FAILURES: Record<string, string[]> = {
  * (a green dot, typically), so "a clear error on the node" reaches Catch and the log but not the
  * editor. For the others the suite checks that a refusal leaves a red or yellow ring.
  */
-const OPEN_STATUS_FAILURES = new Set([
-  'plantwire-scale',
-  'plantwire-gpio-in',
-  'plantwire-gpio-out',
-  'plantwire-i2c (read)',
-  'plantwire-i2c (write)',
-  'plantwire-parse',
-  'plantwire-modbus-write',
-  'plantwire-modbus-server',
-  'plantwire-mqtt-publish',
-  'plantwire-sparkplug-device',
-]);
+const OPEN_STATUS_FAILURES = new Set<string>([]);
 
 const BOUND_MS = 5000;
 /**
