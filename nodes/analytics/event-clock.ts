@@ -67,3 +67,15 @@ export function checkEventTime(tag: string, ts: number, now: number): void {
     throw new InputError(`tag "${tag}": timestamp ${formatTime(ts)} is more than 24 h ahead of this host's clock (${formatTime(now)})`);
   }
 }
+
+/**
+ * checkEventTime for every sample of a message, before any state changes (one clock read a
+ * message): a batch with one wrong time is refused whole.
+ */
+export function checkEventTimes(samples: readonly { tag: string; ts: number }[]): void {
+  const now = Date.now();
+  for (let i = 0; i < samples.length; i++) {
+    const s = samples[i];
+    if (s.ts > now + MAX_FUTURE_MS || !(Math.abs(s.ts) <= DATE_LIMIT_MS)) checkEventTime(s.tag, s.ts, now);
+  }
+}

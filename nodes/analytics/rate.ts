@@ -8,6 +8,7 @@ import { choiceSetting, numberSetting } from '../shared/config';
 import type { Done, Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, Send } from '../shared/red';
 import { onInput } from '../shared/input';
 import { isBatchMessage, samplesFromMessage, type SampleMessage } from '../shared/sample';
+import { checkEventTimes } from './event-clock';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from './throttled-status';
 import { CounterRate, type RateSample } from './counter-rate';
@@ -89,6 +90,7 @@ export = function register(RED: NodeAPI): void {
       try {
         const batch = isBatchMessage(m);
         const samples = samplesFromMessage(m, readOptions);
+        checkEventTimes(samples);
         if (samples.length === 0) throw new InputError('msg.payload is an empty batch: no tags');
         const out: RateSample[] = engine.push(samples);
         save();

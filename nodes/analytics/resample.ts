@@ -4,6 +4,7 @@ import { choiceSetting, numberSetting } from '../shared/config';
 import { onInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { isBatchMessage, samplesFromMessage, type SampleMessage } from '../shared/sample';
+import { checkEventTimes } from './event-clock';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from './throttled-status';
 import { AGGREGATES, Resampler, type ResampleSample } from './buckets';
@@ -83,6 +84,7 @@ export = function register(RED: NodeAPI): void {
       try {
         const batch = isBatchMessage(m);
         const samples = samplesFromMessage(m, readOptions);
+        checkEventTimes(samples);
         if (samples.length === 0) throw new InputError('msg.payload is an empty batch: no tags');
         const out = engine.push(samples, Date.now());
         lastBatch = batch;

@@ -56,11 +56,7 @@ import deviceNode = require('../../nodes/publish/sparkplug-device');
  *   every later sample of that tag as "older than the previous sample": one bad timestamp locks
  *   the tag for good. (alarm, anomaly, vibration and oee refuse a timestamp more than a day ahead.)
  */
-const OPEN_FAILURES: Record<string, string[]> = {
-  'plantwire-stats': ['ts-future'],
-  'plantwire-deadband': ['ts-future'],
-  'plantwire-rate': ['ts-future'],
-};
+const OPEN_FAILURES: Record<string, string[]> = {};
 
 /**
  * Nodes whose status does not show a refused message: after done(err) the status stays as it was
