@@ -57,17 +57,19 @@ export class StatusReporter {
 
   set(health: Health, text: string): void {
     if (this.flashTimer) {
-      // A newer steady status waits for the flash to end, so a refusal is seen for a moment even
-      // on a node that updates its status with every message.
-      this.steady = { health, text };
-      return;
+      // A repeat of the steady status is no news: the flash stays. A different status ends it at
+      // once: after a refused message, a change (the next write succeeded) is the truth.
+      const steady = this.steady;
+      if (steady && steady.health === health && steady.text === fit(text)) return;
+      this.dispose();
     }
     this.show(health, text);
   }
 
   /**
-   * Shows a transient status (a refused input) for `ms`, then the steady status again: the node
-   * is still healthy, and its status keeps telling the truth once the moment has passed.
+   * Shows a transient status (a refused input) for `ms`, then the steady status again, unless the
+   * node sets a newer status first: the node is still healthy, and its status keeps telling the
+   * truth once the moment has passed.
    */
   flash(health: Health, text: string, ms = REFUSED_FLASH_MS): void {
     if (!this.flashTimer) {
@@ -99,7 +101,7 @@ export class StatusReporter {
   }
 
   private show(health: Health, text: string): void {
-    const t = text.length > STATUS_TEXT_MAX ? text.slice(0, STATUS_TEXT_MAX - 1) + '…' : text;
+    const t = fit(text);
     const look = LOOK[health];
     const fill = look?.fill;
     const shape = look?.shape;
@@ -110,6 +112,10 @@ export class StatusReporter {
     this.lastText = t;
     this.node.status({ ...look, text: t });
   }
+}
+
+function fit(text: string): string {
+  return text.length > STATUS_TEXT_MAX ? text.slice(0, STATUS_TEXT_MAX - 1) + '…' : text;
 }
 
 function healthOf(fill: NodeStatus['fill'], shape: NodeStatus['shape']): Health {

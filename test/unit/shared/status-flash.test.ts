@@ -26,10 +26,26 @@ describe('refused input shows on the node, then the steady status returns', () =
     node.emit('input', {}, () => undefined, (e?: Error) => errors.push(e));
     expect(errors).toHaveLength(1);
     expect(node.shown.at(-1)).toEqual({ fill: 'red', shape: 'ring', text: expect.stringMatching(/^refused: msg.payload/) });
-    status.set('ok', 'connected, 2 queued');
-    expect(node.shown.at(-1)?.fill).toBe('red');
     jest.advanceTimersByTime(REFUSED_FLASH_MS);
-    expect(node.shown.at(-1)).toEqual({ fill: 'green', shape: 'dot', text: 'connected, 2 queued' });
+    expect(node.shown.at(-1)).toEqual({ fill: 'green', shape: 'dot', text: 'connected' });
+  });
+
+  it('keeps the flash on a repeat of the steady status, ends it on a different one', () => {
+    const node = fakeNode();
+    const status = new StatusReporter(node);
+    status.set('ok', 'written');
+    onInput(node as never, () => {
+      throw new InputError('unknown tag "x"');
+    });
+    node.emit('input', {}, () => undefined, () => undefined);
+    expect(node.shown.at(-1)?.fill).toBe('red');
+    status.set('ok', 'written');
+    expect(node.shown.at(-1)?.fill).toBe('red');
+    status.set('ok', 'written 2');
+    expect(node.shown.at(-1)).toEqual({ fill: 'green', shape: 'dot', text: 'written 2' });
+    const before = node.shown.length;
+    jest.advanceTimersByTime(REFUSED_FLASH_MS * 2);
+    expect(node.shown.length).toBe(before);
   });
 
   it('says failed for errors a handler passes to done itself (a device error)', () => {
