@@ -5,7 +5,7 @@
  */
 import { errorMessage, InputError } from './errors';
 import type { Done, Node, NodeMessageInFlow, Send } from './red';
-import { statusReporterOf } from './status';
+import { statusReporterOf, type StatusReporter } from './status';
 
 export type InputHandler = (msg: NodeMessageInFlow, send: Send, done: Done) => void | Promise<void>;
 
@@ -14,10 +14,14 @@ export type InputHandler = (msg: NodeMessageInFlow, send: Send, done: Done) => v
  * then the node's own status comes back: the editor shows what Catch and the log were told.
  */
 export function onInput(node: Node, handler: InputHandler): void {
-  node.on('close', () => statusReporterOf(node)?.dispose());
+  // The node makes its StatusReporter before or after wiring its input: look it up on first use.
+  let reporter: StatusReporter | undefined;
+  const status = () => (reporter ??= statusReporterOf(node));
+  node.on('close', () => status()?.dispose());
   node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
     const settle: Done = (err?: Error) => {
-      if (err) statusReporterOf(node)?.flash('error', `${err instanceof InputError ? 'refused' : 'failed'}: ${errorMessage(err)}`);
+      if (err) status()?.flash('error', `${err instanceof InputError ? 'refused' : 'failed'}: ${errorMessage(err)}`);
+      else status()?.endFlash();
       done(err);
     };
     const fail = (err: unknown) => settle(err instanceof Error ? err : new Error(String(err)));

@@ -57,19 +57,29 @@ export class StatusReporter {
 
   set(health: Health, text: string): void {
     if (this.flashTimer) {
-      // A repeat of the steady status is no news: the flash stays. A different status ends it at
-      // once: after a refused message, a change (the next write succeeded) is the truth.
-      const steady = this.steady;
-      if (steady && steady.health === health && steady.text === fit(text)) return;
-      this.dispose();
+      // While a refusal shows, the node's own updates (timers, connection events) wait for it to
+      // end, so the refusal is seen; the next message that succeeds ends it (endFlash).
+      this.steady = { health, text };
+      return;
     }
     this.show(health, text);
   }
 
+  /** Ends a flash now and shows the newest steady status (a message was handled successfully). */
+  endFlash(): void {
+    if (!this.flashTimer) return;
+    clearTimeout(this.flashTimer);
+    this.flashTimer = undefined;
+    const back = this.steady;
+    this.steady = undefined;
+    if (back) this.show(back.health, back.text);
+    else this.clear();
+  }
+
   /**
-   * Shows a transient status (a refused input) for `ms`, then the steady status again, unless the
-   * node sets a newer status first: the node is still healthy, and its status keeps telling the
-   * truth once the moment has passed.
+   * Shows a transient status (a refused input) for `ms` or until a message succeeds, then the
+   * steady status again: the node is still healthy, and its status keeps telling the truth once
+   * the moment has passed.
    */
   flash(health: Health, text: string, ms = REFUSED_FLASH_MS): void {
     if (!this.flashTimer) {
@@ -78,13 +88,7 @@ export class StatusReporter {
       clearTimeout(this.flashTimer);
     }
     this.show(health, text);
-    this.flashTimer = setTimeout(() => {
-      this.flashTimer = undefined;
-      const back = this.steady;
-      this.steady = undefined;
-      if (back) this.show(back.health, back.text);
-      else this.clear();
-    }, ms);
+    this.flashTimer = setTimeout(() => this.endFlash(), ms);
     this.flashTimer.unref?.();
   }
 

@@ -30,18 +30,22 @@ describe('refused input shows on the node, then the steady status returns', () =
     expect(node.shown.at(-1)).toEqual({ fill: 'green', shape: 'dot', text: 'connected' });
   });
 
-  it('keeps the flash on a repeat of the steady status, ends it on a different one', () => {
+  it('holds the flash against the node\'s own updates; the next message that succeeds ends it', () => {
     const node = fakeNode();
     const status = new StatusReporter(node);
     status.set('ok', 'written');
-    onInput(node as never, () => {
-      throw new InputError('unknown tag "x"');
+    let refuse = true;
+    onInput(node as never, (_m, _s, done) => {
+      if (refuse) throw new InputError('unknown tag "x"');
+      status.set('ok', 'written 2');
+      done();
     });
     node.emit('input', {}, () => undefined, () => undefined);
     expect(node.shown.at(-1)?.fill).toBe('red');
-    status.set('ok', 'written');
+    status.set('ok', 'connected');
     expect(node.shown.at(-1)?.fill).toBe('red');
-    status.set('ok', 'written 2');
+    refuse = false;
+    node.emit('input', {}, () => undefined, () => undefined);
     expect(node.shown.at(-1)).toEqual({ fill: 'green', shape: 'dot', text: 'written 2' });
     const before = node.shown.length;
     jest.advanceTimersByTime(REFUSED_FLASH_MS * 2);
