@@ -126,7 +126,9 @@ async function checkRuntime({ version, dir }, results) {
   });
   const base = `http://127.0.0.1:${port}`;
   try {
-    await red.waitFor(/Server now running at|Started flows/, 60000);
+    // Node-RED starts its flows first and opens the HTTP port after: "Started flows" alone does
+    // not mean the admin API answers yet (a request then is refused).
+    await red.waitFor(/Server now running at/, 90000);
     await red.waitFor(/Started flows|Flows file/, 30000);
 
     // 1. types registered, no load error
