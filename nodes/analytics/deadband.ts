@@ -1,14 +1,13 @@
 /** plantwire-deadband: report by exception (absolute, percent of span, swinging-door compression) with heartbeat. */
-import { InputError, errorMessage } from '../shared/errors';
+import { errorMessage } from '../shared/errors';
 import { choiceSetting, numberSetting } from '../shared/config';
 import { onInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
-import { isBatchMessage, samplesFromMessage, type SampleMessage } from '../shared/sample';
-import { checkEventTimes } from './event-clock';
+import { isBatchMessage, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from './throttled-status';
 import { DeadbandFilter, type DeadbandSample } from './deadband-filter';
-import { anyNotGood, resetTarget, resultMessages, tickMs } from './sample-output';
+import { anyNotGood, resetTarget, resultMessages, tickMs, readInputSamples } from './sample-output';
 
 interface DeadbandDef extends NodeDef {
   mode: string;
@@ -82,9 +81,7 @@ export = function register(RED: NodeAPI): void {
       }
       try {
         const batch = isBatchMessage(m);
-        const samples = samplesFromMessage(m, readOptions);
-        checkEventTimes(samples);
-        if (samples.length === 0) throw new InputError('msg.payload is an empty batch: no tags');
+        const samples = readInputSamples(m, readOptions);
         const out = filter.push(samples, Date.now());
         seen += samples.length;
         lastBatch = batch;

@@ -7,12 +7,11 @@ import { InputError, errorMessage } from '../shared/errors';
 import { choiceSetting, numberSetting } from '../shared/config';
 import type { Done, Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, Send } from '../shared/red';
 import { onInput } from '../shared/input';
-import { isBatchMessage, samplesFromMessage, type SampleMessage } from '../shared/sample';
-import { checkEventTimes } from './event-clock';
+import { isBatchMessage, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from './throttled-status';
 import { CounterRate, type RateSample } from './counter-rate';
-import { anyNotGood, resetTarget, resultMessages, shortNumber } from './sample-output';
+import { anyNotGood, resetTarget, resultMessages, shortNumber, readInputSamples } from './sample-output';
 
 interface RateDef extends NodeDef {
   mode: string;
@@ -89,9 +88,7 @@ export = function register(RED: NodeAPI): void {
       }
       try {
         const batch = isBatchMessage(m);
-        const samples = samplesFromMessage(m, readOptions);
-        checkEventTimes(samples);
-        if (samples.length === 0) throw new InputError('msg.payload is an empty batch: no tags');
+        const samples = readInputSamples(m, readOptions);
         const out: RateSample[] = engine.push(samples);
         save();
         const last = out[out.length - 1];

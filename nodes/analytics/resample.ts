@@ -1,14 +1,13 @@
 /** plantwire-resample: one value per tag per epoch-aligned time bucket (mean, min, max, last, sum, count). */
-import { InputError, errorMessage } from '../shared/errors';
+import { errorMessage } from '../shared/errors';
 import { choiceSetting, numberSetting } from '../shared/config';
 import { onInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
-import { isBatchMessage, samplesFromMessage, type SampleMessage } from '../shared/sample';
-import { checkEventTimes } from './event-clock';
+import { isBatchMessage, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from './throttled-status';
 import { AGGREGATES, Resampler, type ResampleSample } from './buckets';
-import { anyNotGood, resetTarget, resultMessages, shortNumber, tickMs } from './sample-output';
+import { anyNotGood, resetTarget, resultMessages, shortNumber, tickMs, readInputSamples } from './sample-output';
 
 interface ResampleDef extends NodeDef {
   interval: string;
@@ -83,9 +82,7 @@ export = function register(RED: NodeAPI): void {
       }
       try {
         const batch = isBatchMessage(m);
-        const samples = samplesFromMessage(m, readOptions);
-        checkEventTimes(samples);
-        if (samples.length === 0) throw new InputError('msg.payload is an empty batch: no tags');
+        const samples = readInputSamples(m, readOptions);
         const out = engine.push(samples, Date.now());
         lastBatch = batch;
         show(out, batch);

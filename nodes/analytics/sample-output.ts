@@ -3,7 +3,9 @@
  * One input can produce several results (a resample gap, a swinging door archiving two points) and
  * a timer can produce results with no input at all; this keeps the output form the same in every case.
  */
-import { batchMessage, type Quality, type Sample, type SampleMessage, type SampleValue } from '../shared/sample';
+import { InputError } from '../shared/errors';
+import { batchMessage, samplesFromMessage, type Quality, type ReadOptions, type Sample, type SampleMessage, type SampleValue } from '../shared/sample';
+import { checkEventTimes } from './event-clock';
 
 /** A result: a sample whose value may be an object (stats), plus flags for the single form. */
 export interface Result {
@@ -121,4 +123,15 @@ export function shortNumber(v: unknown): string {
 /** Period of a node's housekeeping timer: a quarter of the time it watches, between 50 ms and 1 s. */
 export function tickMs(periodMs: number): number {
   return Math.min(1000, Math.max(50, Math.floor(periodMs / 4)));
+}
+
+/**
+ * The samples of an input message, checked the same way by every one of these nodes before any
+ * state changes: both forms read, no timestamp that would lock a tag, no empty batch.
+ */
+export function readInputSamples(msg: SampleMessage, options: ReadOptions): Sample[] {
+  const samples = samplesFromMessage(msg, options);
+  checkEventTimes(samples);
+  if (samples.length === 0) throw new InputError('msg.payload is an empty batch: no tags');
+  return samples;
 }

@@ -1,13 +1,12 @@
 /** plantwire-stats: windowed statistics per tag (sliding or tumbling, count or time windows). */
-import { ConfigError, InputError, errorMessage } from '../shared/errors';
+import { ConfigError, errorMessage } from '../shared/errors';
 import { choiceSetting, numberSetting } from '../shared/config';
 import { onInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
-import { isBatchMessage, samplesFromMessage, type SampleMessage } from '../shared/sample';
-import { checkEventTimes } from './event-clock';
+import { isBatchMessage, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from './throttled-status';
-import { anyNotGood, resetTarget, resultMessages, shortNumber, tickMs, type Result } from './sample-output';
+import { anyNotGood, resetTarget, resultMessages, readInputSamples, shortNumber, tickMs, type Result } from './sample-output';
 import { STAT_NAMES, StatsEngine, type StatName, type StatsSample } from './window';
 
 interface StatsDef extends NodeDef {
@@ -100,9 +99,7 @@ export = function register(RED: NodeAPI): void {
       }
       try {
         const batch = isBatchMessage(m);
-        const samples = samplesFromMessage(m, readOptions);
-        checkEventTimes(samples);
-        if (samples.length === 0) throw new InputError('msg.payload is an empty batch: no tags');
+        const samples = readInputSamples(m, readOptions);
         const out = engine.push(samples, Date.now());
         lastBatch = batch;
         show(out, batch);
