@@ -25,8 +25,7 @@ const LOOK: Record<Health, Pick<NodeStatus, 'fill' | 'shape'>> = {
 export const STATUS_TEXT_MAX = 32;
 
 export function statusOf(health: Health, text: string): NodeStatus {
-  const t = text.length > STATUS_TEXT_MAX ? text.slice(0, STATUS_TEXT_MAX - 1) + '…' : text;
-  return { ...LOOK[health], text: t };
+  return { ...LOOK[health], text: fit(text) };
 }
 
 /** The reporter of each node, so that onInput can show a refused message on it. */
@@ -44,8 +43,7 @@ export class StatusReporter {
   // The last status shown, field by field: comparing them costs no allocation, where building the
   // status object and a key string for every call did (analytics nodes call this per message).
   private shown = false;
-  private lastFill: NodeStatus['fill'];
-  private lastShape: NodeStatus['shape'];
+  private lastHealth: Health = 'stopped';
   private lastText = '';
   // While a refusal flashes, the steady status is remembered here and shown again when it ends.
   private flashTimer: ReturnType<typeof setTimeout> | undefined;
@@ -83,7 +81,7 @@ export class StatusReporter {
    */
   flash(health: Health, text: string, ms = REFUSED_FLASH_MS): void {
     if (!this.flashTimer) {
-      this.steady = this.shown && this.lastFill ? { health: healthOf(this.lastFill, this.lastShape), text: this.lastText } : undefined;
+      this.steady = this.shown ? { health: this.lastHealth, text: this.lastText } : undefined;
     } else {
       clearTimeout(this.flashTimer);
     }
@@ -106,23 +104,14 @@ export class StatusReporter {
 
   private show(health: Health, text: string): void {
     const t = fit(text);
-    const look = LOOK[health];
-    const fill = look?.fill;
-    const shape = look?.shape;
-    if (this.shown && fill === this.lastFill && shape === this.lastShape && t === this.lastText) return;
+    if (this.shown && health === this.lastHealth && t === this.lastText) return;
     this.shown = true;
-    this.lastFill = fill;
-    this.lastShape = shape;
+    this.lastHealth = health;
     this.lastText = t;
-    this.node.status({ ...look, text: t });
+    this.node.status({ ...LOOK[health], text: t });
   }
 }
 
 function fit(text: string): string {
   return text.length > STATUS_TEXT_MAX ? text.slice(0, STATUS_TEXT_MAX - 1) + '…' : text;
-}
-
-function healthOf(fill: NodeStatus['fill'], shape: NodeStatus['shape']): Health {
-  for (const h of Object.keys(LOOK) as Health[]) if (LOOK[h].fill === fill && LOOK[h].shape === shape) return h;
-  return 'stopped';
 }
