@@ -7,13 +7,15 @@
  * - node-red-node-smooth 0.1.2 (mean) for plantwire-stats, installed into bench/analytics/anchors
  *   (its own package.json and package-lock.json; `npm ci` there when missing), never the main package.
  * Every flow: the same N messages (single form, one tag, 1 ms apart), the same chain length
- * (node -> sink), one untimed warm-up run, then 3 timed runs taken round-robin with the pass-through
+ * (node -> sink), one untimed warm-up run, then 5 timed runs (BENCH_ROUNDS) taken round-robin with the pass-through
  * and the other flows of its group (stats + smooth; deadband + rbe; rate; resample + scale), so that
  * the load of other processes on the machine weighs on all of them alike. `flows`: the median
  * samples/s (input samples over the time until the last one is out); `vsPassThrough`,
  * `deadbandVsRbe`, `statsMeanVsSmooth`: the median of the per-round ratios. `messagesOut` says how
  * many messages each node passed on: the filters pass fewer than they take in (plantwire-deadband
  * and rbe pass the same ones, |x - last passed| > 1), resample one per 1,000-sample bucket.
+ * `passThroughWithoutDone`: a pass-through that never calls done(), as neither anchor does, while
+ * every Plantwire node does (Complete nodes depend on it): what the runtime's completion costs.
  * Plus the engines alone, without Node-RED. Prints one JSON line.
  *
  * Node-RED runs as a library in this process (no HTTP listener, a temporary user folder); the
@@ -73,6 +75,20 @@ fs.writeFileSync(
 );
 fs.writeFileSync(path.join(pkgDir, 'bench-sink.html'), '');
 pkgNodes['bench-sink'] = 'bench-sink.js';
+// A pass-through that never calls done(), as the anchors (smooth, rbe) do not: what the runtime's
+// completion (a metric, the onComplete hook, Complete nodes) costs a message. Plantwire nodes call
+// done() for every message, so that Complete and Catch nodes work with them.
+fs.writeFileSync(
+  path.join(pkgDir, 'bench-nodone.js'),
+  `module.exports = function (RED) {
+  RED.nodes.registerType('bench-nodone', function (config) {
+    RED.nodes.createNode(this, config);
+    this.on('input', (msg) => { this.send(msg); });
+  });
+};\n`,
+);
+fs.writeFileSync(path.join(pkgDir, 'bench-nodone.html'), '');
+pkgNodes['bench-nodone'] = 'bench-nodone.js';
 // The smooth anchor (stats mean) lives in its own anchors folder, never in the main package:
 // bench/analytics/anchors/{package.json,package-lock.json}, installed here with `npm ci` when missing.
 const anchorsDir = path.join(__dirname, 'anchors');
@@ -119,7 +135,7 @@ const MARKER = 1e9;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Timed runs per flow (round-robin with the pass-through), and the untimed warm-up run's length. */
-const ROUNDS = 3;
+const ROUNDS = Number(process.env.BENCH_ROUNDS) || 5;
 const WARMUP = Math.min(N, 50_000);
 let deployed = 0;
 
@@ -243,6 +259,7 @@ async function main() {
     ['stats_mean', { type: 'plantwire-stats', window: 'count', size: String(WINDOW), emit: 'sample', stats: ['mean'] }, single],
     ['stats_all12', { type: 'plantwire-stats', window: 'count', size: String(WINDOW), emit: 'sample', stats: [...STAT_NAMES] }, single],
     // mult "multi": a window per msg.topic, as Plantwire keeps one per tag.
+    ['passThroughWithoutDone', { type: 'bench-nodone' }, single],
     ...(smoothVersion ? [['smooth_mean', { type: 'smooth', action: 'mean', count: String(WINDOW), round: '', mult: 'multi', reduce: false }, single]] : []),
   ]);
   await group([

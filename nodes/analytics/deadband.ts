@@ -1,13 +1,13 @@
 /** plantwire-deadband: report by exception (absolute, percent of span, swinging-door compression) with heartbeat. */
 import { errorMessage } from '../shared/errors';
 import { choiceSetting, numberSetting } from '../shared/config';
-import { onInput } from '../shared/input';
+import { onSyncInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { isBatchMessage, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from './throttled-status';
 import { DeadbandFilter, type DeadbandSample } from './deadband-filter';
-import { anyNotGood, resetTarget, resultMessages, tickMs, readInputSamples } from './sample-output';
+import { anyNotGood, sendResults, type SendResults, resetTarget, resultMessages, tickMs, readInputSamples } from './sample-output';
 
 interface DeadbandDef extends NodeDef {
   mode: string;
@@ -64,32 +64,30 @@ export = function register(RED: NodeAPI): void {
       done();
     });
 
-    onInput(this, (msg, send, done) => {
+    // One copy function per node, not a closure per message.
+    const cloneInput = (x: SampleMessage): SampleMessage => RED.util.cloneMessage(x as NodeMessage) as SampleMessage;
+    onSyncInput(this, (msg, send) => {
       const m = msg as unknown as SampleMessage;
       const reset = resetTarget(m);
       if (reset.reset) {
         filter.reset(reset.tag);
         status.set('stopped', RED._('deadband.status.reset'));
-        done();
         return;
       }
       if (m.flush === true) {
         // Archive the swinging door's held point(s) now: msg.topic's tag, or all.
         emit(filter.flush(typeof m.topic === 'string' && m.topic !== '' ? m.topic : undefined));
-        done();
         return;
       }
       try {
         const batch = isBatchMessage(m);
         const samples = readInputSamples(m, readOptions);
-        const out = filter.push(samples, Date.now());
+        // The clock only matters to the heartbeat.
+        const out = filter.push(samples, heartbeat > 0 ? Date.now() : 0);
         seen += samples.length;
         lastBatch = batch;
         show(out);
-        const msgs = resultMessages(out, batch, m, (x) => RED.util.cloneMessage(x as NodeMessage) as SampleMessage);
-        if (msgs.length === 1) send(msgs[0] as NodeMessage);
-        else if (msgs.length > 1) send([msgs as NodeMessage[]]);
-        done();
+        sendResults(out, batch, m, send as SendResults, cloneInput);
       } catch (err) {
         status.set('error', RED._('deadband.status.rejected'));
         throw err;

@@ -69,13 +69,24 @@ export function checkEventTime(tag: string, ts: number, now: number): void {
 }
 
 /**
- * checkEventTime for every sample of a message, before any state changes (one clock read a
- * message): a batch with one wrong time is refused whole.
+ * The host clock as last read here. A timestamp at most a day ahead of it is at most a day ahead
+ * of now as well, since the clock has moved on since: most messages need no clock read (~50 ns on
+ * these virtual machines, as much as a statistic). It is read again when a timestamp looks too far
+ * ahead, and every 1,024 messages, so that a clock stepped back is noticed soon.
+ */
+let clockRead = -Infinity;
+let sinceRead = 0;
+
+/**
+ * checkEventTime for every sample of a message, before any state changes: a batch with one wrong
+ * time is refused whole.
  */
 export function checkEventTimes(samples: readonly { tag: string; ts: number }[]): void {
-  const now = Date.now();
+  if ((++sinceRead & 1023) === 0) clockRead = Date.now();
   for (let i = 0; i < samples.length; i++) {
     const s = samples[i];
+    if (s.ts <= clockRead + MAX_FUTURE_MS && s.ts >= -DATE_LIMIT_MS) continue;
+    const now = (clockRead = Date.now());
     if (s.ts > now + MAX_FUTURE_MS || !(Math.abs(s.ts) <= DATE_LIMIT_MS)) checkEventTime(s.tag, s.ts, now);
   }
 }

@@ -6,12 +6,12 @@
 import { InputError, errorMessage } from '../shared/errors';
 import { choiceSetting, numberSetting } from '../shared/config';
 import type { Done, Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, Send } from '../shared/red';
-import { onInput } from '../shared/input';
+import { HELD, onSyncInput, settleLater } from '../shared/input';
 import { isBatchMessage, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from './throttled-status';
 import { CounterRate, type RateSample } from './counter-rate';
-import { anyNotGood, resetTarget, resultMessages, shortNumber, readInputSamples } from './sample-output';
+import { anyNotGood, sendResults, type SendResults, resetTarget, shortNumber, readInputSamples } from './sample-output';
 
 interface RateDef extends NodeDef {
   mode: string;
@@ -46,20 +46,30 @@ export = function register(RED: NodeAPI): void {
     // Saved at once, then at most once a second while messages flow, and on close: a context set per
     // message halved the node's throughput (bench/analytics), and a file store without cache would
     // write a file each time. The file store flushes every 30 s by default anyway.
+    // A write opens a quiet period (a timer, no clock read per message); what changes during it is
+    // written when it ends.
     let saveTimer: ReturnType<typeof setTimeout> | undefined;
-    let lastSave = -Infinity;
+    let dirty = false;
     const writeState = (): void => {
-      if (saveTimer) clearTimeout(saveTimer);
-      saveTimer = undefined;
-      lastSave = Date.now();
+      dirty = false;
       ctx.set(STATE_KEY, engine.state, (err?: Error) => {
         // Asynchronous store failure: no done() to report it through.
         if (err) node.error(RED._('rate.error.save', { error: err.message }));
       });
     };
+    const quietEnd = (): void => {
+      saveTimer = undefined;
+      if (!dirty) return;
+      writeState();
+      saveTimer = setTimeout(quietEnd, SAVE_EVERY_MS);
+    };
     const save = (now = false): void => {
-      if (now || Date.now() - lastSave >= SAVE_EVERY_MS) writeState();
-      else if (!saveTimer) saveTimer = setTimeout(writeState, SAVE_EVERY_MS);
+      if (!now && saveTimer) {
+        dirty = true;
+        return;
+      }
+      writeState();
+      saveTimer ??= setTimeout(quietEnd, SAVE_EVERY_MS);
     };
 
     // The newest figures, read by the status text functions when the throttled status shows them.
@@ -76,14 +86,16 @@ export = function register(RED: NodeAPI): void {
     let ready = false;
     const waiting: Array<[NodeMessageInFlow, Send, Done]> = [];
 
-    const handle = (msg: NodeMessageInFlow, send: Send, done: Done): void => {
+    // One copy function per node, not a closure per message.
+    const cloneInput = (x: SampleMessage): SampleMessage => RED.util.cloneMessage(x as NodeMessage) as SampleMessage;
+    /** Handles one message; throws when it is refused. */
+    const handle = (msg: NodeMessageInFlow, send: Send): void => {
       const m = msg as unknown as SampleMessage;
       const reset = resetTarget(m);
       if (reset.reset) {
         engine.reset(reset.tag);
         save(true);
         status.set('stopped', RED._('rate.status.reset'));
-        done();
         return;
       }
       try {
@@ -98,10 +110,7 @@ export = function register(RED: NodeAPI): void {
           shownBatch = batch;
           status.update(anyNotGood(out) ? 'busy' : 'ok', statusText);
         } else status.update('ok', baselineText);
-        const msgs = resultMessages(out, batch, m, (x) => RED.util.cloneMessage(x as NodeMessage) as SampleMessage);
-        if (msgs.length === 1) send(msgs[0] as NodeMessage);
-        else if (msgs.length > 1) send([msgs as NodeMessage[]]);
-        done();
+        sendResults(out, batch, m, send as SendResults, cloneInput);
       } catch (err) {
         status.set('error', RED._('rate.status.rejected'));
         throw err;
@@ -118,7 +127,8 @@ export = function register(RED: NodeAPI): void {
       ready = true;
       for (const [msg, send, done] of waiting.splice(0)) {
         try {
-          handle(msg, send, done);
+          handle(msg, send);
+          done();
         } catch (e) {
           done(e instanceof Error ? e : new Error(String(e)));
         }
@@ -127,18 +137,20 @@ export = function register(RED: NodeAPI): void {
 
     this.on('close', (_removed: boolean, done: () => void) => {
       status.dispose();
-      if (saveTimer) writeState();
+      if (saveTimer) clearTimeout(saveTimer);
+      saveTimer = undefined;
+      if (dirty) writeState();
       for (const [, , d] of waiting.splice(0)) d(new Error(RED._('rate.error.closed')));
       done();
     });
 
-    onInput(this, (msg, send, done) => {
+    onSyncInput(this, (msg, send, done) => {
       if (!ready) {
         if (waiting.length >= 10_000) throw new InputError('the saved state is still loading and 10000 messages are waiting');
-        waiting.push([msg, send, done]);
-        return;
+        waiting.push([msg, send, settleLater(node, done)]);
+        return HELD;
       }
-      handle(msg, send, done);
+      handle(msg, send);
     });
   }
   RED.nodes.registerType('plantwire-rate', RateNode);

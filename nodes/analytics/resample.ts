@@ -1,13 +1,13 @@
 /** plantwire-resample: one value per tag per epoch-aligned time bucket (mean, min, max, last, sum, count). */
 import { errorMessage } from '../shared/errors';
 import { choiceSetting, numberSetting } from '../shared/config';
-import { onInput } from '../shared/input';
+import { onSyncInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { isBatchMessage, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from './throttled-status';
 import { AGGREGATES, Resampler, type ResampleSample } from './buckets';
-import { anyNotGood, resetTarget, resultMessages, shortNumber, tickMs, readInputSamples } from './sample-output';
+import { anyNotGood, sendResults, type SendResults, resetTarget, resultMessages, shortNumber, tickMs, readInputSamples } from './sample-output';
 
 interface ResampleDef extends NodeDef {
   interval: string;
@@ -71,13 +71,14 @@ export = function register(RED: NodeAPI): void {
       done();
     });
 
-    onInput(this, (msg, send, done) => {
+    // One copy function per node, not a closure per message.
+    const cloneInput = (x: SampleMessage): SampleMessage => RED.util.cloneMessage(x as NodeMessage) as SampleMessage;
+    onSyncInput(this, (msg, send) => {
       const m = msg as unknown as SampleMessage;
       const reset = resetTarget(m);
       if (reset.reset) {
         engine.reset(reset.tag);
         status.set('stopped', RED._('resample.status.reset'));
-        done();
         return;
       }
       try {
@@ -86,10 +87,7 @@ export = function register(RED: NodeAPI): void {
         const out = engine.push(samples, Date.now());
         lastBatch = batch;
         show(out, batch);
-        const msgs = resultMessages(out, batch, m, (x) => RED.util.cloneMessage(x as NodeMessage) as SampleMessage);
-        if (msgs.length === 1) send(msgs[0] as NodeMessage);
-        else if (msgs.length > 1) send([msgs as NodeMessage[]]);
-        done();
+        sendResults(out, batch, m, send as SendResults, cloneInput);
       } catch (err) {
         status.set('error', RED._('resample.status.rejected'));
         throw err;

@@ -1,7 +1,7 @@
 /** plantwire-scale: linear scaling with clamp; out-of-range input is marked uncertain. */
 import { errorMessage } from '../shared/errors';
 import { boolSetting, numberSetting } from '../shared/config';
-import { onInput } from '../shared/input';
+import { onSyncInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { isBatchMessage, samplesFromMessage, writeSamples, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
@@ -50,7 +50,7 @@ export = function register(RED: NodeAPI): void {
     let shownBatch = false;
     const statusText = (): string => (shownBatch ? RED._('scale.status.batch', { count: shownCount }) : String(shownFirst));
 
-    onInput(this, (msg, send, done) => {
+    onSyncInput(this, (msg, send) => {
       const m = msg as unknown as SampleMessage;
       const batch = isBatchMessage(m);
       const out = samplesFromMessage(m, readOptions);
@@ -63,7 +63,6 @@ export = function register(RED: NodeAPI): void {
         status.update(anyNotGood(out) ? 'busy' : 'ok', statusText);
       }
       send(writeSamples(m, out, batch) as unknown as typeof msg);
-      done();
     });
   }
   RED.nodes.registerType('plantwire-scale', ScaleNode);

@@ -1,12 +1,12 @@
 /** plantwire-stats: windowed statistics per tag (sliding or tumbling, count or time windows). */
 import { ConfigError, errorMessage } from '../shared/errors';
 import { choiceSetting, numberSetting } from '../shared/config';
-import { onInput } from '../shared/input';
+import { onSyncInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { isBatchMessage, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from './throttled-status';
-import { anyNotGood, resetTarget, resultMessages, readInputSamples, shortNumber, tickMs, type Result } from './sample-output';
+import { anyNotGood, sendResults, type SendResults, resetTarget, resultMessages, readInputSamples, shortNumber, tickMs, type Result } from './sample-output';
 import { STAT_NAMES, StatsEngine, type StatName, type StatsSample } from './window';
 
 interface StatsDef extends NodeDef {
@@ -88,25 +88,24 @@ export = function register(RED: NodeAPI): void {
       done();
     });
 
-    onInput(this, (msg, send, done) => {
+    // One copy function per node, not a closure per message.
+    const cloneInput = (x: SampleMessage): SampleMessage => RED.util.cloneMessage(x as NodeMessage) as SampleMessage;
+    onSyncInput(this, (msg, send) => {
       const m = msg as unknown as SampleMessage;
       const reset = resetTarget(m);
       if (reset.reset) {
         engine.reset(reset.tag);
         status.set('stopped', RED._('stats.status.reset'));
-        done();
         return;
       }
       try {
         const batch = isBatchMessage(m);
         const samples = readInputSamples(m, readOptions);
-        const out = engine.push(samples, Date.now());
+        // The arrival time only matters to the timer that closes quiet time windows.
+        const out = engine.push(samples, timer ? Date.now() : 0);
         lastBatch = batch;
         show(out, batch);
-        const msgs = resultMessages(out as Result[], batch, m, (x) => RED.util.cloneMessage(x as NodeMessage) as SampleMessage);
-        if (msgs.length === 1) send(msgs[0] as NodeMessage);
-        else if (msgs.length > 1) send([msgs as NodeMessage[]]);
-        done();
+        sendResults(out as Result[], batch, m, send as SendResults, cloneInput);
       } catch (err) {
         status.set('error', RED._('stats.status.rejected'));
         throw err;

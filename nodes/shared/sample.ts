@@ -235,8 +235,11 @@ export function writeSamples<M extends SampleMessage>(msg: M, samples: readonly 
   return msg;
 }
 
-/** `delete` only what is there: deleting an absent key still costs V8 the object's fast shape. */
+/**
+ * `delete` only what is set: deleting an absent key still costs V8 the object's fast shape, and a
+ * named read is cheaper than `'unit' in msg` (a keyed lookup).
+ */
 function deleteUnits(msg: SampleMessage): void {
-  if ('unit' in msg) delete msg.unit;
-  if ('units' in msg) delete msg.units;
+  if (msg.unit !== undefined) delete msg.unit;
+  if (msg.units !== undefined) delete msg.units;
 }

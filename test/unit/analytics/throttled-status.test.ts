@@ -7,7 +7,7 @@ describe('ThrottledStatus', () => {
 
   function make() {
     const shown: NodeStatus[] = [];
-    const s = new ThrottledStatus(new StatusReporter({ status: (x) => shown.push(x as NodeStatus) }), 250, () => Date.now());
+    const s = new ThrottledStatus(new StatusReporter({ status: (x) => shown.push(x as NodeStatus) }), 250);
     return { s, shown };
   }
 
