@@ -1,16 +1,22 @@
 #!/usr/bin/env node
 // Benchmark modbus-poll: 1,000 tags in 20 clusters of mixed types, served by one pymodbus TCP
 // server (Debian's python3-pymodbus), read by
-//   (a)  plantwire-modbus-read in Node-RED (one node polling every 10 ms, the least the node takes,
-//        so back to back; maxInFlight 1), and (a') the same with maxInFlight N;
+//   (a)  plantwire-modbus-read in Node-RED, reading back to back as the bare loops do: interval 0
+//        (read on input), every checked result the input of the next read; maxInFlight 1; and
+//        (a') the same with maxInFlight N; plus (a'') timed polling every 10 ms (the least interval
+//        the node takes) to show what the timer costs;
 //   (b)  node-red-contrib-modbus as a user sets it up: one read node per cluster on one client with
 //        its default queue, decoding in function nodes; at a 1 ms and a 100 ms rate;
 //   (c)  a bare modbus-serial loop reading the same blocks one request at a time;
 //   (d)  the same loop with N requests in flight.
-// Every value read is checked against the value the server was given; wrong values are counted
+// (a), (a'), (c) and (d) run round-robin BENCH_ROUNDS times (default 3): the median run of each,
+// and the median of the per-round ratios. Every value read is checked against the value the server
+// was given (check-node/: the same plain node after every Node-RED reader); wrong values are counted
 // and shown, never hidden. Also the RSS of Node-RED with 10,000 Plantwire tags configured.
 // Prints ONE JSON line on stdout (progress goes to stderr).
-// Env: BENCH_SECONDS (measured window per reader, default 10), BENCH_INFLIGHT (N, default 16).
+// Env: BENCH_SECONDS (measured window per reader, default 10), BENCH_INFLIGHT (N, default 16),
+// BENCH_ROUNDS (3), BENCH_ONLY (a regular expression: only the readers it matches),
+// BENCH_RED_ARGS (node options for the Node-RED processes, e.g. --cpu-prof).
 'use strict';
 const fs = require('fs');
 const os = require('os');
@@ -26,6 +32,7 @@ const WARMUP = 3;
 // 16: the most the connection's editor dialog accepts, and as many as Plantwire's plan of a poll has requests.
 const N = Number(process.env.BENCH_INFLIGHT || 16);
 const POLLED = 20;
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
 const log = (...a) => console.error('[bench]', ...a);
 
 const list = clusters(POLLED);
@@ -46,6 +53,7 @@ function percentile(sorted, p) {
 
 /** Node-RED 4.1.15 (the project's) in a fresh user folder holding only `modules`, with `flow`. */
 async function startRed(name, modules, flow, spec) {
+  modules = { ...modules, ...checkNode };
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), `plantwire-bench-${name}-`));
   for (const [modName, target] of Object.entries(modules)) {
     const link = path.join(userDir, 'node_modules', modName);
@@ -63,7 +71,7 @@ async function startRed(name, modules, flow, spec) {
       diagnostics: { enabled: false }, telemetry: { enabled: false }, externalModules: { autoInstall: false },
       functionGlobalContext: { benchSpec: require('./spec.json') } };\n`,
   );
-  const red = startProcess(process.execPath, [require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], { name: `node-red-${name}`, cwd: userDir });
+  const red = startProcess(process.execPath, [...(process.env.BENCH_RED_ARGS ? process.env.BENCH_RED_ARGS.split(' ') : []), require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], { name: `node-red-${name}`, cwd: userDir });
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 120000;
   for (;;) {
@@ -90,44 +98,24 @@ function statsFlow(z) {
   ];
 }
 
-/** Checks a batch { tag: value } against the expected values; one poll is complete when every cluster has been seen. */
-const CHECK = `
-const spec = global.get('benchSpec');
-const s = global.get('benchStats');
-if (!s) return null;
-const now = Date.now();
-const values = msg.payload;
-const q = msg.quality || {};
-for (const tag of Object.keys(values)) {
-  const want = spec.expected[tag];
-  s.values++;
-  if (!Object.is(values[tag], want)) { s.wrong++; if (s.examples.length < 5) s.examples.push({ tag, read: values[tag], expected: want }); }
-  if (q[tag] !== undefined && q[tag] !== 'good') s.bad++;
-}
-const cluster = msg.benchCluster;
-if (cluster === undefined) {
-  s.polls++;
-  if (s.last) s.cycles.push(now - s.last);
-  s.last = now;
-} else {
-  s.clusterReads[cluster] = (s.clusterReads[cluster] || 0) + 1;
-  s.seen[cluster] = true;
-  if (Object.keys(s.seen).length === spec.clusters) {
-    s.polls++;
-    if (s.last) s.cycles.push(now - s.last);
-    s.last = now;
-    s.seen = {};
-  }
-}
-return null;`;
+/** The value check (check-node/): a plain node every Node-RED reader's output goes through. */
+const checkNode = { 'plantwire-bench-check': path.join(__dirname, 'check-node') };
+const check = (z, loop, wires) => ({ id: 'check', type: 'bench-check', z, loop, wires: [wires] });
 
+/**
+ * Plantwire's reader. `interval` > 0: timed polling. `interval` 0: reads on input, back to back as
+ * the bare loops read: an inject starts the first read and every checked result is the input of
+ * the next (one message going round, no copy).
+ */
 function plantwireFlow(port, tags, maxInFlight, interval) {
   const z = 'tab';
+  const loop = interval === 0;
   return [
     { id: z, type: 'tab', label: 'bench' },
     { id: 'conn', type: 'plantwire-modbus-connection', transport: 'tcp', host: '127.0.0.1', port, timeout: 2000, maxRegisters: 125, maxBits: 2000, maxGap: 10, maxInFlight },
     { id: 'read', type: 'plantwire-modbus-read', z, connection: 'conn', unitId: 1, interval, output: 'batch', tags, wires: [['check']] },
-    { id: 'check', type: 'function', z, func: CHECK, outputs: 1, wires: [[]] },
+    check(z, loop, loop ? ['read'] : []),
+    ...(loop ? [{ id: 'start', type: 'inject', z, once: true, onceDelay: 0.5, repeat: '', payload: '', payloadType: 'str', topic: '', wires: [['read']] }] : []),
     ...statsFlow(z),
   ];
 }
@@ -169,7 +157,7 @@ function contribFlow(port, rateMs) {
       serialStopbits: '1', serialParity: 'none', serialConnectionDelay: '100', serialAsciiResponseStartDelimiter: '0x3A', unit_id: '1', commandDelay: '1', clientTimeout: '1000',
       reconnectOnTimeout: true, reconnectTimeout: '2000', parallelUnitIdsAllowed: true, showErrors: false, showWarnings: true, showLogs: true,
     },
-    { id: 'check', type: 'function', z, func: CHECK, outputs: 1, wires: [[]] },
+    check(z, false, []),
     ...statsFlow(z),
   ];
   for (const cl of list) {
@@ -248,17 +236,44 @@ async function measureBare(name, port, inflight) {
   const forkPkg = JSON.parse(fs.readFileSync(path.join(anchors, '@openp4nr', 'modbus-serial', 'package.json'), 'utf8'));
 
   const results = {};
+  const ratios = {};
   try {
     const plantwire = { '@plantwire/node-red-iiot': root };
-    results.plantwire_read = await measureRed('plantwire_read', plantwire, plantwireFlow(port, tags, 1, 10), planned);
-    results[`plantwire_read_inflight${N}`] = await measureRed(`plantwire_read_inflight${N}`, plantwire, plantwireFlow(port, tags, N, 10), planned);
+    const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null;
+    const want = (name) => !only || only.test(name);
+    // Plantwire and the bare loops, round-robin ROUNDS times (the machine's speed drifts: a ratio
+    // is taken within a round); figures: the median run, and the median of the per-round ratios.
+    const paired = [
+      ['plantwire_read', () => measureRed('plantwire_read', plantwire, plantwireFlow(port, tags, 1, 0), planned)],
+      [`plantwire_read_inflight${N}`, () => measureRed(`plantwire_read_inflight${N}`, plantwire, plantwireFlow(port, tags, N, 0), planned)],
+      ['modbus_serial_sequential', () => measureBare('modbus_serial_sequential', port, 1)],
+      [`modbus_serial_inflight${N}`, () => measureBare(`modbus_serial_inflight${N}`, port, N)],
+    ].filter(([name]) => want(name));
+    const runs = {};
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, run] of paired) (runs[name] ??= []).push(await run());
+    }
+    for (const [name, list] of Object.entries(runs)) {
+      const sorted = [...list].sort((x, y) => x.tags_per_s - y.tags_per_s);
+      results[name] = { ...sorted[Math.floor(sorted.length / 2)], runs_tags_per_s: list.map((r) => r.tags_per_s) };
+    }
+    const roundRatio = (a, b) => {
+      if (!runs[a] || !runs[b]) return null;
+      const r = runs[a].map((x, i) => x.tags_per_s / runs[b][i].tags_per_s).sort((x, y) => x - y);
+      return Math.round(r[Math.floor(r.length / 2)] * 1000) / 1000;
+    };
+    ratios.sequential_vs_bare = roundRatio('plantwire_read', 'modbus_serial_sequential');
+    ratios[`inflight${N}_vs_bare_inflight${N}`] = roundRatio(`plantwire_read_inflight${N}`, `modbus_serial_inflight${N}`);
+    if (want('plantwire_timed_10ms')) results.plantwire_timed_10ms = await measureRed('plantwire_timed_10ms', plantwire, plantwireFlow(port, tags, 1, 10), planned);
     const contrib = { 'node-red-contrib-modbus': path.join(anchors, 'node-red-contrib-modbus') };
-    results.contrib_modbus_1ms = await measureRed('contrib_modbus_1ms', contrib, contribFlow(port, 1), POLLED);
-    results.contrib_modbus_100ms = await measureRed('contrib_modbus_100ms', contrib, contribFlow(port, 100), POLLED);
-    results.modbus_serial_sequential = await measureBare('modbus_serial_sequential', port, 1);
-    results[`modbus_serial_inflight${N}`] = await measureBare(`modbus_serial_inflight${N}`, port, N);
+    if (want('contrib_modbus_1ms')) results.contrib_modbus_1ms = await measureRed('contrib_modbus_1ms', contrib, contribFlow(port, 1), POLLED);
+    if (want('contrib_modbus_100ms')) results.contrib_modbus_100ms = await measureRed('contrib_modbus_100ms', contrib, contribFlow(port, 100), POLLED);
+    const best = results.contrib_modbus_1ms && results.contrib_modbus_100ms ? Math.max(results.contrib_modbus_1ms.tags_per_s, results.contrib_modbus_100ms.tags_per_s) : null;
+    if (best && results.plantwire_read) ratios.sequential_vs_contrib_best = Math.round((results.plantwire_read.tags_per_s / best) * 10) / 10;
+    if (best && results[`plantwire_read_inflight${N}`]) ratios[`inflight${N}_vs_contrib_best`] = Math.round((results[`plantwire_read_inflight${N}`].tags_per_s / best) * 10) / 10;
 
     // Memory: Node-RED with the palette and no Modbus nodes, then with 10,000 tags configured and polled each second.
+    if (want('rss_10k_tags')) {
     log('rss: 10,000 tags configured');
     const idle = await startRed('idle', plantwire, [{ id: 'tab', type: 'tab', label: 'bench' }, ...statsFlow('tab')], { expected: {}, clusters: 0 });
     await sleep(3000);
@@ -273,6 +288,7 @@ async function measureBare(name, port, inflight) {
     await tenK.red.stop();
     fs.rmSync(tenK.userDir, { recursive: true, force: true });
     results.rss_10k_tags = { tags: bigTags.length, requests_per_poll: planReadBlocks(bigTags, { maxRegisters: 125, maxBits: 2000, maxGap: 10 }).length, node_red_idle_mb: idleRss, node_red_10k_tags_mb: tenKRss, polls: s.polls, values_checked: s.values, wrong_values: s.wrong, bad_quality: s.bad };
+    }
   } finally {
     await peer.stop();
     fs.rmSync(path.dirname(map), { recursive: true, force: true });
@@ -293,6 +309,8 @@ async function measureBare(name, port, inflight) {
       'modbus-serial': require('modbus-serial/package.json').version,
     },
     poll_latency: 'time between successive complete polls of every tag, as seen by the consumer',
+    rounds: ROUNDS,
+    ratios,
     results,
     wrong_values_total: wrong,
   };

@@ -6,7 +6,7 @@ import { choiceSetting, numberSetting } from '../shared/config';
 import { ConfigError, DeviceError, errorMessage } from '../shared/errors';
 import { onInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
-import { batchMessage, singleMessage, type Sample } from '../shared/sample';
+import { singleMessage, type Quality, type Sample, type SampleMessage, type SampleValue } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
 import { connectionApi, type ModbusConnectionApi } from './connection-users';
 import { ModbusPoller } from './poller';
@@ -32,17 +32,34 @@ function samplesOf(r: PollResult): Sample[] {
   });
 }
 
+/** The batch form of a poll, straight from its arrays (what batchMessage makes of its samples). */
+function batchOfPoll(r: PollResult): SampleMessage {
+  const payload: Record<string, SampleValue> = {};
+  const quality: Record<string, Quality> = {};
+  let units: Record<string, string> | undefined;
+  const { tags, values, good } = r;
+  for (let i = 0; i < tags.length; i++) {
+    const t = tags[i];
+    payload[t.name] = values[i];
+    quality[t.name] = good[i] ? 'good' : 'bad';
+    if (t.unit) (units ??= {})[t.name] = t.unit;
+  }
+  const msg: SampleMessage = { payload, quality, timestamp: r.ts };
+  if (units) msg.units = units;
+  return msg;
+}
+
 /** One batch, or one message per tag, for a poll. `base` (an input message) lends its other properties. */
 function messagesOf(r: PollResult, output: Output, base: NodeMessage | undefined, clone: (m: NodeMessage) => NodeMessage): NodeMessage[] {
-  const samples = samplesOf(r);
   if (output === 'batch') {
-    const form = batchMessage(samples);
+    const form = batchOfPoll(r);
     if (!base) return [form as NodeMessage];
     const m = base as NodeMessage & Record<string, unknown>;
     delete m.unit;
     delete m.units;
     return [Object.assign(m, form) as NodeMessage];
   }
+  const samples = samplesOf(r);
   return samples.map((s, i) => {
     const form = singleMessage(s);
     if (!base) return form as NodeMessage;
@@ -99,18 +116,24 @@ export = function register(RED: NodeAPI): void {
     };
 
     /** Status after a poll; one logged error when reading starts to fail, one line when it recovers. */
+    // The healthy text changes only with the overrun count: translated once per change, not once
+    // a poll (a translation cost as much as decoding the tags, bench/modbus-poll).
+    let okText = '';
+    let okOverruns = -1;
     const report = (r: PollResult) => {
-      const bad = r.samples.filter((x) => x.quality !== 'good').length;
+      const bad = r.bad;
       if (bad === 0 && r.errors.length === 0) {
         if (failing) node.log(`reading unit ${unitId} at ${api.endpoint} again`);
         failing = false;
         const overruns = poller.overruns;
-        status.set(
-          'ok',
-          overruns > 0
-            ? RED._('modbus-read.status.overrun', { count: r.samples.length, overruns })
-            : RED._('modbus-read.status.ok', { count: r.samples.length }),
-        );
+        if (overruns !== okOverruns) {
+          okOverruns = overruns;
+          okText =
+            overruns > 0
+              ? RED._('modbus-read.status.overrun', { count: r.tags.length, overruns })
+              : RED._('modbus-read.status.ok', { count: r.tags.length });
+        }
+        status.set('ok', okText);
         return;
       }
       const wasFailing = failing;
@@ -118,7 +141,7 @@ export = function register(RED: NodeAPI): void {
       const health = s.unitHealth(unitId);
       if (s.state === 'backoff' || s.state === 'connecting') status.set('error', RED._('modbus-read.status.backoff'));
       else if (health.state !== 'closed' || r.failedRequests === r.requests) status.set('error', RED._('modbus-read.status.unitFailing', { unit: unitId }));
-      else status.set('error', RED._('modbus-read.status.partial', { bad, count: r.samples.length }));
+      else status.set('error', RED._('modbus-read.status.partial', { bad, count: r.tags.length }));
       // Once when reading starts to fail, not once a poll: a dead device must not flood the log.
       if (!wasFailing) node.error(`unit ${unitId} at ${api.endpoint}: ${r.errors[0] ?? `${bad} tag(s) bad`}`);
     };

@@ -521,6 +521,10 @@ export class ModbusClientSession extends EventEmitter implements ModbusSession {
       }
       line.push(p);
       this.queued++;
+      // Sent at once when a transaction slot is free; only a request left waiting needs the timer
+      // that bounds its wait (a timer per request cost as much as the rest of the request).
+      this.dispatch();
+      if (p.settled || this.inFlight.has(p)) return;
       p.timer = this.setTimer(() => {
         if (p.settled || this.inFlight.has(p)) return;
         this.unqueue(p);
@@ -528,7 +532,6 @@ export class ModbusClientSession extends EventEmitter implements ModbusSession {
         const waitedFor = this.st === 'connecting' ? 'the connection' : 'a free slot';
         this.settle(p, new DeviceError(`unit ${unitId}: waited ${this.queueTimeout} ms for ${waitedFor} ${what}`, { code: 'TIMEOUT' }));
       }, this.queueTimeout);
-      this.dispatch();
     });
   }
 

@@ -198,8 +198,14 @@ export interface ModbusSession extends EventEmitter {
 //      Events: 'poll' (PollResult), 'overrun' (count), 'error' (a listener threw; only if listened to).
 //      Samples come in the order of `tags`; a NaN/Infinity float is quality bad with the last value.
 export interface PollResult {
-  /** Values by tag name, quality bad (last value kept) where the tag's block failed. */
-  samples: { tag: string; value: SampleValue; quality: Quality; unit?: string }[];
+  /** Values by tag name, quality bad (last value kept) where the tag's block failed. Made on first read. */
+  readonly samples: { tag: string; value: SampleValue; quality: Quality; unit?: string }[];
+  /** The tags polled, in order; `values` and `good` follow it (a batch is built from these, no sample objects). */
+  tags: readonly TagDef[];
+  values: SampleValue[];
+  good: boolean[];
+  /** How many tags are not good. */
+  bad: number;
   ts: number;
   requests: number;
   failedRequests: number;
