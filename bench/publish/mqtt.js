@@ -6,7 +6,7 @@
  *      has acknowledged the last (a flush reply marks that);
  *  (b) Node-RED core `mqtt out` (QoS 1): until the last done(), which core calls on PUBACK;
  *  (c) raw mqtt.js with a 100-message window (no Node-RED, no disk): the ceiling for one client;
- *  (a') as (a) with maxInFlight 1000 (core `mqtt out` has no window at all);
+ *  (a') as (a) with maxInFlight 100 instead of the default 1,000 (core `mqtt out` has no window);
  * plus the drain rate of a 100,000-message backlog (built while the broker was down) once it is
  * back, and the process RSS while a 1,000,000-message backlog sits on disk (the node reopened
  * with it after a redeploy, and after a GC when run with --expose-gc) against the RSS of the same
@@ -78,6 +78,11 @@ const cpuPerMsg = (from, count) => {
   return Math.round(((d.user + d.system) / count) * 10) / 10;
 };
 const cpu = {};
+const ROUNDS = Number(process.env.BENCH_ROUNDS) || 3;
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
 
 async function deploy(flow, ids) {
   await RED.nodes.setFlows([{ id: 'bench', type: 'tab', label: 'bench' }, ...flow.map((n) => ({ z: 'bench', ...n }))], {}, 'full');
@@ -125,7 +130,7 @@ function plantwireFlow(port, id, over = {}) {
     { id: `${id}.b`, type: 'plantwire-mqtt-broker', url: `mqtt://127.0.0.1:${port}`, clientId: `bench-${id}`, protocolVersion: '4', keepalive: '60' },
     {
       id, type: 'plantwire-mqtt-publish', broker: `${id}.b`, topic: 'bench/{tag}', qos: '1', format: 'value', split: true,
-      buffer: true, bufferMaxMB: '100', bufferMaxAgeH: '72', maxInFlight: '100', rate: '0', wires: [[`${id}.reply`]], ...over,
+      buffer: true, bufferMaxMB: '100', bufferMaxAgeH: '72', rate: '0', wires: [[`${id}.reply`]], ...over,
     },
     { id: `${id}.reply`, type: 'bench-counter', wires: [] },
     { id: `${id}.cmp`, type: 'complete', scope: [id], uncaught: false, wires: [[`${id}.done`]] },
@@ -141,29 +146,29 @@ async function benchPlantwire(port, id = 'pwa', over = {}) {
   await feed(n[id], N, (j) => ({ topic: 't', payload: PAYLOAD }));
   n[id].receive({ action: 'flush' });
   await untilCount(n[`${id}.reply`], 1);
-  cpu[id] = cpuPerMsg(c, N);
+  (cpu[over.maxInFlight === '100' ? 'plantwire100' : 'plantwire'] ??= []).push(cpuPerMsg(c, N));
   return Math.round(N / seconds(t));
 }
 
-async function benchCore(port) {
+async function benchCore(port, id = 'core') {
   const n = await deploy(
     [
       {
-        id: 'core.b', type: 'mqtt-broker', name: '', broker: '127.0.0.1', port: String(port), clientid: 'bench-core', autoConnect: true,
+        id: `${id}.b`, type: 'mqtt-broker', name: '', broker: '127.0.0.1', port: String(port), clientid: `bench-${id}`, autoConnect: true,
         usetls: false, protocolVersion: '4', keepalive: '60', cleansession: true, birthTopic: '', closeTopic: '', willTopic: '',
       },
-      { id: 'core.out', type: 'mqtt out', broker: 'core.b', topic: 'bench/core', qos: '1', retain: 'false', wires: [] },
-      { id: 'core.cmp', type: 'complete', scope: ['core.out'], uncaught: false, wires: [['core.done']] },
-      { id: 'core.done', type: 'bench-counter', wires: [] },
+      { id: `${id}.out`, type: 'mqtt out', broker: `${id}.b`, topic: 'bench/core', qos: '1', retain: 'false', wires: [] },
+      { id: `${id}.cmp`, type: 'complete', scope: [`${id}.out`], uncaught: false, wires: [[`${id}.done`]] },
+      { id: `${id}.done`, type: 'bench-counter', wires: [] },
     ],
-    ['core.b', 'core.out', 'core.done'],
+    [`${id}.b`, `${id}.out`, `${id}.done`],
   );
-  await waitConnected(n['core.b']);
+  await waitConnected(n[`${id}.b`]);
   const t = process.hrtime.bigint();
   const c = process.cpuUsage();
-  await feed(n['core.out'], N, () => ({ payload: PAYLOAD }));
-  await untilCount(n['core.done'], N);
-  cpu.core = cpuPerMsg(c, N);
+  await feed(n[`${id}.out`], N, () => ({ payload: PAYLOAD }));
+  await untilCount(n[`${id}.done`], N);
+  (cpu.core ??= []).push(cpuPerMsg(c, N));
   return Math.round(N / seconds(t));
 }
 
@@ -193,7 +198,7 @@ async function benchRaw(port) {
     more();
   });
   const rate = Math.round(N / seconds(t));
-  cpu.raw = cpuPerMsg(c, N);
+  (cpu.raw ??= []).push(cpuPerMsg(c, N));
   await new Promise((r) => client.end(false, {}, r));
   return rate;
 }
@@ -252,13 +257,26 @@ async function main() {
   const broker = await startMosquitto();
   try {
     const rssStart = rssMB();
-    await benchRaw(broker.port); // warm-up of mqtt.js and the broker
-    const raw = await benchRaw(broker.port);
-    const core = await benchCore(broker.port);
-    const plantwire = await benchPlantwire(broker.port);
-    // The same with a 1,000-message window: the feed hands over 1,000 messages per event-loop turn,
-    // and a 100-message window refills only once per turn while the feed runs.
-    const plantwire1000 = await benchPlantwire(broker.port, 'pwa1000', { maxInFlight: '1000' });
+    // Untimed warm-up of every publisher (the JIT, mqtt.js, the broker, SQLite), then ROUNDS
+    // rounds of all of them in turn: the median of each, and the median of the per-round ratios
+    // (the machine's speed drifts; a ratio is taken within a round).
+    await benchRaw(broker.port);
+    await benchCore(broker.port, 'warm');
+    await benchPlantwire(broker.port, 'warm');
+    const runs = { raw: [], core: [], plantwire: [], plantwire100: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      runs.raw.push(await benchRaw(broker.port));
+      runs.core.push(await benchCore(broker.port, `core${round}`));
+      runs.plantwire.push(await benchPlantwire(broker.port, `pwa${round}`));
+      // The same with the raw loop's 100-message window instead of the default 1,000: the feed
+      // hands over 1,000 messages per event-loop turn, and at most a window leaves per turn.
+      runs.plantwire100.push(await benchPlantwire(broker.port, `pwb${round}`, { maxInFlight: '100' }));
+    }
+    const raw = median(runs.raw);
+    const core = median(runs.core);
+    const plantwire = median(runs.plantwire);
+    const plantwire100 = median(runs.plantwire100);
+    const ratio = (a) => Math.round(median(runs[a].map((x, i) => x / runs.core[i])) * 100) / 100;
     const backlog = await benchBacklog(broker, BACKLOG, 'pwd', true);
     await RED.nodes.setFlows([], {}, 'full');
     if (global.gc) global.gc();
@@ -268,9 +286,12 @@ async function main() {
       JSON.stringify({
         bench: 'mqtt publish QoS 1, 100-byte payloads, private Mosquitto',
         messages: N,
-        msgsPerSec: { plantwireBuffered: plantwire, coreMqttOut: core, rawMqttJsWindow100: raw, plantwireBufferedWindow1000: plantwire1000 },
-        ratioToCore: Math.round((plantwire / core) * 100) / 100,
-        cpuUsPerMsg: { plantwireBuffered: cpu.pwa, coreMqttOut: cpu.core, rawMqttJsWindow100: cpu.raw, plantwireBufferedWindow1000: cpu.pwa1000 },
+        msgsPerSec: { plantwireBuffered: plantwire, coreMqttOut: core, rawMqttJsWindow100: raw, plantwireBufferedWindow100: plantwire100 },
+        rounds: ROUNDS,
+        runs,
+        ratioToCore: ratio('plantwire'),
+        ratioToCoreWindow100: ratio('plantwire100'),
+        cpuUsPerMsg: { plantwireBuffered: median(cpu.plantwire), coreMqttOut: median(cpu.core), rawMqttJsWindow100: median(cpu.raw), plantwireBufferedWindow100: median(cpu.plantwire100) },
         backlog: { messages: BACKLOG, appendPerSec: backlog.appendRate, drainPerSec: backlog.drainRate },
         bigBacklog: { messages: BIG, appendPerSec: big.appendRate, fileMB: big.fileMB, rssMB: big.rssMB, rssNoNodeMB: big.rssNoNodeMB, heapMB: big.heapMB, rssIdleMB: rssIdle, rssStartMB: rssStart, gc: !!global.gc },
         cpus: os.cpus().length,

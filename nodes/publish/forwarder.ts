@@ -5,9 +5,11 @@
  *
  * - An item leaves the queue only when the transport resolves its publish (the broker's PUBACK
  *   for QoS 1/2, MQTT 5.0 section 4.3.2), so a crash or a lost connection never loses it.
- * - At most `maxInFlight` publishes are outstanding (and never more than the broker's Receive
- *   Maximum, MQTT 5.0 section 3.2.2.3.3). Firing thousands of publishes at once at mqtt.js makes
- *   it collapse (MQTT.js #589): its outgoing store and the socket buffer grow without bound.
+ * - At most `maxInFlight` publishes and `maxInFlightBytes` of payload are outstanding (and never
+ *   more than the broker's Receive Maximum, MQTT 5.0 section 3.2.2.3.3). Firing every queued
+ *   publish at once at mqtt.js makes it collapse (MQTT.js #589): its outgoing store and the socket
+ *   buffer grow without bound. The window must still be wide: messages that arrive a thousand per
+ *   event-loop turn (a burst from a flow) leave at most a window per turn.
  * - When the connection drops, every in-flight publish rejects with NotConnectedError; the engine
  *   forgets its window and, once connected again, starts from the oldest unacknowledged item, so
  *   order is kept (a message the broker got but did not acknowledge is sent again: at least once).
@@ -25,6 +27,11 @@ import { EventEmitter } from 'events';
 import { NotConnectedError, type MqttMessageSpec } from './mqtt-connection';
 import type { QueueItem, StoreAndForwardQueue, StoredItem } from './queue';
 
+/** Publishes outstanding at once by default: wide enough for a burst of a thousand messages in one event-loop turn. */
+export const DEFAULT_MAX_IN_FLIGHT = 1000;
+/** Payload bytes outstanding at once by default (a thousand 100-byte samples are 100 kB; 4 MiB bounds big payloads). */
+export const DEFAULT_MAX_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
+
 export interface ForwardTransport {
   readonly connected: boolean;
   /** Broker's Receive Maximum (MQTT 5), when known. */
@@ -35,8 +42,10 @@ export interface ForwardTransport {
 export interface ForwarderOptions {
   queue: StoreAndForwardQueue;
   transport: ForwardTransport;
-  /** Publishes outstanding at once (100). */
+  /** Publishes outstanding at once (1,000). */
   maxInFlight?: number;
+  /** Payload bytes outstanding at once (4 MiB; one message always goes, whatever its size). */
+  maxInFlightBytes?: number;
   /** Messages per second; 0 = as fast as the broker acknowledges. */
   rate?: number;
   now?: () => number;
@@ -69,7 +78,10 @@ export class Forwarder extends EventEmitter {
   private readonly now: () => number;
   private readonly setT: (fn: () => void, ms: number) => unknown;
   private readonly clearT: (h: unknown) => void;
-  private readonly inFlight = new Set<number>();
+  private readonly maxInFlightBytes: number;
+  /** Outstanding publishes: id -> payload bytes. */
+  private readonly inFlight = new Map<number, number>();
+  private inFlightBytes = 0;
   /** Highest id handed to the transport in this window; the next peek starts after it. */
   private lastId = 0;
   /** Changes whenever the window is thrown away, so late answers from it are ignored. */
@@ -92,7 +104,8 @@ export class Forwarder extends EventEmitter {
     super();
     this.queue = o.queue;
     this.transport = o.transport;
-    this.maxInFlight = Math.max(1, Math.floor(o.maxInFlight ?? 100));
+    this.maxInFlight = Math.max(1, Math.floor(o.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT));
+    this.maxInFlightBytes = Math.max(1, o.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT_BYTES);
     this.rate = o.rate && o.rate > 0 ? o.rate : 0;
     this.now = o.now ?? Date.now;
     this.setT = o.setTimeout ?? ((fn, ms) => setTimeout(fn, ms));
@@ -177,7 +190,7 @@ export class Forwarder extends EventEmitter {
   pump(): void {
     if (this.closed || !this.transport.connected) return;
     const window = this.window();
-    while (this.inFlight.size < window) {
+    pumping: while (this.inFlight.size < window && this.inFlightBytes < this.maxInFlightBytes) {
       let room = window - this.inFlight.size;
       if (this.rate > 0 && !this.flushing) {
         this.refill();
@@ -190,6 +203,8 @@ export class Forwarder extends EventEmitter {
       const batch = this.queue.peek(room, this.lastId);
       if (!batch.length) break;
       for (const item of batch) {
+        // The byte bound: the rest of the batch waits (one message always goes when none is out).
+        if (this.inFlight.size > 0 && this.inFlightBytes + item.payload.length > this.maxInFlightBytes) break pumping;
         this.lastId = item.id;
         if (this.rate > 0 && !this.flushing) this.tokens -= 1;
         this.send(item);
@@ -222,14 +237,15 @@ export class Forwarder extends EventEmitter {
       spec.properties = props;
     }
     const epoch = this.epoch;
-    this.inFlight.add(item.id);
+    this.inFlight.set(item.id, item.payload.length);
+    this.inFlightBytes += item.payload.length;
     this.transport.publish(spec).then(
       () => {
         // The broker has it, whatever happened to the window since: it leaves the disk.
         this.queue.ack([item.id]);
         this.sent++;
         if (epoch !== this.epoch || this.closed) return;
-        this.inFlight.delete(item.id);
+        this.settled(item.id);
         // Refill once per turn of the event loop, after every PUBACK that arrived in it: the sends
         // then leave in one socket write instead of one write per PUBACK (in bench/publish the
         // writes alone cost more CPU than the rest of the publish). The window is refilled before
@@ -239,7 +255,7 @@ export class Forwarder extends EventEmitter {
       },
       (err: Error) => {
         if (epoch !== this.epoch || this.closed) return;
-        this.inFlight.delete(item.id);
+        this.settled(item.id);
         if (err instanceof NotConnectedError) {
           // The whole window is re-sent, in order, on the next connection.
           this.resetWindow();
@@ -252,6 +268,11 @@ export class Forwarder extends EventEmitter {
         this.pump();
       },
     );
+  }
+
+  private settled(id: number): void {
+    this.inFlightBytes -= this.inFlight.get(id) ?? 0;
+    this.inFlight.delete(id);
   }
 
   private pumpSoon(): void {
@@ -270,6 +291,7 @@ export class Forwarder extends EventEmitter {
   private resetWindow(): void {
     this.epoch++;
     this.inFlight.clear();
+    this.inFlightBytes = 0;
     this.lastId = 0;
   }
 

@@ -12,7 +12,7 @@ import { onInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { isBatchMessage, samplesFromMessage, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
-import { Forwarder, type ForwarderStats } from './forwarder';
+import { DEFAULT_MAX_IN_FLIGHT, Forwarder, type ForwarderStats } from './forwarder';
 import type { MqttBrokerNode } from './mqtt-broker-api';
 import type { ConnectionState } from './mqtt-connection';
 import { MQTT_MAX_PAYLOAD, buildMessages, compileTopicTemplate, parseUserProperties, type MessageSettings } from './mqtt-message';
@@ -61,7 +61,7 @@ export = function register(RED: NodeAPI): void {
       if (hours < 0) throw new ConfigError('bufferMaxAgeH must be 0 (no limit) or more');
       maxBytes = Math.round(mb * 1024 * 1024);
       maxAgeMs = hours * 3_600_000;
-      maxInFlight = numberSetting(config.maxInFlight, 'maxInFlight', 100);
+      maxInFlight = numberSetting(config.maxInFlight, 'maxInFlight', DEFAULT_MAX_IN_FLIGHT);
       if (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > 65535) throw new ConfigError('maxInFlight must be 1..65535');
       rate = numberSetting(config.rate, 'rate', 0);
       if (rate < 0) throw new ConfigError('rate must be 0 (no limit) or more messages per second');

@@ -150,9 +150,9 @@ const READ_AHEAD = 256;
  * of reading back what was just written; beyond this many (or AHEAD_MAX_BYTES) the rest stays on disk only, so a backlog
  * never lives in memory.
  */
-const AHEAD_MAX = 10_000;
+export const AHEAD_MAX = 50_000;
 /** ... and at most this many bytes of them (large payloads). */
-const AHEAD_MAX_BYTES = 8 * 1024 * 1024;
+export const AHEAD_MAX_BYTES = 16 * 1024 * 1024;
 /** Rows per multi-row INSERT (7 parameters each, far below SQLite's 32,766-parameter limit). */
 const INSERT_ROWS = [64, 8, 1] as const;
 /** SQLite page cache, KiB (PRAGMA cache_size takes a negative number for KiB). */

@@ -54,6 +54,36 @@ describe('Forwarder', () => {
     expect(f.stats()).toMatchObject({ sent: 35, queued: 0, inFlight: 0 });
   });
 
+  it('bounds the payload bytes in flight as well, in order, and always lets one message out', async () => {
+    const queue = new MemoryQueue();
+    const t = new FakeTransport();
+    const f = new Forwarder({ queue, transport: t, maxInFlight: 1000, maxInFlightBytes: 250 });
+    const sized = (n: number, bytes: number): QueueItem => ({ ...item(n), payload: Buffer.from(String(n).padEnd(bytes, '.')) });
+    // 100-byte messages: two fit in 250 bytes, the third waits; then one of 1,000 bytes, alone.
+    await f.enqueue([sized(0, 100), sized(1, 100), sized(2, 100), sized(3, 1000), sized(4, 100)]);
+    expect(t.outstanding.map((o) => o.msg.payload.length)).toEqual([100, 100]);
+    let most = 0;
+    while (t.outstanding.length) {
+      most = Math.max(most, t.outstanding.reduce((sum, o) => sum + o.msg.payload.length, 0));
+      if (t.outstanding.some((o) => o.msg.payload.length === 1000)) expect(t.outstanding).toHaveLength(1);
+      await t.ackOldest(1);
+    }
+    expect(most).toBe(1000);
+    expect(t.log.map((p) => p.split('.')[0])).toEqual(['0', '1', '2', '3', '4']);
+    expect(queue.size).toBe(0);
+    expect(f.stats()).toMatchObject({ sent: 5, inFlight: 0 });
+  });
+
+  it('has a window of a thousand messages by default', async () => {
+    const queue = new MemoryQueue();
+    const t = new FakeTransport();
+    const f = new Forwarder({ queue, transport: t });
+    await f.enqueue(Array.from({ length: 1500 }, (_, n) => item(n)));
+    expect(t.outstanding).toHaveLength(1000);
+    while (t.outstanding.length) await t.ackOldest();
+    expect(t.log).toHaveLength(1500);
+  });
+
   it('refills the window once for all the PUBACKs of one event-loop turn, never beyond maxInFlight', async () => {
     const queue = new MemoryQueue();
     const t = new FakeTransport();

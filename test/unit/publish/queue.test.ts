@@ -9,6 +9,8 @@ import * as path from 'path';
 import { spawn } from 'child_process';
 import * as ts from 'typescript';
 import {
+  AHEAD_MAX,
+  AHEAD_MAX_BYTES,
   MemoryQueue,
   OverflowError,
   SqliteQueue,
@@ -291,11 +293,13 @@ describe('SqliteQueue on disk', () => {
     const q = new SqliteQueue({ file });
     expect(q.peek(10)).toEqual([]); // the reader is at the end of the (empty) table
     let n = 0;
-    for (let g = 0; g < 6; g++) await q.append(Array.from({ length: 5000 }, () => item(n++)));
-    expect(q.aheadInMemory).toBeLessThanOrEqual(10_000);
+    // More than the memory bound arrives in groups while the reader stays where it is.
+    const group = 5000;
+    for (let g = 0; g < Math.ceil((AHEAD_MAX * 1.2) / group); g++) await q.append(Array.from({ length: group }, () => item(n++)));
+    expect(q.aheadInMemory).toBeLessThanOrEqual(AHEAD_MAX);
     expect(q.aheadInMemory).toBeGreaterThan(0);
     // Large payloads: bounded by bytes as well.
-    for (let g = 0; g < 3; g++) await q.append(Array.from({ length: 40 }, () => item(n++, 100_000)));
+    for (let g = 0; g < 3; g++) await q.append(Array.from({ length: Math.ceil(AHEAD_MAX_BYTES / 100_000 / 2) }, () => item(n++, 100_000)));
     expect(q.size).toBe(n);
     // Reading all of it gives every item once, in order, whether it came from memory or disk.
     const seen: number[] = [];
@@ -309,9 +313,10 @@ describe('SqliteQueue on disk', () => {
     }
     expect(seen).toEqual(Array.from({ length: n }, (_, k) => k));
     // Once caught up, large items stay within the byte bound.
-    await q.append(Array.from({ length: 200 }, () => item(n++, 100_000)));
-    expect(q.aheadInMemory * 100_001).toBeLessThanOrEqual(8 * 1024 * 1024);
-    expect(q.peek(1000, after).map((i) => seqOf(i.payload))).toEqual(Array.from({ length: 200 }, (_, k) => n - 200 + k));
+    const big = Math.ceil((AHEAD_MAX_BYTES / 100_000) * 1.5);
+    await q.append(Array.from({ length: big }, () => item(n++, 100_000)));
+    expect(q.aheadInMemory * 100_001).toBeLessThanOrEqual(AHEAD_MAX_BYTES);
+    expect(q.peek(1000, after).map((i) => seqOf(i.payload))).toEqual(Array.from({ length: big }, (_, k) => n - big + k));
     await q.close();
   });
 
