@@ -411,16 +411,8 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-interface Row {
-  id: number;
-  ts: number;
-  topic: string;
-  payload: Buffer;
-  qos: number;
-  retain: number;
-  props: string | null;
-  bytes: number;
-}
+/** A row read back: id, ts, topic, payload, qos, retain, props, bytes (the page statement's columns). */
+type RawRow = [number, number, string, Buffer, number, number, string | null, number];
 
 interface Ahead {
   item: StoredItem;
@@ -502,7 +494,8 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
         delRange: this.db.prepare('DELETE FROM items WHERE id BETWEEN ? AND ?'),
         del: this.db.prepare('DELETE FROM items WHERE id = ?'),
         head: this.db.prepare('SELECT id, ts, bytes FROM items WHERE id > ? ORDER BY id LIMIT ?'),
-        page: this.db.prepare('SELECT * FROM items WHERE id > ? ORDER BY id LIMIT ?'),
+        // Rows as arrays (raw), not objects: half the cost of a row read back (bench/publish).
+        page: this.db.prepare('SELECT id, ts, topic, payload, qos, retain, props, bytes FROM items WHERE id > ? ORDER BY id LIMIT ?').raw(true),
         bytesOf: this.db.prepare('SELECT bytes FROM items WHERE id = ?'),
         setMeta: this.db.prepare(
           `INSERT INTO meta (key, value) VALUES ${keys.map(() => '(?, ?)').join(', ')} ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
@@ -515,6 +508,13 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
       };
       this.count = agg.n;
       this.total = agg.b;
+      // An empty table: a reader will start at the beginning, which is its end, so what is
+      // committed before its first peek is kept in memory for it too (else the first thousands
+      // of messages of a busy start were read back from disk, at several µs a row).
+      if (agg.n === 0) {
+        this.aheadAfter = 0;
+        this.aheadEnd = true;
+      }
       const meta = this.db.prepare('SELECT key, value FROM meta').all() as Array<{ key: keyof Counters; value: number }>;
       for (const { key, value } of meta) if (key in this.c) this.c[key] = value;
     } catch (err) {
@@ -575,12 +575,12 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
       if (out.length >= max || this.aheadEnd) break;
       const from = this.ahead.length > this.aheadAt ? this.ahead[this.ahead.length - 1].item.id : this.aheadAfter;
       const chunk = Math.max(READ_AHEAD, max - out.length);
-      const rows = this.st.page.all(from, chunk) as Row[];
-      for (const r of rows) {
-        const item: StoredItem = { id: r.id, topic: r.topic, payload: r.payload, qos: r.qos as QoS, retain: r.retain === 1, ts: r.ts };
-        if (r.props !== null) item.properties = JSON.parse(r.props) as Record<string, unknown>;
-        this.ahead.push({ item, bytes: r.bytes });
-        this.aheadBytes += r.bytes;
+      const rows = this.st.page.all(from, chunk) as RawRow[];
+      for (const [id, ts, topic, payload, qos, retain, props, bytes] of rows) {
+        const item: StoredItem = { id, topic, payload, qos: qos as QoS, retain: retain === 1, ts };
+        if (props !== null) item.properties = JSON.parse(props) as Record<string, unknown>;
+        this.ahead.push({ item, bytes });
+        this.aheadBytes += bytes;
       }
       if (rows.length < chunk) this.aheadEnd = true;
       if (!rows.length) break;

@@ -288,6 +288,20 @@ describe('SqliteQueue on disk', () => {
     await again.close();
   });
 
+  it('keeps what is appended to an empty file before the first peek in memory for the reader, in order', async () => {
+    const q = new SqliteQueue({ file: path.join(tmp, 'fresh.sqlite') });
+    await q.append(Array.from({ length: 300 }, (_, k) => item(k)));
+    // No peek yet: the reader will start at the beginning of an empty table, so these are ahead of it.
+    expect(q.aheadInMemory).toBe(300);
+    expect(q.peek(1000).map((i) => seqOf(i.payload))).toEqual(Array.from({ length: 300 }, (_, k) => k));
+    await q.close();
+    // Reopened with a backlog: read from disk, the same items in the same order.
+    const again = new SqliteQueue({ file: path.join(tmp, 'fresh.sqlite') });
+    expect(again.aheadInMemory).toBe(0);
+    expect(again.peek(1000).map((i) => seqOf(i.payload))).toEqual(Array.from({ length: 300 }, (_, k) => k));
+    await again.close();
+  });
+
   it('hands a caught-up reader new items from memory, but never holds the backlog in memory', async () => {
     const file = path.join(tmp, 'ahead.sqlite');
     const q = new SqliteQueue({ file });
