@@ -8,8 +8,9 @@
 //   (b)  node-red-contrib-modbus as a user sets it up: one read node per cluster on one client with
 //        its default queue, decoding in function nodes; at a 1 ms and a 100 ms rate;
 //   (c)  a bare modbus-serial loop reading the same blocks one request at a time;
-//   (d)  the same loop with N requests in flight.
-// (a), (a'), (c) and (d) run round-robin BENCH_ROUNDS times (default 3): the median run of each,
+//   (d)  the same loop with N requests in flight;
+//   (e)  Plantwire's engine alone (engine.js: session and poller, no Node-RED), 1 and N in flight.
+// (a), (a'), (c), (d) and (e) run round-robin BENCH_ROUNDS times (default 3): the median run of each,
 // and the median of the per-round ratios. Every value read is checked against the value the server
 // was given (check-node/: the same plain node after every Node-RED reader); wrong values are counted
 // and shown, never hidden. Also the RSS of Node-RED with 10,000 Plantwire tags configured.
@@ -212,9 +213,9 @@ async function measureRed(name, modules, flow, requestsPerPoll) {
   }
 }
 
-async function measureBare(name, port, inflight) {
-  log(`${name}: bare modbus-serial, ${inflight} in flight`);
-  const out = execFileSync(process.execPath, [path.join(__dirname, 'bare.js'), '--port', String(port), '--clusters', String(POLLED), '--inflight', String(inflight), '--seconds', String(SECONDS), '--warmup', String(WARMUP)], { encoding: 'utf8' });
+async function measureBare(name, port, inflight, script = 'bare.js') {
+  log(`${name}: ${script}, ${inflight} in flight`);
+  const out = execFileSync(process.execPath, [path.join(__dirname, script), '--port', String(port), '--clusters', String(POLLED), '--inflight', String(inflight), '--seconds', String(SECONDS), '--warmup', String(WARMUP)], { encoding: 'utf8' });
   const result = JSON.parse(out.trim().split('\n').pop());
   log(`${name}: ${JSON.stringify(result)}`);
   return result;
@@ -246,6 +247,9 @@ async function measureBare(name, port, inflight) {
     const paired = [
       ['plantwire_read', () => measureRed('plantwire_read', plantwire, plantwireFlow(port, tags, 1, 0), planned)],
       [`plantwire_read_inflight${N}`, () => measureRed(`plantwire_read_inflight${N}`, plantwire, plantwireFlow(port, tags, N, 0), planned)],
+      // Plantwire's engine alone (engine.js: session and poller, no Node-RED): the runtime's share.
+      ['plantwire_engine_sequential', () => measureBare('plantwire_engine_sequential', port, 1, 'engine.js')],
+      [`plantwire_engine_inflight${N}`, () => measureBare(`plantwire_engine_inflight${N}`, port, N, 'engine.js')],
       ['modbus_serial_sequential', () => measureBare('modbus_serial_sequential', port, 1)],
       [`modbus_serial_inflight${N}`, () => measureBare(`modbus_serial_inflight${N}`, port, N)],
     ].filter(([name]) => want(name));
@@ -264,6 +268,8 @@ async function measureBare(name, port, inflight) {
     };
     ratios.sequential_vs_bare = roundRatio('plantwire_read', 'modbus_serial_sequential');
     ratios[`inflight${N}_vs_bare_inflight${N}`] = roundRatio(`plantwire_read_inflight${N}`, `modbus_serial_inflight${N}`);
+    ratios.engine_sequential_vs_bare = roundRatio('plantwire_engine_sequential', 'modbus_serial_sequential');
+    ratios[`engine_inflight${N}_vs_bare_inflight${N}`] = roundRatio(`plantwire_engine_inflight${N}`, `modbus_serial_inflight${N}`);
     if (want('plantwire_timed_10ms')) results.plantwire_timed_10ms = await measureRed('plantwire_timed_10ms', plantwire, plantwireFlow(port, tags, 1, 10), planned);
     const contrib = { 'node-red-contrib-modbus': path.join(anchors, 'node-red-contrib-modbus') };
     if (want('contrib_modbus_1ms')) results.contrib_modbus_1ms = await measureRed('contrib_modbus_1ms', contrib, contribFlow(port, 1), POLLED);

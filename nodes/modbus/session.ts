@@ -209,6 +209,7 @@ export class ModbusClientSession extends EventEmitter implements ModbusSession {
   private lastServed?: number;
   private readonly inFlight = new Set<Pending>();
   private readonly breakers = new Map<number, Breaker>();
+  private corked = false;
   private silentTimeouts = 0;
   private readonly counters = { requests: 0, answered: 0, exceptions: 0, timeouts: 0, rejectedFast: 0, reconnects: 0 };
 
@@ -577,7 +578,25 @@ export class ModbusClientSession extends EventEmitter implements ModbusSession {
     }
   }
 
+  /**
+   * Requests sent in one turn of the event loop leave in one socket write (cork until the next
+   * tick, as mqtt-packet does): a poll's requests go out together instead of a system call each,
+   * which cost more than the rest of sending them (bench/modbus-poll).
+   */
+  private corkOnce(client: ModbusClientLike): void {
+    if (this.corked) return;
+    const socket = (client as unknown as { _port?: { _client?: { cork?: () => void; uncork?: () => void } } })._port?._client;
+    if (!socket || typeof socket.cork !== 'function' || typeof socket.uncork !== 'function') return;
+    socket.cork();
+    this.corked = true;
+    process.nextTick(() => {
+      this.corked = false;
+      socket.uncork!();
+    });
+  }
+
   private send(client: ModbusClientLike, p: Pending): void {
+    if (this.o.transport === 'tcp') this.corkOnce(client);
     this.clearTimer(p.timer);
     this.inFlight.add(p);
     p.timer = this.setTimer(() => this.answered(client, p, { timeout: true }), this.o.timeout);

@@ -131,6 +131,24 @@ describe('ModbusClientSession (fake client, fake timers)', () => {
     expect(session.state).toBe('closed');
   });
 
+  it('sends the requests of one event-loop turn in one socket write (TCP: corked until the next tick)', async () => {
+    const { session, client } = setup({ maxInFlight: 16 });
+    session.open();
+    await flush();
+    const log: string[] = [];
+    const socket = { cork: () => log.push('cork'), uncork: () => log.push('uncork') };
+    (client() as unknown as { _port: { _client: typeof socket } })._port = { _client: socket };
+    const reads = [0, 10, 20, 30].map((a) => session.read(1, 'holding', a, 2));
+    // Every request of the turn is handed to the client while the socket is corked, once.
+    expect(client().calls).toHaveLength(4);
+    expect(log).toEqual(['cork']);
+    jest.runAllTicks(); // (fake timers hold process.nextTick too)
+    expect(log).toEqual(['cork', 'uncork']);
+    for (let i = 0; i < 4; i++) client().answer([i, i]);
+    await expect(Promise.all(reads)).resolves.toEqual([[0, 0], [1, 1], [2, 2], [3, 3]]);
+    await session.close();
+  });
+
   it('refuses bad arguments with an InputError before sending anything', async () => {
     const { session, client } = setup();
     session.open();
