@@ -257,6 +257,8 @@ async function main() {
   const deadband = { type: 'plantwire-deadband', deadband: '1', deviation: '1', rangeLow: '0', rangeHigh: '100', heartbeat: '0' };
   await group([
     ['stats_mean', { type: 'plantwire-stats', window: 'count', size: String(WINDOW), emit: 'sample', stats: ['mean'] }, single],
+    // The node's default statistics (mean, min, max, stddev, count).
+    ['stats_default', { type: 'plantwire-stats', window: 'count', size: String(WINDOW), emit: 'sample' }, single],
     ['stats_all12', { type: 'plantwire-stats', window: 'count', size: String(WINDOW), emit: 'sample', stats: [...STAT_NAMES] }, single],
     // mult "multi": a window per msg.topic, as Plantwire keeps one per tag.
     ['passThroughWithoutDone', { type: 'bench-nodone' }, single],
