@@ -9,6 +9,9 @@ export const DEFAULT_MAX_TAGS = 10_000;
 
 export class TagTable<T> {
   private readonly states = new Map<string, T>();
+  // The last tag looked up and its state: a flow of one tag (the common single form) skips the Map.
+  private lastTag: string | undefined;
+  private lastState: T | undefined;
 
   constructor(
     private readonly create: (tag: string) => T,
@@ -17,6 +20,7 @@ export class TagTable<T> {
 
   /** The state of `tag`, created on first use. */
   get(tag: string): T {
+    if (tag === this.lastTag) return this.lastState as T;
     let s = this.states.get(tag);
     if (s === undefined) {
       if (this.states.size >= this.maxTags) {
@@ -25,6 +29,8 @@ export class TagTable<T> {
       s = this.create(tag);
       this.states.set(tag, s);
     }
+    this.lastTag = tag;
+    this.lastState = s;
     return s;
   }
 
@@ -34,17 +40,23 @@ export class TagTable<T> {
   }
 
   peek(tag: string): T | undefined {
+    if (tag === this.lastTag) return this.lastState;
     return this.states.get(tag);
   }
 
   set(tag: string, state: T): void {
     this.states.set(tag, state);
+    if (tag === this.lastTag) this.lastState = state;
   }
 
   /** Forgets one tag, or every tag when `tag` is undefined. */
   reset(tag?: string): void {
     if (tag === undefined) this.states.clear();
     else this.states.delete(tag);
+    if (tag === undefined || tag === this.lastTag) {
+      this.lastTag = undefined;
+      this.lastState = undefined;
+    }
   }
 
   get size(): number {
