@@ -3,11 +3,11 @@ import { errorMessage } from '../shared/errors';
 import { choiceSetting, numberSetting } from '../shared/config';
 import { onSyncInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
-import { isBatchMessage, type SampleMessage } from '../shared/sample';
+import { type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from './throttled-status';
 import { DeadbandFilter, type DeadbandSample } from './deadband-filter';
-import { anyNotGood, sendResults, type SendResults, resetTarget, resultMessages, tickMs, readInputSamples } from './sample-output';
+import { anyNotGood, handleSamples, resultMessages, tickMs, type SampleInput, type SendResults } from './sample-output';
 
 interface DeadbandDef extends NodeDef {
   mode: string;
@@ -64,34 +64,31 @@ export = function register(RED: NodeAPI): void {
       done();
     });
 
-    // One copy function per node, not a closure per message.
-    const cloneInput = (x: SampleMessage): SampleMessage => RED.util.cloneMessage(x as NodeMessage) as SampleMessage;
-    onSyncInput(this, (msg, send) => {
-      const m = msg as unknown as SampleMessage;
-      const reset = resetTarget(m);
-      if (reset.reset) {
-        filter.reset(reset.tag);
+    const input: SampleInput<DeadbandSample> = {
+      read: readOptions,
+      reset: (tag) => {
+        filter.reset(tag);
         status.set('stopped', RED._('deadband.status.reset'));
-        return;
-      }
-      if (m.flush === true) {
-        // Archive the swinging door's held point(s) now: msg.topic's tag, or all.
-        emit(filter.flush(typeof m.topic === 'string' && m.topic !== '' ? m.topic : undefined));
-        return;
-      }
-      try {
-        const batch = isBatchMessage(m);
-        const samples = readInputSamples(m, readOptions);
+      },
+      push: (samples, batch) => {
         // The clock only matters to the heartbeat.
         const out = filter.push(samples, heartbeat > 0 ? Date.now() : 0);
         seen += samples.length;
         lastBatch = batch;
         show(out);
-        sendResults(out, batch, m, send as SendResults, cloneInput);
-      } catch (err) {
-        status.set('error', RED._('deadband.status.rejected'));
-        throw err;
+        return out;
+      },
+      rejected: () => status.set('error', RED._('deadband.status.rejected')),
+      clone: (x) => RED.util.cloneMessage(x as NodeMessage) as SampleMessage,
+    };
+    onSyncInput(this, (msg, send) => {
+      const m = msg as unknown as SampleMessage;
+      if (m.reset !== true && m.flush === true) {
+        // Archive the swinging door's held point(s) now: msg.topic's tag, or all.
+        emit(filter.flush(typeof m.topic === 'string' && m.topic !== '' ? m.topic : undefined));
+        return;
       }
+      handleSamples(m, send as SendResults, input);
     });
   }
   RED.nodes.registerType('plantwire-deadband', DeadbandNode);

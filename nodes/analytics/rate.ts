@@ -7,11 +7,11 @@ import { InputError, errorMessage } from '../shared/errors';
 import { choiceSetting, numberSetting } from '../shared/config';
 import type { Done, Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, Send } from '../shared/red';
 import { HELD, onSyncInput, settleLater } from '../shared/input';
-import { isBatchMessage, type SampleMessage } from '../shared/sample';
+import { type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from './throttled-status';
 import { CounterRate, type RateSample } from './counter-rate';
-import { anyNotGood, sendResults, type SendResults, resetTarget, shortNumber, readInputSamples } from './sample-output';
+import { anyNotGood, handleSamples, shortNumber, type SampleInput, type SendResults } from './sample-output';
 
 interface RateDef extends NodeDef {
   mode: string;
@@ -86,21 +86,14 @@ export = function register(RED: NodeAPI): void {
     let ready = false;
     const waiting: Array<[NodeMessageInFlow, Send, Done]> = [];
 
-    // One copy function per node, not a closure per message.
-    const cloneInput = (x: SampleMessage): SampleMessage => RED.util.cloneMessage(x as NodeMessage) as SampleMessage;
-    /** Handles one message; throws when it is refused. */
-    const handle = (msg: NodeMessageInFlow, send: Send): void => {
-      const m = msg as unknown as SampleMessage;
-      const reset = resetTarget(m);
-      if (reset.reset) {
-        engine.reset(reset.tag);
+    const input: SampleInput<RateSample> = {
+      read: readOptions,
+      reset: (tag) => {
+        engine.reset(tag);
         save(true);
         status.set('stopped', RED._('rate.status.reset'));
-        return;
-      }
-      try {
-        const batch = isBatchMessage(m);
-        const samples = readInputSamples(m, readOptions);
+      },
+      push: (samples, batch) => {
         const out: RateSample[] = engine.push(samples);
         save();
         const last = out[out.length - 1];
@@ -110,12 +103,13 @@ export = function register(RED: NodeAPI): void {
           shownBatch = batch;
           status.update(anyNotGood(out) ? 'busy' : 'ok', statusText);
         } else status.update('ok', baselineText);
-        sendResults(out, batch, m, send as SendResults, cloneInput);
-      } catch (err) {
-        status.set('error', RED._('rate.status.rejected'));
-        throw err;
-      }
+        return out;
+      },
+      rejected: () => status.set('error', RED._('rate.status.rejected')),
+      clone: (x) => RED.util.cloneMessage(x as NodeMessage) as SampleMessage,
     };
+    /** Handles one message; throws when it is refused. */
+    const handle = (msg: NodeMessageInFlow, send: Send): void => handleSamples(msg as unknown as SampleMessage, send as SendResults, input);
 
     status.set('stopped', RED._('rate.status.waiting'));
     ctx.get(STATE_KEY, (err: Error | undefined, saved: unknown) => {

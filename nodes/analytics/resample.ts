@@ -3,11 +3,11 @@ import { errorMessage } from '../shared/errors';
 import { choiceSetting, numberSetting } from '../shared/config';
 import { onSyncInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
-import { isBatchMessage, type SampleMessage } from '../shared/sample';
+import { type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from './throttled-status';
 import { AGGREGATES, Resampler, type ResampleSample } from './buckets';
-import { anyNotGood, sendResults, type SendResults, resetTarget, resultMessages, shortNumber, tickMs, readInputSamples } from './sample-output';
+import { anyNotGood, handleSamples, resultMessages, shortNumber, tickMs, type SampleInput, type SendResults } from './sample-output';
 
 interface ResampleDef extends NodeDef {
   interval: string;
@@ -71,28 +71,22 @@ export = function register(RED: NodeAPI): void {
       done();
     });
 
-    // One copy function per node, not a closure per message.
-    const cloneInput = (x: SampleMessage): SampleMessage => RED.util.cloneMessage(x as NodeMessage) as SampleMessage;
-    onSyncInput(this, (msg, send) => {
-      const m = msg as unknown as SampleMessage;
-      const reset = resetTarget(m);
-      if (reset.reset) {
-        engine.reset(reset.tag);
+    const input: SampleInput<ResampleSample> = {
+      read: readOptions,
+      reset: (tag) => {
+        engine.reset(tag);
         status.set('stopped', RED._('resample.status.reset'));
-        return;
-      }
-      try {
-        const batch = isBatchMessage(m);
-        const samples = readInputSamples(m, readOptions);
+      },
+      push: (samples, batch) => {
         const out = engine.push(samples, Date.now());
         lastBatch = batch;
         show(out, batch);
-        sendResults(out, batch, m, send as SendResults, cloneInput);
-      } catch (err) {
-        status.set('error', RED._('resample.status.rejected'));
-        throw err;
-      }
-    });
+        return out;
+      },
+      rejected: () => status.set('error', RED._('resample.status.rejected')),
+      clone: (x) => RED.util.cloneMessage(x as NodeMessage) as SampleMessage,
+    };
+    onSyncInput(this, (msg, send) => handleSamples(msg as unknown as SampleMessage, send as SendResults, input));
   }
   RED.nodes.registerType('plantwire-resample', ResampleNode);
 };

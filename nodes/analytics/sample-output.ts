@@ -4,7 +4,7 @@
  * a timer can produce results with no input at all; this keeps the output form the same in every case.
  */
 import { InputError } from '../shared/errors';
-import { batchMessage, samplesFromMessage, type Quality, type ReadOptions, type Sample, type SampleMessage, type SampleValue } from '../shared/sample';
+import { batchMessage, isBatchMessage, samplesFromMessage, type Quality, type ReadOptions, type Sample, type SampleMessage, type SampleValue } from '../shared/sample';
 import { checkEventTimes } from './event-clock';
 
 /** A result: a sample whose value may be an object (stats), plus flags for the single form. */
@@ -168,4 +168,40 @@ export function readInputSamples(msg: SampleMessage, options: ReadOptions): Samp
   checkEventTimes(samples);
   if (samples.length === 0) throw new InputError('msg.payload is an empty batch: no tags');
   return samples;
+}
+
+/**
+ * What a per-sample analytics node (stats, deadband, resample, rate) gives handleSamples: made once
+ * per node, so that handling a message makes no closure.
+ */
+export interface SampleInput<R extends Result> {
+  read: ReadOptions;
+  /** `msg.reset`: forget one tag (or every tag when undefined) and show it. */
+  reset(tag: string | undefined): void;
+  /** Pushes the samples through the engine, shows the results and returns them. */
+  push(samples: Sample[], batch: boolean): readonly R[];
+  /** Shows that a message was refused (it is thrown on to onSyncInput, which reports it). */
+  rejected(): void;
+  /** Copies the input message, for a second result of one input. */
+  clone(m: SampleMessage): SampleMessage;
+}
+
+/**
+ * The input handler those nodes share: `msg.reset` forgets, anything else is read as samples (both
+ * forms, checked before any state changes), pushed through the engine, and its results are sent on
+ * in the form the input came in.
+ */
+export function handleSamples<R extends Result>(msg: SampleMessage, send: SendResults, input: SampleInput<R>): void {
+  const reset = resetTarget(msg);
+  if (reset.reset) {
+    input.reset(reset.tag);
+    return;
+  }
+  try {
+    const batch = isBatchMessage(msg);
+    sendResults(input.push(readInputSamples(msg, input.read), batch), batch, msg, send, input.clone);
+  } catch (err) {
+    input.rejected();
+    throw err;
+  }
 }

@@ -3,10 +3,10 @@ import { ConfigError, errorMessage } from '../shared/errors';
 import { choiceSetting, numberSetting } from '../shared/config';
 import { onSyncInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
-import { isBatchMessage, type SampleMessage } from '../shared/sample';
+import { type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from './throttled-status';
-import { anyNotGood, sendResults, type SendResults, resetTarget, resultMessages, readInputSamples, shortNumber, tickMs, type Result } from './sample-output';
+import { anyNotGood, handleSamples, resultMessages, shortNumber, tickMs, type Result, type SampleInput, type SendResults } from './sample-output';
 import { STAT_NAMES, StatsEngine, type StatName, type StatsSample } from './window';
 
 interface StatsDef extends NodeDef {
@@ -88,29 +88,23 @@ export = function register(RED: NodeAPI): void {
       done();
     });
 
-    // One copy function per node, not a closure per message.
-    const cloneInput = (x: SampleMessage): SampleMessage => RED.util.cloneMessage(x as NodeMessage) as SampleMessage;
-    onSyncInput(this, (msg, send) => {
-      const m = msg as unknown as SampleMessage;
-      const reset = resetTarget(m);
-      if (reset.reset) {
-        engine.reset(reset.tag);
+    const input: SampleInput<Result> = {
+      read: readOptions,
+      reset: (tag) => {
+        engine.reset(tag);
         status.set('stopped', RED._('stats.status.reset'));
-        return;
-      }
-      try {
-        const batch = isBatchMessage(m);
-        const samples = readInputSamples(m, readOptions);
+      },
+      push: (samples, batch) => {
         // The arrival time only matters to the timer that closes quiet time windows.
         const out = engine.push(samples, timer ? Date.now() : 0);
         lastBatch = batch;
         show(out, batch);
-        sendResults(out as Result[], batch, m, send as SendResults, cloneInput);
-      } catch (err) {
-        status.set('error', RED._('stats.status.rejected'));
-        throw err;
-      }
-    });
+        return out as Result[];
+      },
+      rejected: () => status.set('error', RED._('stats.status.rejected')),
+      clone: (x) => RED.util.cloneMessage(x as NodeMessage) as SampleMessage,
+    };
+    onSyncInput(this, (msg, send) => handleSamples(msg as unknown as SampleMessage, send as SendResults, input));
   }
   RED.nodes.registerType('plantwire-stats', StatsNode);
 };
