@@ -42,12 +42,6 @@ function asSample(r: Result): Sample {
   return s;
 }
 
-/**
- * Messages for `results`, in order. Single form: one message per result. Batch form: one message
- * per distinct timestamp (results of one poll share it; resample buckets differ), the flags set
- * only when every result in it has them. The first message reuses `input` (keeping `_msgid` and the
- * user's own properties); further ones are copies of the input as it arrived.
- */
 /** A node's send, as sendResults calls it: one message, or several on the first output. */
 export type SendResults = (msg: SampleMessage | SampleMessage[][]) => void;
 
@@ -71,6 +65,12 @@ export function sendResults(
   send(msgs.length === 1 ? msgs[0] : [msgs]);
 }
 
+/**
+ * Messages for `results`, in order. Single form: one message per result. Batch form: one message
+ * per distinct timestamp (results of one poll share it; resample buckets differ), the flags set
+ * only when every result in it has them. The first message reuses `input` (keeping `_msgid` and the
+ * user's own properties); further ones are copies of the input as it arrived.
+ */
 export function resultMessages(
   results: readonly Result[],
   asBatch: boolean,

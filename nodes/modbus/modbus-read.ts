@@ -24,10 +24,11 @@ interface ReadDef extends NodeDef {
 
 type Output = 'batch' | 'single';
 
+/** The samples of a poll (single form), straight from its arrays like the batch. */
 function samplesOf(r: PollResult): Sample[] {
-  return r.samples.map((s) => {
-    const out: Sample = { tag: s.tag, value: s.value, quality: s.quality, ts: r.ts };
-    if (s.unit !== undefined) out.unit = s.unit;
+  return r.tags.map((t, i) => {
+    const out: Sample = { tag: t.name, value: r.values[i], quality: r.good[i] ? 'good' : 'bad', ts: r.ts };
+    if (t.unit) out.unit = t.unit;
     return out;
   });
 }
@@ -115,11 +116,11 @@ export = function register(RED: NodeAPI): void {
       else if (interval === 0) status.set('ok', RED._('modbus-read.status.waiting'));
     };
 
-    /** Status after a poll; one logged error when reading starts to fail, one line when it recovers. */
     // The healthy text changes only with the overrun count: translated once per change, not once
     // a poll (a translation cost as much as decoding the tags, bench/modbus-poll).
     let okText = '';
     let okOverruns = -1;
+    /** Status after a poll; one logged error when reading starts to fail, one line when it recovers. */
     const report = (r: PollResult) => {
       const bad = r.bad;
       if (bad === 0 && r.errors.length === 0) {

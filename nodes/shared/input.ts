@@ -11,6 +11,11 @@ function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
+/** Shows a refused (InputError) or failed message on the node, as Catch and the log are told. */
+function flashFailure(status: StatusReporter | undefined, err: Error): void {
+  status?.flash('error', `${err instanceof InputError ? 'refused' : 'failed'}: ${errorMessage(err)}`);
+}
+
 export type InputHandler = (msg: NodeMessageInFlow, send: Send, done: Done) => void | Promise<void>;
 
 /**
@@ -43,7 +48,7 @@ export type SyncInputHandler = (msg: NodeMessageInFlow, send: Send, done: Done) 
 export function settleLater(node: Node, done: Done): Done {
   return (err?: Error) => {
     const status = statusReporterOf(node);
-    if (err) status?.flash('error', `${err instanceof InputError ? 'refused' : 'failed'}: ${errorMessage(err)}`);
+    if (err) flashFailure(status, err);
     else status?.endFlash();
     done(err);
   };
@@ -71,7 +76,7 @@ export function onSyncInput(node: Node, handler: SyncInputHandler): void {
       if (handler(msg, send, done) === HELD) return;
     } catch (thrown) {
       const err = asError(thrown);
-      status()?.flash('error', `${err instanceof InputError ? 'refused' : 'failed'}: ${errorMessage(err)}`);
+      flashFailure(status(), err);
       done(err);
       return;
     }
