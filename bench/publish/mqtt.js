@@ -15,6 +15,10 @@
  * Node-RED runs as a library in this process; the Plantwire nodes load from their TypeScript
  * sources, transpiled on load. Prints one JSON line.
  * Usage: node --expose-gc bench/publish/mqtt.js [messages=20000] [backlog=100000] [bigBacklog=1000000]
+ * Env: BENCH_ROUNDS (3), BENCH_ONLY=plantwire|plantwire1000|core|raw (that publisher alone, no
+ * warm-up of the others and no backlog figures: for a profiler, with node --cpu-prof).
+ * Keep `messages` at most 65,535: core `mqtt out` fires every message at once, and with more
+ * outstanding than MQTT has packet ids (16 bits) it stalls (100,000 here never finished).
  */
 'use strict';
 const fs = require('fs');
@@ -260,10 +264,22 @@ async function main() {
     // Untimed warm-up of every publisher (the JIT, mqtt.js, the broker, SQLite), then ROUNDS
     // rounds of all of them in turn: the median of each, and the median of the per-round ratios
     // (the machine's speed drifts; a ratio is taken within a round).
-    await benchRaw(broker.port);
-    await benchCore(broker.port, 'warm');
-    await benchPlantwire(broker.port, 'warm');
     const runs = { raw: [], core: [], plantwire: [], plantwire1000: [] };
+    // BENCH_ONLY=plantwire (or core, raw, plantwire1000): that publisher alone, for a profiler.
+    const only = process.env.BENCH_ONLY;
+    if (!only) {
+      await benchRaw(broker.port);
+      await benchCore(broker.port, 'warm');
+      await benchPlantwire(broker.port, 'warm');
+    } else {
+      for (let round = 0; round < ROUNDS; round++) {
+        if (only === 'raw') runs.raw.push(await benchRaw(broker.port));
+        else if (only === 'core') runs.core.push(await benchCore(broker.port, `core${round}`));
+        else runs[only].push(await benchPlantwire(broker.port, `pw${round}`, only === 'plantwire1000' ? { maxInFlight: '1000' } : {}));
+      }
+      console.log(JSON.stringify({ only, runs, cpuUsPerMsg: cpu }));
+      return;
+    }
     for (let round = 0; round < ROUNDS; round++) {
       runs.raw.push(await benchRaw(broker.port));
       runs.core.push(await benchCore(broker.port, `core${round}`));
