@@ -50,10 +50,70 @@ function batchOfPoll(r: PollResult): SampleMessage {
   return msg;
 }
 
+/**
+ * The objects of the next batch, made while its poll's requests are on the wire. A batch holds two
+ * objects with a key per tag (payload and quality); making them costs about as much as decoding
+ * the tags, and made after the poll that time is time the device waits for the next request
+ * (bench/modbus-poll, requests in flight). Made ahead, the end of the poll only sets the values
+ * (and marks the bad tags) in objects that already have every key, in tag order.
+ */
+class BatchAhead {
+  private ready: { payload: Record<string, SampleValue>; quality: Record<string, Quality> } | undefined;
+  private pending: NodeJS.Immediate | undefined;
+
+  constructor(private readonly tags: readonly TagDef[]) {}
+
+  /** Call just after a poll started: the objects are made on the next turn, once its requests left. */
+  prepare(): void {
+    if (this.ready || this.pending) return;
+    this.pending = setImmediate(() => {
+      this.pending = undefined;
+      const payload: Record<string, SampleValue> = {};
+      const quality: Record<string, Quality> = {};
+      for (const t of this.tags) {
+        payload[t.name] = 0;
+        quality[t.name] = 'good';
+      }
+      this.ready = { payload, quality };
+    });
+  }
+
+  /** The batch of `r`: in the objects made ahead when they are ready (same keys, same order), else made now. */
+  take(r: PollResult): SampleMessage {
+    const made = this.ready;
+    if (!made || r.tags !== this.tags) return batchOfPoll(r);
+    this.ready = undefined;
+    const { payload, quality } = made;
+    const { tags, values, good } = r;
+    let units: Record<string, string> | undefined;
+    for (let i = 0; i < tags.length; i++) {
+      const t = tags[i];
+      payload[t.name] = values[i];
+      if (!good[i]) quality[t.name] = 'bad';
+      if (t.unit) (units ??= {})[t.name] = t.unit;
+    }
+    const msg: SampleMessage = { payload, quality, timestamp: r.ts };
+    if (units) msg.units = units;
+    return msg;
+  }
+
+  close(): void {
+    if (this.pending) clearImmediate(this.pending);
+    this.pending = undefined;
+    this.ready = undefined;
+  }
+}
+
 /** One batch, or one message per tag, for a poll. `base` (an input message) lends its other properties. */
-function messagesOf(r: PollResult, output: Output, base: NodeMessage | undefined, clone: (m: NodeMessage) => NodeMessage): NodeMessage[] {
+function messagesOf(
+  r: PollResult,
+  output: Output,
+  base: NodeMessage | undefined,
+  clone: (m: NodeMessage) => NodeMessage,
+  ahead?: BatchAhead,
+): NodeMessage[] {
   if (output === 'batch') {
-    const form = batchOfPoll(r);
+    const form = ahead ? ahead.take(r) : batchOfPoll(r);
     if (!base) return [form as NodeMessage];
     const m = base as NodeMessage & Record<string, unknown>;
     delete m.unit;
@@ -163,12 +223,15 @@ export = function register(RED: NodeAPI): void {
     });
     if (interval > 0) poller.start(interval);
 
+    const ahead = output === 'batch' ? new BatchAhead(tags) : undefined;
     onInput(this, async (msg, send, done) => {
-      const r = await poller.pollOnce();
+      const polled = poller.pollOnce();
+      ahead?.prepare();
+      const r = await polled;
       if (closed) return done();
       report(r);
       // One output: several messages go as an array inside the output's slot.
-      send([messagesOf(r, output, msg as NodeMessage, RED.util.cloneMessage)] as unknown as NodeMessage);
+      send([messagesOf(r, output, msg as NodeMessage, RED.util.cloneMessage, ahead)] as unknown as NodeMessage);
       // Every request failed: the values sent are last values; tell Catch nodes why.
       if (r.requests > 0 && r.failedRequests === r.requests) done(new DeviceError(`unit ${unitId} at ${api.endpoint}: ${r.errors[0] ?? 'no answer'}`));
       else done();
@@ -176,6 +239,7 @@ export = function register(RED: NodeAPI): void {
 
     this.on('close', (_removed: boolean, done: () => void) => {
       closed = true;
+      ahead?.close();
       poller.stop();
       poller.removeAllListeners();
       s.removeListener('state', onState);

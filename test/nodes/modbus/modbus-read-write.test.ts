@@ -139,6 +139,44 @@ describe('plantwire-modbus-read and -write against plantwire-modbus-server', () 
     expect(lastStatus(get('read'))).toMatchObject({ fill: 'green', shape: 'dot' });
   });
 
+  it('gives every on-demand batch objects of its own, keys in tag order, made ahead or not', async () => {
+    await load(nodes, flow(port));
+    await serverUp();
+    const names = tags.map((t) => t.name as string);
+    const batches: Msg[] = [];
+    for (let i = 0; i < 4; i++) batches.push(await readBatch());
+    // Mutating one batch downstream must not show in the next (the objects made ahead are never reused).
+    batches[1].payload.i16 = 'changed';
+    batches[1].quality.i16 = 'bad';
+    batches.push(await readBatch());
+    for (const [i, msg] of batches.entries()) {
+      expect(Object.keys(msg.payload)).toEqual(names);
+      expect(Object.keys(msg.quality)).toEqual(names);
+      if (i === 1) continue;
+      expect(msg.payload.i16).toBe(-1234);
+      expect(msg.payload.text).toBe('PW-7');
+      expect(Object.values(msg.quality).every((q) => q === 'good')).toBe(true);
+      expect(msg.units).toEqual({ pressure: 'bar' });
+    }
+    for (let i = 1; i < batches.length; i++) {
+      expect(batches[i].payload).not.toBe(batches[i - 1].payload);
+      expect(batches[i].quality).not.toBe(batches[i - 1].quality);
+    }
+  });
+
+  it('marks every tag of a failed on-demand read bad, in objects made ahead too', async () => {
+    await load(nodes, flow(port, { read: { unitId: 7 }, conn: { timeout: 100 } }));
+    await serverUp();
+    for (let i = 0; i < 3; i++) {
+      const got = nextMessages(get('out'), 1, 5000);
+      get('read').receive({ topic: 'now' });
+      const [msg] = await got;
+      expect(Object.keys(msg.quality)).toEqual(tags.map((t) => t.name));
+      expect(Object.values(msg.quality).every((q) => q === 'bad')).toBe(true);
+      expect(Object.values(msg.payload).every((v) => v === null)).toBe(true);
+    }
+  });
+
   it('with interval 0 reads only when a message arrives', async () => {
     await load(nodes, flow(port));
     await serverUp();
