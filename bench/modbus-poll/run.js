@@ -10,13 +10,13 @@
 //   (c)  a bare modbus-serial loop reading the same blocks one request at a time;
 //   (d)  the same loop with N requests in flight;
 //   (e)  Plantwire's engine alone (engine.js: session and poller, no Node-RED), 1 and N in flight.
-// (a), (a'), (c), (d) and (e) run round-robin BENCH_ROUNDS times (default 5): the median run of each,
+// (a), (a'), (c), (d) and (e) run round-robin BENCH_ROUNDS times (default 9: single runs on a shared 2-vCPU machine move by +-25 %, the median of 9 per-round ratios much less): the median run of each,
 // and the median of the per-round ratios. Every value read is checked against the value the server
 // was given (check-node/: the same plain node after every Node-RED reader); wrong values are counted
 // and shown, never hidden. Also the RSS of Node-RED with 10,000 Plantwire tags configured.
 // Prints ONE JSON line on stdout (progress goes to stderr).
-// Env: BENCH_SECONDS (measured window per reader, default 5), BENCH_INFLIGHT (N, default 16),
-// BENCH_ROUNDS (5), BENCH_ONLY (a regular expression: only the readers it matches),
+// Env: BENCH_SECONDS (measured window per reader, default 4), BENCH_INFLIGHT (N, default 16),
+// BENCH_ROUNDS (9), BENCH_ONLY (a regular expression: only the readers it matches),
 // BENCH_RED_ARGS (node options for the Node-RED processes, e.g. --cpu-prof).
 'use strict';
 const fs = require('fs');
@@ -28,12 +28,12 @@ const { clusters, peerMap, plantwireTags, expected } = require('./layout');
 
 const root = path.resolve(__dirname, '../..');
 const anchors = path.join(root, 'bench', 'anchors', 'node_modules');
-const SECONDS = Number(process.env.BENCH_SECONDS || 5);
+const SECONDS = Number(process.env.BENCH_SECONDS || 4);
 const WARMUP = 2;
 // 16: the most the connection's editor dialog accepts, and as many as Plantwire's plan of a poll has requests.
 const N = Number(process.env.BENCH_INFLIGHT || 16);
 const POLLED = 20;
-const ROUNDS = Number(process.env.BENCH_ROUNDS || 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 9);
 const log = (...a) => console.error('[bench]', ...a);
 
 const list = clusters(POLLED);
