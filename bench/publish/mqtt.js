@@ -82,6 +82,18 @@ const cpuPerMsg = (from, count) => {
   return Math.round(((d.user + d.system) / count) * 10) / 10;
 };
 const cpu = {};
+/** The broker's CPU time (user + system), µs, from /proc (10 ms ticks): what each publisher's traffic costs Mosquitto. */
+let brokerPid;
+const brokerCpu = () => {
+  try {
+    const f = fs.readFileSync(`/proc/${brokerPid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
+};
+const brokerCpuPerMsg = {};
+const brokerMark = (key, from, count) => (brokerCpuPerMsg[key] ??= []).push(Math.round(((brokerCpu() - from) / count) * 10) / 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS) || 3;
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -147,10 +159,13 @@ async function benchPlantwire(port, id = 'pwa', over = {}) {
   await waitConnected(n[`${id}.b`]);
   const t = process.hrtime.bigint();
   const c = process.cpuUsage();
+  const b = brokerCpu();
   await feed(n[id], N, (j) => ({ topic: 't', payload: PAYLOAD }));
   n[id].receive({ action: 'flush' });
   await untilCount(n[`${id}.reply`], 1);
-  (cpu[over.maxInFlight === '1000' ? 'plantwire1000' : 'plantwire'] ??= []).push(cpuPerMsg(c, N));
+  const key = over.maxInFlight === '1000' ? 'plantwire1000' : 'plantwire';
+  (cpu[key] ??= []).push(cpuPerMsg(c, N));
+  brokerMark(key, b, N);
   return Math.round(N / seconds(t));
 }
 
@@ -170,9 +185,11 @@ async function benchCore(port, id = 'core') {
   await waitConnected(n[`${id}.b`]);
   const t = process.hrtime.bigint();
   const c = process.cpuUsage();
+  const b = brokerCpu();
   await feed(n[`${id}.out`], N, () => ({ payload: PAYLOAD }));
   await untilCount(n[`${id}.done`], N);
   (cpu.core ??= []).push(cpuPerMsg(c, N));
+  brokerMark('core', b, N);
   return Math.round(N / seconds(t));
 }
 
@@ -185,6 +202,7 @@ async function benchRaw(port) {
   const payload = Buffer.from(PAYLOAD);
   const t = process.hrtime.bigint();
   const c = process.cpuUsage();
+  const b = brokerCpu();
   await new Promise((resolve, reject) => {
     let sent = 0;
     let acked = 0;
@@ -203,6 +221,7 @@ async function benchRaw(port) {
   });
   const rate = Math.round(N / seconds(t));
   (cpu.raw ??= []).push(cpuPerMsg(c, N));
+  brokerMark('raw', b, N);
   await new Promise((r) => client.end(false, {}, r));
   return rate;
 }
@@ -259,6 +278,7 @@ async function main() {
   });
   await RED.start();
   const broker = await startMosquitto();
+  brokerPid = broker.proc.pid;
   try {
     const rssStart = rssMB();
     // Untimed warm-up of every publisher (the JIT, mqtt.js, the broker, SQLite), then ROUNDS
@@ -277,7 +297,7 @@ async function main() {
         else if (only === 'core') runs.core.push(await benchCore(broker.port, `core${round}`));
         else runs[only].push(await benchPlantwire(broker.port, `pw${round}`, only === 'plantwire1000' ? { maxInFlight: '1000' } : {}));
       }
-      console.log(JSON.stringify({ only, runs, cpuUsPerMsg: cpu }));
+      console.log(JSON.stringify({ only, runs, cpuUsPerMsg: cpu, brokerCpuUsPerMsg: brokerCpuPerMsg }));
       return;
     }
     for (let round = 0; round < ROUNDS; round++) {
@@ -308,6 +328,7 @@ async function main() {
         ratioToCore: ratio('plantwire'),
         ratioToCoreWindow1000: ratio('plantwire1000'),
         cpuUsPerMsg: { plantwireBuffered: median(cpu.plantwire), coreMqttOut: median(cpu.core), rawMqttJsWindow100: median(cpu.raw), plantwireBufferedWindow1000: median(cpu.plantwire1000) },
+        brokerCpuUsPerMsg: Object.fromEntries(Object.entries(brokerCpuPerMsg).map(([k, v]) => [k, median(v)])),
         backlog: { messages: BACKLOG, appendPerSec: backlog.appendRate, drainPerSec: backlog.drainRate },
         bigBacklog: { messages: BIG, appendPerSec: big.appendRate, fileMB: big.fileMB, rssMB: big.rssMB, rssNoNodeMB: big.rssNoNodeMB, heapMB: big.heapMB, rssIdleMB: rssIdle, rssStartMB: rssStart, gc: !!global.gc },
         cpus: os.cpus().length,
