@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 name="${1:-}"
 if [ -z "$name" ] || [ ! -f "bench/$name/run.js" ]; then
-  echo "usage: bench/run.sh <name>   (one of: $(cd bench && ls -d */ | tr -d / | grep -v anchors | tr '\n' ' '))" >&2
+  echo "usage: bench/run.sh <name>   (one of: $(cd bench && ls -d */ | tr -d / | grep -v -e anchors -e lib | tr '\n' ' '))" >&2
   exit 2
 fi
 shift

@@ -27,15 +27,8 @@
 const fs = require('fs');
 const path = require('path');
 const http = require('http');
-const ts = require('typescript');
 
-require.extensions['.ts'] = function (mod, filename) {
-  const out = ts.transpileModule(fs.readFileSync(filename, 'utf8'), {
-    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-    fileName: filename,
-  });
-  mod._compile(out.outputText, filename);
-};
+require('../lib/ts-require');
 
 // BENCH_ROOT: the Plantwire sources to measure (another checkout, for before/after figures on one machine).
 const root = path.resolve(process.env.BENCH_ROOT || path.join(__dirname, '../..'));

@@ -25,15 +25,8 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const http = require('http');
-const ts = require('typescript');
 
-require.extensions['.ts'] = function (mod, filename) {
-  const out = ts.transpileModule(fs.readFileSync(filename, 'utf8'), {
-    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-    fileName: filename,
-  });
-  mod._compile(out.outputText, filename);
-};
+require('../lib/ts-require');
 
 const root = path.resolve(__dirname, '../..');
 const N = Number(process.argv[2]) || 20_000;
