@@ -116,8 +116,19 @@ describe('a unit that never answers next to one that does', () => {
     // Without a per-unit breaker each dead poll holds the line for a 1 s timeout and the good unit
     // falls to about one poll a second (a sixth of its rate). Each breaker probe still holds the
     // line for one timeout, so the bound is 40 %: far above the unprotected sixth.
-    console.log(`good unit polls in ${WINDOW} ms: alone ${alone}, beside a dead unit ${goodPolls}`);
     expect(alone).toBeGreaterThan(5);
     expect(goodPolls).toBeGreaterThanOrEqual(Math.ceil(alone * 0.4));
+
+    // Later, with the breaker open, the probes come further apart (backoff 2 s, 4 s, 8 s ... with
+    // jitter): over the next two windows the dead unit holds the line for one or two timeouts.
+    from = goodMsgs.length;
+    await sleep(2 * WINDOW);
+    const later = goodMsgs.slice(from);
+    expect(later.filter((m) => !allGood(m))).toEqual([]);
+    console.log(
+      `good unit polls in ${WINDOW} ms: alone ${alone}, beside a dead unit ${goodPolls} (first window), ` +
+        `${(later.length / 2).toFixed(1)} a window over the next two`,
+    );
+    expect(later.length).toBeGreaterThanOrEqual(Math.ceil(2 * alone * 0.7));
   });
 });
