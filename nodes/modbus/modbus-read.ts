@@ -33,16 +33,26 @@ function samplesOf(r: PollResult): Sample[] {
   });
 }
 
-/** The batch form of a poll, straight from its arrays (what batchMessage makes of its samples). */
-function batchOfPoll(r: PollResult): SampleMessage {
-  const payload: Record<string, SampleValue> = {};
-  const quality: Record<string, Quality> = {};
+/** The two objects of a batch with a key per tag (payload and quality), made ahead by BatchAhead. */
+interface BatchObjects {
+  payload: Record<string, SampleValue>;
+  quality: Record<string, Quality>;
+}
+
+/**
+ * The batch form of a poll, straight from its arrays (what batchMessage makes of its samples).
+ * With `made` (objects that already hold every tag, quality 'good'), only the values and the bad
+ * qualities are set.
+ */
+function batchOfPoll(r: PollResult, made?: BatchObjects): SampleMessage {
+  const payload: Record<string, SampleValue> = made ? made.payload : {};
+  const quality: Record<string, Quality> = made ? made.quality : {};
   let units: Record<string, string> | undefined;
   const { tags, values, good } = r;
   for (let i = 0; i < tags.length; i++) {
     const t = tags[i];
     payload[t.name] = values[i];
-    quality[t.name] = good[i] ? 'good' : 'bad';
+    if (!made || !good[i]) quality[t.name] = good[i] ? 'good' : 'bad';
     if (t.unit) (units ??= {})[t.name] = t.unit;
   }
   const msg: SampleMessage = { payload, quality, timestamp: r.ts };
@@ -58,7 +68,7 @@ function batchOfPoll(r: PollResult): SampleMessage {
  * (and marks the bad tags) in objects that already have every key, in tag order.
  */
 class BatchAhead {
-  private ready: { payload: Record<string, SampleValue>; quality: Record<string, Quality> } | undefined;
+  private ready: BatchObjects | undefined;
   private pending: NodeJS.Immediate | undefined;
 
   constructor(private readonly tags: readonly TagDef[]) {}
@@ -81,20 +91,8 @@ class BatchAhead {
   /** The batch of `r`: in the objects made ahead when they are ready (same keys, same order), else made now. */
   take(r: PollResult): SampleMessage {
     const made = this.ready;
-    if (!made || r.tags !== this.tags) return batchOfPoll(r);
     this.ready = undefined;
-    const { payload, quality } = made;
-    const { tags, values, good } = r;
-    let units: Record<string, string> | undefined;
-    for (let i = 0; i < tags.length; i++) {
-      const t = tags[i];
-      payload[t.name] = values[i];
-      if (!good[i]) quality[t.name] = 'bad';
-      if (t.unit) (units ??= {})[t.name] = t.unit;
-    }
-    const msg: SampleMessage = { payload, quality, timestamp: r.ts };
-    if (units) msg.units = units;
-    return msg;
+    return batchOfPoll(r, made && r.tags === this.tags ? made : undefined);
   }
 
   close(): void {
