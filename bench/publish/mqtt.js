@@ -17,8 +17,8 @@
  * Usage: node --expose-gc bench/publish/mqtt.js [messages=20000] [backlog=100000] [bigBacklog=1000000]
  * Env: BENCH_ROUNDS (3), BENCH_ONLY=plantwire|plantwire1000|core|raw (that publisher alone, no
  * warm-up of the others and no backlog figures: for a profiler, with node --cpu-prof).
- * Keep `messages` at most 65,535: core `mqtt out` fires every message at once, and with more
- * outstanding than MQTT has packet ids (16 bits) it stalls (100,000 here never finished).
+ * Keep `messages` at most 60,000: core `mqtt out` fires every message at once, and fed 100,000 it
+ * never finished here (60,000 did); likely because MQTT has 65,535 packet ids.
  */
 'use strict';
 const fs = require('fs');
