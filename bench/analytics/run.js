@@ -248,6 +248,7 @@ async function main() {
     for (const [name] of members) {
       flows[name] = median(rounds.map((x) => x[name]));
       perRound[name] = rounds;
+      if (process.env.BENCH_DEBUG) console.error(name, JSON.stringify(rounds.map((x) => [x.passThrough, x[name]])));
     }
   };
   const ratioOf = (name, base) =>

@@ -75,6 +75,10 @@ const cpuPerMsg = (from, count) => {
   return Math.round(((d.user + d.system) / count) * 10) / 10;
 };
 const cpu = {};
+/** Share of the wall time the main thread was busy (event-loop utilisation), per publisher: under 1, it waited on the broker. */
+const { performance } = require('perf_hooks');
+const elu = {};
+const eluMark = (key, from) => (elu[key] ??= []).push(Math.round(performance.eventLoopUtilization(from).utilization * 100) / 100);
 /** The broker's CPU time (user + system), µs, from /proc (10 ms ticks): what each publisher's traffic costs Mosquitto. */
 let brokerPid;
 const brokerCpu = () => {
@@ -152,12 +156,14 @@ async function benchPlantwire(port, id = 'pwa', over = {}) {
   await waitConnected(n[`${id}.b`]);
   const t = process.hrtime.bigint();
   const c = process.cpuUsage();
+  const e = performance.eventLoopUtilization();
   const b = brokerCpu();
   await feed(n[id], N, (j) => ({ topic: 't', payload: PAYLOAD }));
   n[id].receive({ action: 'flush' });
   await untilCount(n[`${id}.reply`], 1);
   const key = over.maxInFlight === '1000' ? 'plantwire1000' : 'plantwire';
   (cpu[key] ??= []).push(cpuPerMsg(c, N));
+  eluMark(key, e);
   brokerMark(key, b, N);
   return Math.round(N / seconds(t));
 }
@@ -178,10 +184,12 @@ async function benchCore(port, id = 'core') {
   await waitConnected(n[`${id}.b`]);
   const t = process.hrtime.bigint();
   const c = process.cpuUsage();
+  const e = performance.eventLoopUtilization();
   const b = brokerCpu();
   await feed(n[`${id}.out`], N, () => ({ payload: PAYLOAD }));
   await untilCount(n[`${id}.done`], N);
   (cpu.core ??= []).push(cpuPerMsg(c, N));
+  eluMark('core', e);
   brokerMark('core', b, N);
   return Math.round(N / seconds(t));
 }
@@ -195,6 +203,7 @@ async function benchRaw(port) {
   const payload = Buffer.from(PAYLOAD);
   const t = process.hrtime.bigint();
   const c = process.cpuUsage();
+  const e = performance.eventLoopUtilization();
   const b = brokerCpu();
   await new Promise((resolve, reject) => {
     let sent = 0;
@@ -214,6 +223,7 @@ async function benchRaw(port) {
   });
   const rate = Math.round(N / seconds(t));
   (cpu.raw ??= []).push(cpuPerMsg(c, N));
+  eluMark('raw', e);
   brokerMark('raw', b, N);
   await new Promise((r) => client.end(false, {}, r));
   return rate;
@@ -290,7 +300,7 @@ async function main() {
         else if (only === 'core') runs.core.push(await benchCore(broker.port, `core${round}`));
         else runs[only].push(await benchPlantwire(broker.port, `pw${round}`, only === 'plantwire1000' ? { maxInFlight: '1000' } : {}));
       }
-      console.log(JSON.stringify({ only, runs, cpuUsPerMsg: cpu, brokerCpuUsPerMsg: brokerCpuPerMsg }));
+      console.log(JSON.stringify({ only, runs, cpuUsPerMsg: cpu, eventLoopUtilisation: elu, brokerCpuUsPerMsg: brokerCpuPerMsg }));
       return;
     }
     for (let round = 0; round < ROUNDS; round++) {
@@ -321,6 +331,7 @@ async function main() {
         ratioToCore: ratio('plantwire'),
         ratioToCoreWindow1000: ratio('plantwire1000'),
         cpuUsPerMsg: { plantwireBuffered: median(cpu.plantwire), coreMqttOut: median(cpu.core), rawMqttJsWindow100: median(cpu.raw), plantwireBufferedWindow1000: median(cpu.plantwire1000) },
+        eventLoopUtilisation: Object.fromEntries(Object.entries(elu).map(([k, v]) => [k, median(v)])),
         brokerCpuUsPerMsg: Object.fromEntries(Object.entries(brokerCpuPerMsg).map(([k, v]) => [k, median(v)])),
         backlog: { messages: BACKLOG, appendPerSec: backlog.appendRate, drainPerSec: backlog.drainRate },
         bigBacklog: { messages: BIG, appendPerSec: big.appendRate, fileMB: big.fileMB, rssMB: big.rssMB, rssNoNodeMB: big.rssNoNodeMB, heapMB: big.heapMB, rssIdleMB: rssIdle, rssStartMB: rssStart, gc: !!global.gc },

@@ -24,8 +24,8 @@
  * (item, error), 'drained' (the queue ran empty while connected).
  */
 import { EventEmitter } from 'events';
-import { NotConnectedError, type MqttMessageSpec } from './mqtt-connection';
-import type { QueueItem, StoreAndForwardQueue, StoredItem } from './queue';
+import { NotConnectedError, type MqttMessageSpec, type PublishCallback } from './mqtt-connection';
+import type { AppendCallback, QueueItem, StoreAndForwardQueue, StoredItem } from './queue';
 
 /** Publishes outstanding at once by default (a window of 1,000 measured no faster in bench/publish, and holds more in memory). */
 export const DEFAULT_MAX_IN_FLIGHT = 100;
@@ -36,7 +36,12 @@ export interface ForwardTransport {
   readonly connected: boolean;
   /** Broker's Receive Maximum (MQTT 5), when known. */
   readonly receiveMaximum?: number;
-  publish(msg: MqttMessageSpec): Promise<void>;
+  /**
+   * Publishes; `cb` is called once, never before `deliver` returns: with no argument when the
+   * broker acknowledged (QoS 1/2) or the message was written (QoS 0), with NotConnectedError when
+   * the connection dropped first, with another error when the message will never be taken.
+   */
+  deliver(msg: MqttMessageSpec, cb: PublishCallback): void;
 }
 
 export interface ForwarderOptions {
@@ -124,10 +129,21 @@ export class Forwarder extends EventEmitter {
 
   /** Appends to the queue (resolves once durable) and starts sending. */
   enqueue(items: readonly QueueItem[]): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('publisher is closed'));
-    return this.queue.append(items).then(() => {
-      this.pump();
-      if (!this.transport.connected) this.emit('progress'); // the backlog grew: the status says so
+    return new Promise<void>((resolve, reject) => this.add(items, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** `enqueue` with a callback: `done` is called once the items are durable (or refused), never before `add` returns. */
+  add(items: readonly QueueItem[], done: AppendCallback): void {
+    if (this.closed) {
+      process.nextTick(done, new Error('publisher is closed'));
+      return;
+    }
+    this.queue.add(items, (err) => {
+      if (!err) {
+        this.pump();
+        if (!this.transport.connected) this.emit('progress'); // the backlog grew: the status says so
+      }
+      done(err);
     });
   }
 
@@ -221,7 +237,8 @@ export class Forwarder extends EventEmitter {
   }
 
   private send(item: StoredItem): void {
-    const spec: MqttMessageSpec = { topic: item.topic, payload: item.payload, qos: item.qos, retain: item.retain };
+    // An item is a message spec already; only MQTT 5 properties need a copy (the expiry counts down).
+    let spec: MqttMessageSpec = item as MqttMessageSpec;
     if (item.properties) {
       const props = { ...item.properties } as NonNullable<MqttMessageSpec['properties']> & Record<string, unknown>;
       const expiry = props.messageExpiryInterval;
@@ -229,45 +246,47 @@ export class Forwarder extends EventEmitter {
         const left = expiry - Math.floor((this.now() - item.ts) / 1000);
         if (left <= 0) {
           this.expired++;
-          this.queue.ack([item.id]);
+          this.queue.ackOne(item.id);
           return;
         }
         props.messageExpiryInterval = left;
       }
-      spec.properties = props;
+      spec = { topic: item.topic, payload: item.payload, qos: item.qos, retain: item.retain, properties: props };
     }
     const epoch = this.epoch;
     this.inFlight.set(item.id, item.payload.length);
     this.inFlightBytes += item.payload.length;
-    this.transport.publish(spec).then(
-      () => {
-        // The broker has it, whatever happened to the window since: it leaves the disk.
-        this.queue.ack([item.id]);
-        this.sent++;
-        if (epoch !== this.epoch || this.closed) return;
-        this.settled(item.id);
-        // Refill once per turn of the event loop, after every PUBACK that arrived in it: the sends
-        // then leave in one socket write instead of one write per PUBACK (in bench/publish the
-        // writes alone cost more CPU than the rest of the publish). The window is refilled before
-        // anything else runs, so it never waits on a timer (waiting for a quarter of the window
-        // to free up stalled on the broker's delayed TCP acknowledgements).
-        this.pumpSoon();
-      },
-      (err: Error) => {
-        if (epoch !== this.epoch || this.closed) return;
-        this.settled(item.id);
-        if (err instanceof NotConnectedError) {
-          // The whole window is re-sent, in order, on the next connection.
-          this.resetWindow();
-          this.emit('progress');
-          return;
-        }
-        this.rejected++;
-        this.queue.ack([item.id]);
-        this.emit('rejected', item, err);
-        this.pump();
-      },
-    );
+    // A callback, not a Promise: one closure a message (bench/publish).
+    this.transport.deliver(spec, (err) => this.answered(item, epoch, err));
+  }
+
+  private answered(item: StoredItem, epoch: number, err: Error | undefined): void {
+    if (!err) {
+      // The broker has it, whatever happened to the window since: it leaves the disk.
+      this.queue.ackOne(item.id);
+      this.sent++;
+      if (epoch !== this.epoch || this.closed) return;
+      this.settled(item.id);
+      // Refill once per turn of the event loop, after every PUBACK that arrived in it: the sends
+      // then leave in one socket write instead of one write per PUBACK (in bench/publish the
+      // writes alone cost more CPU than the rest of the publish). The window is refilled before
+      // anything else runs, so it never waits on a timer (waiting for a quarter of the window
+      // to free up stalled on the broker's delayed TCP acknowledgements).
+      this.pumpSoon();
+      return;
+    }
+    if (epoch !== this.epoch || this.closed) return;
+    this.settled(item.id);
+    if (err instanceof NotConnectedError) {
+      // The whole window is re-sent, in order, on the next connection.
+      this.resetWindow();
+      this.emit('progress');
+      return;
+    }
+    this.rejected++;
+    this.queue.ackOne(item.id);
+    this.emit('rejected', item, err);
+    this.pumpSoon();
   }
 
   private settled(id: number): void {

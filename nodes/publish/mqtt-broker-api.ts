@@ -7,6 +7,7 @@
  *   broker.register(node);                         // the first user opens the connection
  *   const stop = broker.watchState((state, detail) => ...); // 'connecting' | 'connected' | ...
  *   await broker.publish({ topic, payload, qos, retain, properties }); // resolves on PUBACK
+ *   broker.deliver({ topic, payload, qos }, (err) => ...); // the same with a callback
  *   node.on('close', (removed, done) => { stop(); broker.deregister(node, done, removed); });
  *
  * Own client (the Sparkplug edge node, which needs its own will message, NDEATH):
@@ -21,7 +22,7 @@
  */
 import type { IClientOptions } from 'mqtt';
 import type { Node } from '../shared/red';
-import type { ConnectionState, MqttMessageSpec } from './mqtt-connection';
+import type { ConnectionState, MqttMessageSpec, PublishCallback } from './mqtt-connection';
 
 export interface ConnectOptionsRequest {
   /** Appended to the configured client id so the extra client does not displace the shared one. */
@@ -38,6 +39,8 @@ export interface MqttBrokerApi {
   deregister(user: Node, done: () => void, removed?: boolean): void;
   /** Publishes on the shared connection; rejects at once when not connected. */
   publish(msg: MqttMessageSpec): Promise<void>;
+  /** `publish` with a callback instead of a Promise (called once, never before `deliver` returns). */
+  deliver(msg: MqttMessageSpec, cb: PublishCallback): void;
   /** Calls `listener` now with the current state and on every change; returns the remover. */
   watchState(listener: StateListener): () => void;
   /** Try to connect now instead of waiting for the next backoff attempt. */

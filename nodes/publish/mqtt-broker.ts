@@ -8,7 +8,7 @@ import { ConfigError, errorMessage } from '../shared/errors';
 import { boolSetting, choiceSetting, numberSetting } from '../shared/config';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import type { ConnectOptionsRequest, MqttBrokerApi, StateListener } from './mqtt-broker-api';
-import { SharedMqttConnection, messageSpec, parseBrokerUrl, type ConnectionState, type MqttMessageSpec } from './mqtt-connection';
+import { SharedMqttConnection, messageSpec, parseBrokerUrl, type ConnectionState, type MqttMessageSpec, type PublishCallback } from './mqtt-connection';
 
 interface BrokerDef extends NodeDef {
   url: string;
@@ -114,6 +114,10 @@ export = function register(RED: NodeAPI): void {
     };
     this.publish = (msg: MqttMessageSpec) =>
       problem ? Promise.reject(new ConfigError(`broker settings are invalid: ${problem}`)) : connection.publish(msg);
+    this.deliver = (msg: MqttMessageSpec, cb: PublishCallback) => {
+      if (problem) process.nextTick(cb, new ConfigError(`broker settings are invalid: ${problem}`));
+      else connection.deliver(msg, cb);
+    };
     this.watchState = (listener: StateListener) => {
       listener(problem ? 'closed' : connection.state, problem ?? connection.lastError);
       connection.on('state', listener);

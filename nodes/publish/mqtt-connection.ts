@@ -21,6 +21,18 @@ import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
 import { Backoff, type BackoffOptions } from '../shared/backoff';
 import { ConfigError, DeviceError, PlantwireError, errorMessage } from '../shared/errors';
 
+/**
+ * Options every client of the shared connection gets. mqtt.js writes a debug line for every packet
+ * through the `debug` module, which costs about 1 µs a message even when switched off
+ * (bench/publish): silenced unless DEBUG names mqttjs. And by default it re-arms its keepalive
+ * timer on every PUBACK (a clearTimeout and a setTimeout per message); with `reschedulePings` off
+ * it sends a PINGREQ every keepalive period even while busy, which costs the broker nothing.
+ */
+const CLIENT_TUNING: IClientOptions = {
+  reschedulePings: false,
+  ...(/mqttjs/.test(process.env.DEBUG ?? '') ? {} : { log: (): void => undefined }),
+};
+
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed';
 
 export interface MqttMessageSpec {
@@ -64,9 +76,13 @@ export class NotConnectedError extends PlantwireError {
   }
 }
 
-interface Waiting {
-  reject: (err: Error) => void;
-}
+/** Called once per message: no argument when the broker has it, else why not. */
+export type PublishCallback = (err?: Error) => void;
+
+/** mqtt.js publish options without properties, by QoS and retain (mqtt.js copies them; never changed). */
+const PLAIN_OPTIONS: ReadonlyArray<readonly [IClientPublishOptions, IClientPublishOptions]> = ([0, 1, 2] as const).map(
+  (qos) => [Object.freeze({ qos, retain: false }), Object.freeze({ qos, retain: true })] as const,
+);
 
 export class SharedMqttConnection extends EventEmitter {
   private readonly users = new Set<string>();
@@ -77,7 +93,9 @@ export class SharedMqttConnection extends EventEmitter {
   private timer: unknown;
   /** Increments with every client; callbacks from an older client are ignored. */
   private generation = 0;
-  private readonly waiting = new Map<number, Set<Waiting>>();
+  /** Callbacks waiting for the broker, per client generation, by a sequence number. */
+  private readonly waiting = new Map<number, Map<number, PublishCallback>>();
+  private sequence = 0;
   private readonly factory: ClientFactory;
   private readonly setT: (fn: () => void, ms: number) => unknown;
   private readonly clearT: (h: unknown) => void;
@@ -138,41 +156,52 @@ export class SharedMqttConnection extends EventEmitter {
   }
 
   publish(msg: MqttMessageSpec): Promise<void> {
+    return new Promise<void>((resolve, reject) => this.deliver(msg, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /**
+   * `publish` without a Promise, for the store-and-forward engine's many small messages: `cb` is
+   * called once, never before `deliver` returns: with no argument on PUBACK/PUBCOMP (QoS 1/2) or once
+   * written (QoS 0), or with the error `publish` would reject with.
+   */
+  deliver(msg: MqttMessageSpec, cb: PublishCallback): void {
     const client = this.client;
     if (!client || this.current !== 'connected') {
-      return Promise.reject(new NotConnectedError(this.detail ? `not connected to the broker (${this.detail})` : undefined));
+      const err = new NotConnectedError(this.detail ? `not connected to the broker (${this.detail})` : undefined);
+      process.nextTick(cb, err);
+      return;
     }
     const gen = this.generation;
-    const opts: IClientPublishOptions = { qos: msg.qos ?? 0, retain: msg.retain ?? false };
-    if (this.protocolVersion === 5 && msg.properties) opts.properties = msg.properties;
-    return new Promise<void>((resolve, reject) => {
-      const w: Waiting = { reject };
-      let set = this.waiting.get(gen);
-      if (!set) this.waiting.set(gen, (set = new Set()));
-      set.add(w);
-      const settle = (err?: Error) => {
-        const s = this.waiting.get(gen);
-        if (!s || !s.delete(w)) return; // already rejected by a dropped connection
-        if (err) reject(err);
-        else resolve();
-      };
-      try {
-        client.publish(msg.topic, msg.payload, opts, (err, packet) => {
-          if (!err) return settle();
-          const code = (err as { code?: unknown }).code;
-          if (typeof code === 'number' && code >= 0x80) return settle(new BrokerRejectedError(code, err.message));
-          // While this connection still stands, the failure belongs to this message (mqtt.js refused
-          // it: too large for the broker's Maximum Packet Size, a bad topic alias...): do not retry.
-          if (gen === this.generation && this.current === 'connected') {
-            return settle(new DeviceError(`publish of "${msg.topic.slice(0, 60)}" failed: ${err.message}`));
-          }
-          settle(new NotConnectedError(`publish failed: ${err.message}`));
-          void packet;
-        });
-      } catch (err) {
-        settle(new DeviceError(`publish failed: ${errorMessage(err)}`));
-      }
-    });
+    const opts: IClientPublishOptions =
+      this.protocolVersion === 5 && msg.properties
+        ? { qos: msg.qos ?? 0, retain: msg.retain ?? false, properties: msg.properties }
+        : PLAIN_OPTIONS[msg.qos ?? 0][msg.retain ? 1 : 0];
+    let set = this.waiting.get(gen);
+    if (!set) this.waiting.set(gen, (set = new Map()));
+    const waiting = set;
+    const key = ++this.sequence;
+    waiting.set(key, cb);
+    try {
+      client.publish(msg.topic, msg.payload, opts, (err) => {
+        if (!waiting.delete(key)) return; // already failed by a dropped connection
+        if (!err) return cb();
+        cb(this.publishError(err, gen, msg.topic));
+      });
+    } catch (err) {
+      if (waiting.delete(key)) process.nextTick(cb, new DeviceError(`publish failed: ${errorMessage(err)}`));
+    }
+  }
+
+  /** What a publish that mqtt.js answered with `err` fails with. */
+  private publishError(err: Error, gen: number, topic: string): Error {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'number' && code >= 0x80) return new BrokerRejectedError(code, err.message);
+    // While this connection still stands, the failure belongs to this message (mqtt.js refused
+    // it: too large for the broker's Maximum Packet Size, a bad topic alias...): do not retry.
+    if (gen === this.generation && this.current === 'connected') {
+      return new DeviceError(`publish of "${topic.slice(0, 60)}" failed: ${err.message}`);
+    }
+    return new NotConnectedError(`publish failed: ${err.message}`);
   }
 
   async close(): Promise<void> {
@@ -205,7 +234,7 @@ export class SharedMqttConnection extends EventEmitter {
     this.timer = undefined;
     const gen = ++this.generation;
     this.setState('connecting');
-    const client = this.factory(this.o.url, { ...this.o.options, reconnectPeriod: 0 });
+    const client = this.factory(this.o.url, { ...this.o.options, ...CLIENT_TUNING, reconnectPeriod: 0 });
     this.client = client;
     const onConnect = (connack: { properties?: { receiveMaximum?: number } }) => {
       if (gen !== this.generation) return;
@@ -250,7 +279,7 @@ export class SharedMqttConnection extends EventEmitter {
     for (const [gen, set] of this.waiting) {
       if (gen >= this.generation) continue;
       this.waiting.delete(gen);
-      for (const w of set) w.reject(err);
+      for (const cb of set.values()) cb(err);
     }
   }
 

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ConfigError, InputError, errorMessage } from '../shared/errors';
 import { boolSetting, choiceSetting, numberSetting } from '../shared/config';
-import { onInput } from '../shared/input';
+import { HELD, onInput, onSyncInput, settleLater } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { isBatchMessage, samplesFromMessage, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
@@ -164,7 +164,7 @@ export = function register(RED: NodeAPI): void {
     const stats = (): ForwarderStats | Record<string, unknown> =>
       forwarder ? forwarder.stats() : { connected: b.connected, buffered: false };
 
-    onInput(this, async (msg, send, done) => {
+    onSyncInput(this, (msg, send, done) => {
       const m = msg as unknown as SampleMessage;
       if (m.action !== undefined) {
         if (typeof m.action !== 'string' || !(ACTIONS as readonly string[]).includes(m.action)) {
@@ -179,26 +179,27 @@ export = function register(RED: NodeAPI): void {
             // Answered with the counters once the backlog present now has been acknowledged.
             flushReplies.push({ ...msg, topic: 'flushed' } as NodeMessage);
             forwarder.flush();
-            done();
             return;
           }
         }
         send({ ...msg, payload: stats() } as NodeMessage);
         showStatus();
-        done();
         return;
       }
       const samples = samplesFromMessage(m, { allowObjectValues: true, defaultTag: '' });
       const items = buildMessages(m, samples, isBatchMessage(m), messageSettings, Date.now());
+      const settle = settleLater(node, done);
       if (forwarder) {
         // done() only once the messages are durable on disk; the broker's PUBACK removes them later.
-        await forwarder.enqueue(items);
-        done();
-        return;
+        forwarder.add(items, settle);
+        return HELD;
       }
       // Unbuffered: publish now; done() on PUBACK (QoS 1/2) or once written (QoS 0).
-      await Promise.all(items.map((it) => b.publish({ topic: it.topic, payload: it.payload, qos: it.qos, retain: it.retain, properties: it.properties })));
-      done();
+      Promise.all(items.map((it) => b.publish({ topic: it.topic, payload: it.payload, qos: it.qos, retain: it.retain, properties: it.properties }))).then(
+        () => settle(),
+        (err: unknown) => settle(err instanceof Error ? err : new Error(String(err))),
+      );
+      return HELD;
     });
 
     this.on('close', (removed: boolean, done: () => void) => {

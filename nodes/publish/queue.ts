@@ -66,6 +66,9 @@ export interface StoredItem extends QueueItem {
   id: number;
 }
 
+/** Called once an append is durable (no argument) or refused (the error; nothing was written). */
+export type AppendCallback = (err?: Error) => void;
+
 export type DropReason = 'size' | 'age' | 'clear';
 
 export interface DropInfo {
@@ -94,10 +97,14 @@ export interface QueueStats {
 export interface StoreAndForwardQueue {
   /** Appends in order; resolves when the items are durable (rejects and writes nothing on error). */
   append(items: readonly QueueItem[]): Promise<void>;
+  /** `append` with a callback instead of a Promise: `done` is called once, never before `add` returns. */
+  add(items: readonly QueueItem[], done: AppendCallback): void;
   /** Up to `max` oldest items with id greater than `afterId`, in FIFO order. */
   peek(max: number, afterId?: number): StoredItem[];
   /** Removes items the broker acknowledged. */
   ack(ids: readonly number[]): void;
+  /** `ack` of one id (no array per PUBACK). */
+  ackOne(id: number): void;
   /** Drops every item; returns how many. Counted as `cleared`. */
   clear(): number;
   /** Drops items older than maxAgeMs now; returns how many. */
@@ -219,6 +226,11 @@ abstract class BaseQueue {
   }
 
   abstract pruneExpired(): number;
+  abstract add(items: readonly QueueItem[], done: AppendCallback): void;
+
+  append(items: readonly QueueItem[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => this.add(items, (err) => (err ? reject(err) : resolve())));
+  }
 
   get size(): number {
     return this.count;
@@ -291,7 +303,7 @@ export class MemoryQueue extends BaseQueue implements StoreAndForwardQueue {
     super(options);
   }
 
-  append(items: readonly QueueItem[]): Promise<void> {
+  add(items: readonly QueueItem[], done: AppendCallback): void {
     try {
       if (this.closed) throw new Error('queue is closed');
       items.forEach(checkItem);
@@ -316,10 +328,11 @@ export class MemoryQueue extends BaseQueue implements StoreAndForwardQueue {
       });
       this.dropOldestWhile(() => this.total > this.maxBytes, 'size');
       this.pruneExpired();
-      return Promise.resolve();
     } catch (err) {
-      return Promise.reject(err);
+      process.nextTick(done, err instanceof Error ? err : new Error(String(err)));
+      return;
     }
+    process.nextTick(done);
   }
 
   peek(max: number, afterId = 0): StoredItem[] {
@@ -332,14 +345,20 @@ export class MemoryQueue extends BaseQueue implements StoreAndForwardQueue {
   }
 
   ack(ids: readonly number[]): void {
-    for (const id of ids) {
-      const at = this.index.get(id);
-      if (at === undefined) continue;
-      const e = this.entries[at] as MemEntry;
-      this.remove(at, e);
-      this.c.acked++;
-    }
+    for (const id of ids) this.take(id);
     this.compact();
+  }
+
+  ackOne(id: number): void {
+    this.take(id);
+    this.compact();
+  }
+
+  private take(id: number): void {
+    const at = this.index.get(id);
+    if (at === undefined) return;
+    this.remove(at, this.entries[at] as MemEntry);
+    this.c.acked++;
   }
 
   clear(): number {
@@ -407,8 +426,11 @@ interface Pending {
   items: readonly QueueItem[];
   props: Array<string | undefined>;
   sizes: number[];
-  resolve: () => void;
-  reject: (err: Error) => void;
+  done: AppendCallback;
+}
+
+function settleGroup(group: readonly Pending[], err: Error | undefined): void {
+  for (const p of group) p.done(err);
 }
 
 /** A row read back: id, ts, topic, payload, qos, retain, props, bytes (the page statement's columns). */
@@ -534,11 +556,11 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     return this.ahead.length - this.aheadAt;
   }
 
-  append(items: readonly QueueItem[]): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  add(items: readonly QueueItem[], done: AppendCallback): void {
+    const props: Array<string | undefined> = new Array(items.length);
+    const sizes: number[] = new Array(items.length);
+    try {
       if (this.closed) throw new Error('queue is closed');
-      const props: Array<string | undefined> = new Array(items.length);
-      const sizes: number[] = new Array(items.length);
       for (let k = 0; k < items.length; k++) {
         const item = items[k];
         checkItem(item);
@@ -546,11 +568,15 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
         sizes[k] = itemBytes(item, props[k]);
       }
       this.refuseOversized(items, sizes);
-      this.pending.push({ items, props, sizes, resolve, reject });
-      this.pendingCount += items.length;
-      if (this.pendingCount >= this.maxGroup) this.commit();
-      else this.scheduleCommit();
-    });
+    } catch (err) {
+      process.nextTick(done, err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    this.pending.push({ items, props, sizes, done });
+    this.pendingCount += items.length;
+    // A full group commits now (its callbacks still run after `add` has returned: see commit).
+    if (this.pendingCount >= this.maxGroup) this.commit();
+    else this.scheduleCommit();
   }
 
   peek(max: number, afterId = 0): StoredItem[] {
@@ -610,18 +636,26 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
 
   ack(ids: readonly number[]): void {
     if (this.closed) return;
-    for (const id of ids) {
-      if (this.pendingAcks.has(id)) continue;
-      let b = this.peeked.get(id);
-      if (b === undefined) b = (this.st.bytesOf.get(id) as { bytes: number } | undefined)?.bytes;
-      if (b === undefined) continue; // dropped meanwhile, or never existed
-      this.peeked.delete(id);
-      this.pendingAcks.add(id);
-      this.count--;
-      this.total -= b;
-      this.c.acked++;
-    }
+    for (const id of ids) this.take(id);
     if (this.pendingAcks.size) this.scheduleCommit(this.pending.length ? this.commitDelayMs : this.ackDelayMs);
+  }
+
+  ackOne(id: number): void {
+    if (this.closed) return;
+    this.take(id);
+    if (this.pendingAcks.size) this.scheduleCommit(this.pending.length ? this.commitDelayMs : this.ackDelayMs);
+  }
+
+  private take(id: number): void {
+    if (this.pendingAcks.has(id)) return;
+    let b = this.peeked.get(id);
+    if (b === undefined) b = (this.st.bytesOf.get(id) as { bytes: number } | undefined)?.bytes;
+    if (b === undefined) return; // dropped meanwhile, or never existed
+    this.peeked.delete(id);
+    this.pendingAcks.add(id);
+    this.count--;
+    this.total -= b;
+    this.c.acked++;
   }
 
   clear(): number {
@@ -712,12 +746,13 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
       const pb = acks.reduce((s, id) => s + ((this.st.bytesOf.get(id) as { bytes: number } | undefined)?.bytes ?? 0), 0);
       this.count = agg.n - acks.length;
       this.total = agg.b - pb;
-      for (const p of group) p.reject(err instanceof Error ? err : new Error(String(err)));
+      process.nextTick(settleGroup, group, err instanceof Error ? err : new Error(String(err)));
       return;
     } finally {
       if (relaxed) this.db.pragma('synchronous = FULL');
     }
-    for (const p of group) p.resolve();
+    // On the next tick, not inside commit: a callback must not run inside add, clear or close.
+    if (group.length) process.nextTick(settleGroup, group, undefined);
   }
 
   /** Deletes acknowledged rows, one statement per run of consecutive ids (`acks` sorted). */

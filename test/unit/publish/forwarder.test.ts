@@ -9,12 +9,10 @@ class FakeTransport implements ForwardTransport {
   readonly outstanding: Array<{ msg: MqttMessageSpec; resolve: () => void; reject: (e: Error) => void }> = [];
   readonly log: string[] = [];
   maxOutstanding = 0;
-  publish(msg: MqttMessageSpec): Promise<void> {
+  deliver(msg: MqttMessageSpec, cb: (err?: Error) => void): void {
     this.log.push(msg.payload.toString());
-    return new Promise((resolve, reject) => {
-      this.outstanding.push({ msg, resolve, reject });
-      this.maxOutstanding = Math.max(this.maxOutstanding, this.outstanding.length);
-    });
+    this.outstanding.push({ msg, resolve: () => cb(), reject: (e) => cb(e) });
+    this.maxOutstanding = Math.max(this.maxOutstanding, this.outstanding.length);
   }
   /** Acknowledges the oldest `n` outstanding publishes. */
   async ackOldest(n = Infinity): Promise<void> {
