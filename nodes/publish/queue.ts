@@ -18,17 +18,19 @@
  *
  * - `append` resolves when the items are durable: for SqliteQueue that is a committed WAL
  *   transaction; appends arriving within `commitDelayMs` share one transaction (group commit,
- *   written with multi-row INSERTs), so a burst of 1,000 messages costs one commit, not 1,000.
+ *   written as chunks: up to 1,000 items packed into one row, queue-chunk.ts), so a burst of 1,000
+ *   messages costs one commit and one row, not 1,000.
  *   By default (`synchronous: 'full'`) each group commit is fsynced, so it survives power loss;
  *   with `synchronous: 'normal'` it survives the process being killed (SIGKILL, a crash) but not a
  *   power cut, and costs no fsync (see SqliteQueueOptions.synchronous).
  * - The backlog lives on disk: a reader that has caught up gets newly committed items from memory
- *   (at most AHEAD_MAX of them, their rows are on disk too); everything else is read from the file
- *   READ_AHEAD rows at a time, with a small SQLite page cache and no memory map.
- * - `peek` returns only committed items, oldest first; ids grow strictly (AUTOINCREMENT), so
- *   `peek(n, lastId)` never skips an item even after the queue ran empty. Acknowledged items are
- *   never returned again.
- * - `ack` takes effect at once for `peek`, `size` and `bytes`; the deletion itself is written with
+ *   (at most AHEAD_MAX of them, their chunks are on disk too); everything else is read from the
+ *   file a few chunks at a time, with a small SQLite page cache and no memory map.
+ * - `peek` returns only committed items, oldest first; ids grow strictly (the next id is kept in
+ *   the file), so `peek(n, lastId)` never skips an item even after the queue ran empty.
+ *   Acknowledged items are never returned again.
+ * - `ack` takes effect at once for `peek`, `size` and `bytes`; on disk it is a bit in its chunk's
+ *   bitmap, and the chunk's row is deleted once all its items are gone; that is written with
  *   the next group commit, or within `ackDelayMs` without an fsync of its own (a crash before it
  *   is on disk replays the item: at least once, never lost). Acknowledgements arrive one PUBACK at
  *   a time; an fsync for each would bound the drain rate by the disk, not the broker.
@@ -48,6 +50,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import Database from 'better-sqlite3';
 import { PlantwireError } from '../shared/errors';
+import { CHUNK_MAX_BYTES, CHUNK_MAX_ITEMS, decodeChunk, encodeChunk, packedSize } from './queue-chunk';
 
 export type QoS = 0 | 1 | 2;
 
@@ -149,8 +152,10 @@ export interface SqliteQueueOptions extends QueueOptions {
 }
 
 export const DEFAULT_MAX_BYTES = 100 * 1024 * 1024;
-/** Rows SqliteQueue reads at once for peek. */
+/** Items SqliteQueue reads ahead at least, when peek has to read from disk. */
 const READ_AHEAD = 256;
+/** Chunks (rows) read at once. */
+const READ_CHUNKS = 4;
 /**
  * Most items SqliteQueue keeps in memory ahead of the reader. A reader that has caught up with the
  * end of the table gets newly committed items from memory (their rows are on disk as well) instead
@@ -160,8 +165,6 @@ const READ_AHEAD = 256;
 export const AHEAD_MAX = 50_000;
 /** ... and at most this many bytes of them (large payloads). */
 export const AHEAD_MAX_BYTES = 16 * 1024 * 1024;
-/** Rows per multi-row INSERT (7 parameters each, far below SQLite's 32,766-parameter limit). */
-const INSERT_ROWS = [64, 8, 1] as const;
 /** SQLite page cache, KiB (PRAGMA cache_size takes a negative number for KiB). */
 const CACHE_KIB = 2048;
 
@@ -433,15 +436,91 @@ function settleGroup(group: readonly Pending[], err: Error | undefined): void {
   for (const p of group) p.done(err);
 }
 
-/** A row read back: id, ts, topic, payload, qos, retain, props, bytes (the page statement's columns). */
-type RawRow = [number, number, string, Buffer, number, number, string | null, number];
+/** What SqliteQueue knows of one chunk (one row: the items of one group commit, see queue-chunk.ts). */
+interface ChunkState {
+  /** Id of its first item; item k has the id `id + k`. */
+  id: number;
+  n: number;
+  /** Items not gone (acknowledged or dropped), and their bytes. */
+  live: number;
+  bytes: number;
+  /** Oldest and newest item timestamps (the age bound looks into a chunk only between them). */
+  minTs: number;
+  maxTs: number;
+  /** Bit k set: item k is gone. Undefined while none is. */
+  gone: Uint8Array | undefined;
+}
+
+function isGone(c: ChunkState, k: number): boolean {
+  return c.gone !== undefined && (c.gone[k >> 3] & (1 << (k & 7))) !== 0;
+}
+
+function setGone(gone: Uint8Array, k: number): void {
+  gone[k >> 3] |= 1 << (k & 7);
+}
+
+/** A chunk row without its data: id, n, live, bytes, min_ts, max_ts, gone. */
+type ChunkRow = [number, number, number, number, number, number, Buffer | null];
+/** A chunk row with its data. */
+type ChunkDataRow = [number, number, number, number, number, number, Buffer | null, Buffer];
 
 interface Ahead {
   item: StoredItem;
   bytes: number;
+  chunk: ChunkState;
 }
 
-/** Durable queue in one SQLite file (WAL, group commit; see `synchronous` for what durable means). */
+/** A change to one chunk made inside a transaction, applied to memory once it has committed. */
+interface ChunkPlan {
+  chunk: ChunkState;
+  gone: Uint8Array;
+  live: number;
+  bytes: number;
+  /** Ids dropped from it. */
+  ids: number[];
+}
+
+/** Which items a drop takes from the head: `want` per item, `whole` and `none` per chunk from its bounds. */
+interface DropRule {
+  want(ts: number, left: number): boolean;
+  /** Every live item of the chunk goes (`leftAfter`: the bytes left once they have). */
+  whole(c: ChunkState, leftAfter: number): boolean;
+  /** Its first live item stays, so the drop ends here. */
+  none(c: ChunkState, left: number): boolean;
+}
+
+/** Oldest first while more than `max` bytes are kept. */
+function sizeRule(max: number): DropRule {
+  return { want: (_ts, left) => left > max, whole: (_c, leftAfter) => leftAfter > max, none: (_c, left) => left <= max };
+}
+
+/** Oldest first while older than `cutoff` (epoch ms). */
+function ageRule(cutoff: number): DropRule {
+  return { want: (ts) => ts < cutoff, whole: (c) => c.maxTs < cutoff, none: (c) => c.minTs >= cutoff };
+}
+
+/** Items a drop removes, and the chunks it changes. */
+interface DropPlan {
+  reason: DropReason;
+  count: number;
+  bytes: number;
+  chunks: Map<number, ChunkPlan>;
+}
+
+/** A chunk written by a commit: its state and its items' range in the commit's flattened arrays. */
+interface Made {
+  chunk: ChunkState;
+  from: number;
+  to: number;
+}
+
+/**
+ * Durable queue in one SQLite file (WAL, group commit; see `synchronous` for what durable means).
+ * Each group commit is written as chunks: rows of up to CHUNK_MAX_ITEMS items packed into one blob
+ * (queue-chunk.ts), with a bitmap of the items already gone; a chunk's row is deleted when all of
+ * its items are gone. Item ids are given here (the `nextId` counter is kept in the file), so they
+ * grow strictly even when the queue runs empty.
+ */
 export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
   private readonly db: Database.Database;
   private readonly commitDelayMs: number;
@@ -450,15 +529,23 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
   private readonly fullSync: boolean;
   private pending: Pending[] = [];
   private pendingCount = 0;
+  /** Ids acknowledged since the last commit (their chunks are in `dirty`). */
   private readonly pendingAcks = new Set<number>();
-  /** Sizes of items handed out by peek, so that ack needs no read. */
-  private readonly peeked = new Map<number, number>();
+  /** Chunks whose gone bits changed since the last commit. */
+  private readonly dirty = new Set<ChunkState>();
+  /**
+   * Chunks this process has read, written or changed, by id: the one state of each (newer than its
+   * row while it is dirty). A chunk leaves when its row is deleted.
+   */
+  private readonly chunks = new Map<number, ChunkState>();
+  /** Items handed out by peek, so that ack needs no read. */
+  private readonly peeked = new Map<number, Ahead>();
   private commitTimer: NodeJS.Timeout | undefined;
   private commitTimerDelay = 0;
   /**
-   * Items ahead of the reader, in id order: rows read from disk READ_AHEAD at a time, then, while
-   * the reader is at the end of the table, items as they are committed. `ahead[aheadAt]` is the
-   * first one not yet passed; ids up to `aheadAfter` have been passed.
+   * Items ahead of the reader, in id order: chunks read from disk, then, while the reader is at the
+   * end of the table, items as they are committed. `ahead[aheadAt]` is the first one not yet
+   * passed; ids up to `aheadAfter` have been passed.
    */
   private ahead: Ahead[] = [];
   private aheadAt = 0;
@@ -467,14 +554,18 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
   private aheadAfter = -1;
   /** What is in `ahead` reaches the end of the table (until something is committed past it). */
   private aheadEnd = false;
+  /** Id of the last chunk whose items are in `ahead` (the next disk read starts after it). */
+  private diskAfter = -1;
+  private nextId = 1;
   private transactions = 0;
   private readonly st: {
-    insert: Map<number, Database.Statement>;
-    delRange: Database.Statement;
+    insert: Database.Statement;
     del: Database.Statement;
-    head: Database.Statement;
+    update: Database.Statement;
     page: Database.Statement;
-    bytesOf: Database.Statement;
+    head: Database.Statement;
+    containing: Database.Statement;
+    dataOf: Database.Statement;
     setMeta: Database.Statement;
   };
 
@@ -498,47 +589,48 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
       this.db.pragma(`cache_size = -${CACHE_KIB}`);
       this.db.pragma('mmap_size = 0');
       this.db.exec(`
-        CREATE TABLE IF NOT EXISTS items (
-          id INTEGER PRIMARY KEY AUTOINCREMENT,
-          ts INTEGER NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL,
-          qos INTEGER NOT NULL, retain INTEGER NOT NULL, props TEXT, bytes INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS chunks (
+          id INTEGER PRIMARY KEY, n INTEGER NOT NULL, live INTEGER NOT NULL, bytes INTEGER NOT NULL,
+          min_ts REAL NOT NULL, max_ts REAL NOT NULL, gone BLOB, data BLOB NOT NULL);
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);`);
-      const insert = new Map<number, Database.Statement>();
-      for (const n of INSERT_ROWS) {
-        insert.set(
-          n,
-          this.db.prepare(`INSERT INTO items (ts, topic, payload, qos, retain, props, bytes) VALUES ${Array(n).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ')}`),
-        );
-      }
-      const keys = Object.keys(emptyCounters());
+      const keys = [...Object.keys(emptyCounters()), 'nextId'];
       this.st = {
-        insert,
-        delRange: this.db.prepare('DELETE FROM items WHERE id BETWEEN ? AND ?'),
-        del: this.db.prepare('DELETE FROM items WHERE id = ?'),
-        head: this.db.prepare('SELECT id, ts, bytes FROM items WHERE id > ? ORDER BY id LIMIT ?'),
+        insert: this.db.prepare('INSERT INTO chunks (id, n, live, bytes, min_ts, max_ts, gone, data) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)'),
+        del: this.db.prepare('DELETE FROM chunks WHERE id = ?'),
+        update: this.db.prepare('UPDATE chunks SET live = ?, bytes = ?, gone = ? WHERE id = ?'),
         // Rows as arrays (raw), not objects: half the cost of a row read back (bench/publish).
-        page: this.db.prepare('SELECT id, ts, topic, payload, qos, retain, props, bytes FROM items WHERE id > ? ORDER BY id LIMIT ?').raw(true),
-        bytesOf: this.db.prepare('SELECT bytes FROM items WHERE id = ?'),
+        page: this.db.prepare('SELECT id, n, live, bytes, min_ts, max_ts, gone, data FROM chunks WHERE id > ? ORDER BY id LIMIT ?').raw(true),
+        head: this.db.prepare('SELECT id, n, live, bytes, min_ts, max_ts, gone FROM chunks WHERE id > ? ORDER BY id LIMIT ?').raw(true),
+        containing: this.db.prepare('SELECT id, n, live, bytes, min_ts, max_ts, gone FROM chunks WHERE id <= ? ORDER BY id DESC LIMIT 1').raw(true),
+        dataOf: this.db.prepare('SELECT data FROM chunks WHERE id = ?').pluck(true),
         setMeta: this.db.prepare(
           `INSERT INTO meta (key, value) VALUES ${keys.map(() => '(?, ?)').join(', ')} ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
         ),
       };
+      const meta = this.db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: number }>;
+      for (const { key, value } of meta) {
+        if (key === 'nextId') this.nextId = Math.max(this.nextId, value);
+        else if (key in this.c) this.c[key as keyof Counters] = value;
+      }
+      this.migrateRows();
       // Once per open, not per message: the counters below are kept up to date in memory.
-      const agg = this.db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM items').get() as {
+      const agg = this.db.prepare('SELECT COUNT(*) AS rows, COALESCE(SUM(live), 0) AS n, COALESCE(SUM(bytes), 0) AS b, MAX(id + n) AS end FROM chunks').get() as {
+        rows: number;
         n: number;
         b: number;
+        end: number | null;
       };
       this.count = agg.n;
       this.total = agg.b;
+      if (agg.end !== null) this.nextId = Math.max(this.nextId, agg.end);
       // An empty table: a reader will start at the beginning, which is its end, so what is
       // committed before its first peek is kept in memory for it too (else the first thousands
-      // of messages of a busy start were read back from disk, at several µs a row).
-      if (agg.n === 0) {
+      // of messages of a busy start were read back from disk).
+      if (agg.rows === 0) {
         this.aheadAfter = 0;
         this.aheadEnd = true;
+        this.diskAfter = this.nextId - 1;
       }
-      const meta = this.db.prepare('SELECT key, value FROM meta').all() as Array<{ key: keyof Counters; value: number }>;
-      for (const { key, value } of meta) if (key in this.c) this.c[key] = value;
     } catch (err) {
       this.db.close();
       this.stopTimers();
@@ -581,8 +673,8 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
 
   peek(max: number, afterId = 0): StoredItem[] {
     if (this.closed || max <= 0) return [];
-    // Rows are read ahead of the reader, READ_AHEAD at a time: a draining forwarder asks for one
-    // or two items after every PUBACK, and a query for each would cost more than the send.
+    // Chunks are read ahead of the reader: a draining forwarder asks for one or two items after
+    // every PUBACK, and a query for each would cost more than the send.
     if (this.aheadAfter < 0 || afterId < this.aheadAfter) this.resetAhead(afterId);
     while (this.aheadAt < this.ahead.length && this.ahead[this.aheadAt].item.id <= afterId) {
       this.aheadBytes -= this.ahead[this.aheadAt].bytes;
@@ -594,25 +686,52 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     for (;;) {
       for (; i < this.ahead.length && out.length < max; i++) {
         const e = this.ahead[i];
-        if (this.pendingAcks.size && this.pendingAcks.has(e.item.id)) continue;
-        this.peeked.set(e.item.id, e.bytes);
+        if (isGone(e.chunk, e.item.id - e.chunk.id)) continue; // acknowledged or dropped meanwhile
+        this.peeked.set(e.item.id, e);
         out.push(e.item);
       }
       if (out.length >= max || this.aheadEnd) break;
-      const from = this.ahead.length > this.aheadAt ? this.ahead[this.ahead.length - 1].item.id : this.aheadAfter;
-      const chunk = Math.max(READ_AHEAD, max - out.length);
-      const rows = this.st.page.all(from, chunk) as RawRow[];
-      for (const [id, ts, topic, payload, qos, retain, props, bytes] of rows) {
-        const item: StoredItem = { id, topic, payload, qos: qos as QoS, retain: retain === 1, ts };
-        if (props !== null) item.properties = JSON.parse(props) as Record<string, unknown>;
-        this.ahead.push({ item, bytes });
-        this.aheadBytes += bytes;
-      }
-      if (rows.length < chunk) this.aheadEnd = true;
-      if (!rows.length) break;
+      this.readChunks(max - out.length);
     }
     this.compactAhead();
     return out;
+  }
+
+  /** Reads chunks after `diskAfter` into `ahead` until it holds `want` (at least READ_AHEAD) more items, or the table ends. */
+  private readChunks(want: number): void {
+    let got = 0;
+    while (got < Math.max(READ_AHEAD, want)) {
+      const rows = this.st.page.all(this.diskAfter, READ_CHUNKS) as ChunkDataRow[];
+      for (const row of rows) {
+        const chunk = this.chunkOf(row);
+        this.diskAfter = chunk.id;
+        if (chunk.live === 0) continue;
+        decodeChunk(
+          row[7],
+          chunk.id,
+          (k) => chunk.id + k <= this.aheadAfter || isGone(chunk, k),
+          (u) => {
+            this.ahead.push({ item: u.item, bytes: u.bytes, chunk });
+            this.aheadBytes += u.bytes;
+            got++;
+          },
+        );
+      }
+      if (rows.length < READ_CHUNKS) {
+        this.aheadEnd = true;
+        return;
+      }
+    }
+  }
+
+  /** The state of a chunk read from its row: the one in memory when there is one (it may be newer). */
+  private chunkOf(row: ChunkRow | ChunkDataRow): ChunkState {
+    let c = this.chunks.get(row[0]);
+    if (!c) {
+      c = chunkFromRow(row);
+      this.chunks.set(c.id, c);
+    }
+    return c;
   }
 
   private resetAhead(after: number): void {
@@ -621,6 +740,9 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     this.aheadBytes = 0;
     this.aheadAfter = after;
     this.aheadEnd = false;
+    // From the chunk that holds the item after `after` (items up to `after` are skipped as they are read).
+    const row = this.st.containing.get(after + 1) as ChunkRow | undefined;
+    this.diskAfter = row ? row[0] - 1 : -1;
   }
 
   /** Forgets passed entries once they are most of the array (O(1) amortised per item). */
@@ -637,24 +759,47 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
   ack(ids: readonly number[]): void {
     if (this.closed) return;
     for (const id of ids) this.take(id);
-    if (this.pendingAcks.size) this.scheduleCommit(this.pending.length ? this.commitDelayMs : this.ackDelayMs);
+    if (this.dirty.size) this.scheduleCommit(this.pending.length ? this.commitDelayMs : this.ackDelayMs);
   }
 
   ackOne(id: number): void {
     if (this.closed) return;
     this.take(id);
-    if (this.pendingAcks.size) this.scheduleCommit(this.pending.length ? this.commitDelayMs : this.ackDelayMs);
+    if (this.dirty.size) this.scheduleCommit(this.pending.length ? this.commitDelayMs : this.ackDelayMs);
   }
 
   private take(id: number): void {
-    if (this.pendingAcks.has(id)) return;
-    let b = this.peeked.get(id);
-    if (b === undefined) b = (this.st.bytesOf.get(id) as { bytes: number } | undefined)?.bytes;
-    if (b === undefined) return; // dropped meanwhile, or never existed
-    this.peeked.delete(id);
+    let chunk: ChunkState | undefined;
+    let bytes = -1;
+    const e = this.peeked.get(id);
+    if (e) {
+      this.peeked.delete(id);
+      chunk = e.chunk;
+      bytes = e.bytes;
+    } else {
+      // Not handed out by peek (rare): find its chunk, and its size in the chunk's data.
+      const row = this.st.containing.get(id) as ChunkRow | undefined;
+      if (!row) return;
+      chunk = this.chunkOf(row);
+      const k = id - chunk.id;
+      if (k >= chunk.n || isGone(chunk, k)) return;
+      decodeChunk(
+        this.st.dataOf.get(chunk.id) as Buffer,
+        chunk.id,
+        (j) => j !== k,
+        (u) => (bytes = u.bytes),
+      );
+    }
+    const k = id - chunk.id;
+    if (bytes < 0 || k < 0 || k >= chunk.n || isGone(chunk, k)) return; // dropped meanwhile, or never existed
+    if (!chunk.gone) chunk.gone = new Uint8Array((chunk.n + 7) >> 3);
+    setGone(chunk.gone, k);
+    chunk.live--;
+    chunk.bytes -= bytes;
+    this.dirty.add(chunk);
     this.pendingAcks.add(id);
     this.count--;
-    this.total -= b;
+    this.total -= bytes;
     this.c.acked++;
   }
 
@@ -663,28 +808,32 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     this.commit();
     const n = this.count;
     const b = this.total;
+    const counters = { ...this.c, cleared: this.c.cleared + n, droppedBytes: this.c.droppedBytes + b };
     this.db.transaction(() => {
-      this.db.prepare('DELETE FROM items').run();
-      this.count = 0;
-      this.total = 0;
-      this.peeked.clear();
-      this.aheadAfter = -1;
-      this.c.cleared += n;
-      this.c.droppedBytes += b;
-      this.saveCounters();
+      this.db.prepare('DELETE FROM chunks').run();
+      this.saveCounters(counters);
     })();
+    this.c = counters;
+    this.count = 0;
+    this.total = 0;
+    this.chunks.clear();
+    this.dirty.clear();
+    this.pendingAcks.clear();
+    this.peeked.clear();
+    this.aheadAfter = -1;
     if (n) this.options.onDrop?.({ reason: 'clear', count: n, bytes: b });
     return n;
   }
 
   pruneExpired(): number {
     if (this.closed || this.maxAgeMs <= 0) return 0;
-    const cutoff = this.now() - this.maxAgeMs;
-    let n = 0;
+    let plan: DropPlan | undefined;
     this.db.transaction(() => {
-      n = this.dropHeadWhile((r) => r.ts < cutoff, 'age');
+      plan = this.planDrops('age', this.total, new Map(), ageRule(this.now() - this.maxAgeMs));
+      if (plan.count) this.saveCounters(this.countersAfter([plan]));
     })();
-    return n;
+    this.applyDrops([plan!]);
+    return plan!.count;
   }
 
   async close(): Promise<void> {
@@ -705,183 +854,300 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     this.commitTimer = setTimeout(() => this.commit(), delay);
   }
 
-  /** One transaction: pending acknowledgements, then pending appends, then the bounds. */
+  /**
+   * One transaction: the chunks changed by acknowledgements, then the pending appends as new chunks,
+   * then the bounds. Memory (counters, states, the reader's items) changes only once it has
+   * committed; if it fails, nothing of the group was written and the acknowledgements stay pending.
+   */
   private commit(): void {
     if (this.commitTimer) clearTimeout(this.commitTimer);
     this.commitTimer = undefined;
     const group = this.pending;
-    const acks = this.pendingAcks.size ? [...this.pendingAcks].sort((a, b) => a - b) : [];
     this.pending = [];
     this.pendingCount = 0;
-    if (!group.length && !acks.length) return;
+    if (!group.length && !this.dirty.size) return;
     // Only appends need the fsync before they are reported durable; deletions can ride along later.
     const relaxed = this.fullSync && group.length === 0;
     if (relaxed) this.db.pragma('synchronous = NORMAL');
-    let firstId = 0;
+    const flat = flatten(group);
+    let made: Made[] = [];
+    const drops: DropPlan[] = [];
     try {
       this.db.transaction(() => {
-        this.deleteAcked(acks);
-        firstId = this.insertGroup(group);
-        if (this.total > this.maxBytes) this.dropHeadWhile(() => this.total > this.maxBytes, 'size');
-        if (this.maxAgeMs > 0) {
-          const cutoff = this.now() - this.maxAgeMs;
-          this.dropHeadWhile((r) => r.ts < cutoff, 'age');
+        this.writeDirty();
+        made = this.insertChunks(flat);
+        const fresh = new Map(made.map((m) => [m.chunk.id, m.chunk]));
+        let total = this.total + flat.bytes;
+        if (total > this.maxBytes) {
+          const plan = this.planDrops('size', total, fresh, sizeRule(this.maxBytes));
+          drops.push(plan);
+          total -= plan.bytes;
         }
-        this.saveCounters();
+        if (this.maxAgeMs > 0) {
+          drops.push(this.planDrops('age', total, fresh, ageRule(this.now() - this.maxAgeMs), drops[0]));
+        }
+        this.saveCounters(this.countersAfter(drops, flat.items.length), made.length ? made[made.length - 1].chunk.id + made[made.length - 1].chunk.n : this.nextId);
       })();
-      this.transactions++;
-      for (const id of acks) this.pendingAcks.delete(id);
-      // A reader that went back (a dropped connection) may hold rows that are gone now.
-      if (acks.length && this.ahead.length > this.aheadAt && acks[acks.length - 1] >= this.ahead[this.aheadAt].item.id) {
-        const gone = new Set(acks);
-        this.ahead = this.ahead.slice(this.aheadAt).filter((e) => !gone.has(e.item.id));
-        this.aheadAt = 0;
-        this.aheadBytes = this.ahead.reduce((sum, e) => sum + e.bytes, 0);
-      }
-      if (group.length) this.keepAhead(group, firstId);
     } catch (err) {
-      // Nothing of the group was written (the transaction rolled back): put the counters back and
-      // tell every waiting append; the acknowledgements stay pending for the next commit.
-      const agg = this.db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM items').get() as { n: number; b: number };
-      const pb = acks.reduce((s, id) => s + ((this.st.bytesOf.get(id) as { bytes: number } | undefined)?.bytes ?? 0), 0);
-      this.count = agg.n - acks.length;
-      this.total = agg.b - pb;
-      process.nextTick(settleGroup, group, err instanceof Error ? err : new Error(String(err)));
+      if (group.length) process.nextTick(settleGroup, group, err instanceof Error ? err : new Error(String(err)));
       return;
     } finally {
       if (relaxed) this.db.pragma('synchronous = FULL');
     }
+    this.transactions++;
+    // Acknowledged chunks are written: the empty ones are gone.
+    for (const c of this.dirty) if (c.live === 0) this.chunks.delete(c.id);
+    this.dirty.clear();
+    this.pendingAcks.clear();
+    if (made.length) {
+      for (const m of made) this.chunks.set(m.chunk.id, m.chunk);
+      const last = made[made.length - 1].chunk;
+      this.nextId = last.id + last.n;
+      this.count += flat.items.length;
+      this.total += flat.bytes;
+      this.c.appended += flat.items.length;
+      this.keepAhead(flat, made);
+    }
+    this.applyDrops(drops);
     // On the next tick, not inside commit: a callback must not run inside add, clear or close.
     if (group.length) process.nextTick(settleGroup, group, undefined);
   }
 
-  /** Deletes acknowledged rows, one statement per run of consecutive ids (`acks` sorted). */
-  private deleteAcked(acks: readonly number[]): void {
-    for (let i = 0; i < acks.length; ) {
-      let j = i;
-      while (j + 1 < acks.length && acks[j + 1] === acks[j] + 1) j++;
-      if (i === j) this.st.del.run(acks[i]);
-      else this.st.delRange.run(acks[i], acks[j]);
-      i = j + 1;
+  /** Writes the chunks acknowledgements changed: deleted when empty, else their new bitmap. */
+  private writeDirty(): void {
+    for (const c of this.dirty) {
+      if (c.live === 0) this.st.del.run(c.id);
+      else this.st.update.run(c.live, c.bytes, c.gone ?? null, c.id);
     }
   }
 
-  /**
-   * Inserts the group in order with multi-row INSERTs; returns the id of its first row. Ids of one
-   * transaction on our one connection are consecutive (AUTOINCREMENT: the largest id ever + 1).
-   */
-  private insertGroup(group: readonly Pending[]): number {
-    let n = 0;
-    for (const p of group) n += p.items.length;
-    let gi = 0;
-    let k = 0;
-    let first = 0;
-    let left = n;
-    while (left > 0) {
-      const rows = INSERT_ROWS.find((r) => r <= left) as number;
-      const params: unknown[] = new Array(rows * 7);
-      for (let r = 0, at = 0; r < rows; r++) {
-        while (k >= group[gi].items.length) {
-          gi++;
-          k = 0;
+  /** Inserts the group as chunks with ids from `nextId` on (written, not yet in memory). */
+  private insertChunks(flat: Flat): Made[] {
+    const { items, props, sizes } = flat;
+    const made: Made[] = [];
+    let id = this.nextId;
+    let from = 0;
+    let packed = 0;
+    for (let i = 0; i <= items.length; i++) {
+      const size = i < items.length ? packedSize(items[i], props[i]) : 0;
+      if (i > from && (i === items.length || i - from >= CHUNK_MAX_ITEMS || packed + size > CHUNK_MAX_BYTES)) {
+        let bytes = 0;
+        let minTs = Infinity;
+        let maxTs = -Infinity;
+        for (let k = from; k < i; k++) {
+          bytes += sizes[k];
+          if (items[k].ts < minTs) minTs = items[k].ts;
+          if (items[k].ts > maxTs) maxTs = items[k].ts;
         }
-        const p = group[gi];
-        const item = p.items[k];
-        params[at++] = item.ts;
-        params[at++] = item.topic;
-        params[at++] = item.payload;
-        params[at++] = item.qos;
-        params[at++] = item.retain ? 1 : 0;
-        params[at++] = p.props[k] ?? null;
-        params[at++] = p.sizes[k];
-        this.count++;
-        this.total += p.sizes[k];
-        this.c.appended++;
-        k++;
+        const n = i - from;
+        this.st.insert.run(id, n, n, bytes, minTs, maxTs, encodeChunk(items, props, from, i, packed));
+        made.push({ chunk: { id, n, live: n, bytes, minTs, maxTs, gone: undefined }, from, to: i });
+        id += n;
+        from = i;
+        packed = 0;
       }
-      const last = Number((this.st.insert.get(rows) as Database.Statement).run(params).lastInsertRowid);
-      if (!first) first = last - rows + 1;
-      left -= rows;
+      packed += size;
     }
-    return first;
+    return made;
   }
 
   /**
-   * A reader at the end of the table gets the group just committed from memory, so a message
-   * that arrives while the broker is connected is sent without reading back the row just written.
+   * Inside a transaction: drops items from the head, oldest first, while `rule.want(ts, bytes left)`
+   * holds; writes the changed chunks and returns what changed (applied to memory after the commit).
+   * A chunk is unpacked only when the rule cannot tell from its bounds (`whole`: every live item
+   * goes; `none`: the first live item stays). `fresh`: chunks inserted in this transaction;
+   * `before`: an earlier plan of the same transaction.
    */
-  private keepAhead(group: readonly Pending[], firstId: number): void {
-    let n = 0;
-    let bytes = 0;
-    for (const p of group) {
-      n += p.items.length;
-      for (const b of p.sizes) bytes += b;
+  private planDrops(reason: DropReason, total: number, fresh: ReadonlyMap<number, ChunkState>, rule: DropRule, before?: DropPlan): DropPlan {
+    const plan: DropPlan = { reason, count: 0, bytes: 0, chunks: new Map() };
+    let after = -1;
+    // Most commits drop nothing: look at the head chunk first, then read further in growing pages.
+    let page = 1;
+    outer: for (;;) {
+      const rows = this.st.head.all(after, page) as ChunkRow[];
+      if (!rows.length) break;
+      page = Math.min(64, page * 4);
+      for (const row of rows) {
+        after = row[0];
+        const chunk = fresh.get(row[0]) ?? this.chunks.get(row[0]) ?? chunkFromRow(row);
+        const earlier = before?.chunks.get(chunk.id);
+        const gone = earlier ? earlier.gone : chunk.gone;
+        const live = earlier ? earlier.live : chunk.live;
+        const bytes = earlier ? earlier.bytes : chunk.bytes;
+        if (live === 0) continue;
+        if (rule.none(chunk, total)) break;
+        const goneBit = (k: number) => gone !== undefined && (gone[k >> 3] & (1 << (k & 7))) !== 0;
+        const cp: ChunkPlan = { chunk, gone: gone ? gone.slice() : new Uint8Array((chunk.n + 7) >> 3), live, bytes, ids: [] };
+        const drop = (k: number, b: number) => {
+          setGone(cp.gone, k);
+          cp.live--;
+          cp.bytes -= b;
+          cp.ids.push(chunk.id + k);
+          total -= b;
+          plan.count++;
+          plan.bytes += b;
+        };
+        let stopped = false;
+        if (rule.whole(chunk, total - bytes)) {
+          // Every live item goes: no need for their sizes one by one.
+          for (let k = 0; k < chunk.n; k++) if (!goneBit(k)) drop(k, 0);
+          cp.bytes = 0;
+          total -= bytes;
+          plan.bytes += bytes;
+        } else {
+          decodeChunk(
+            this.st.dataOf.get(chunk.id) as Buffer,
+            chunk.id,
+            (k) => stopped || goneBit(k),
+            (u) => {
+              if (rule.want(u.item.ts, total)) drop(u.item.id - chunk.id, u.bytes);
+              else stopped = true;
+            },
+          );
+        }
+        if (cp.ids.length) {
+          plan.chunks.set(chunk.id, cp);
+          if (cp.live === 0) this.st.del.run(chunk.id);
+          else this.st.update.run(cp.live, cp.bytes, cp.gone, chunk.id);
+        }
+        if (stopped) break outer;
+      }
     }
+    return plan;
+  }
+
+  /** After the transaction of `plans` committed: memory follows, and every drop is counted and reported. */
+  private applyDrops(plans: readonly DropPlan[]): void {
+    for (const plan of plans) {
+      if (!plan.count) continue;
+      for (const cp of plan.chunks.values()) {
+        const c = cp.chunk;
+        c.gone = cp.gone;
+        c.live = cp.live;
+        c.bytes = cp.bytes;
+        if (c.live === 0) this.chunks.delete(c.id);
+        else this.chunks.set(c.id, c);
+        this.dirty.delete(c); // its row is as written now (acknowledgements were written first)
+        for (const id of cp.ids) this.peeked.delete(id);
+      }
+      this.count -= plan.count;
+      this.total -= plan.bytes;
+      if (plan.reason === 'size') this.c.droppedSize += plan.count;
+      else if (plan.reason === 'age') this.c.droppedAge += plan.count;
+      else this.c.cleared += plan.count;
+      this.c.droppedBytes += plan.bytes;
+      this.aheadAfter = -1; // items left the head: read again
+      this.options.onDrop?.({ reason: plan.reason, count: plan.count, bytes: plan.bytes });
+    }
+  }
+
+  /** The counters as they will be once `drops` and `appended` new items have committed. */
+  private countersAfter(drops: readonly DropPlan[], appended = 0): Counters {
+    const c = { ...this.c, appended: this.c.appended + appended };
+    for (const d of drops) {
+      if (d.reason === 'size') c.droppedSize += d.count;
+      else if (d.reason === 'age') c.droppedAge += d.count;
+      else c.cleared += d.count;
+      c.droppedBytes += d.bytes;
+    }
+    return c;
+  }
+
+  /**
+   * A reader at the end of the table gets the chunks just committed from memory, so a message
+   * that arrives while the broker is connected is sent without reading back what was just written.
+   */
+  private keepAhead(flat: Flat, made: readonly Made[]): void {
     if (
       this.aheadAfter < 0 ||
       !this.aheadEnd ||
-      this.ahead.length - this.aheadAt + n > AHEAD_MAX ||
-      this.aheadBytes + bytes > AHEAD_MAX_BYTES
+      this.ahead.length - this.aheadAt + flat.items.length > AHEAD_MAX ||
+      this.aheadBytes + flat.bytes > AHEAD_MAX_BYTES
     ) {
-      this.aheadEnd = false; // new rows follow what was read ahead: read them from disk
+      this.aheadEnd = false; // new chunks follow what was read ahead: read them from disk
       return;
     }
-    const lastKnown = this.ahead.length > this.aheadAt ? this.ahead[this.ahead.length - 1].item.id : this.aheadAfter;
-    if (firstId <= lastKnown) {
-      this.aheadEnd = false; // rows dropped or reread meanwhile: let the disk decide
-      return;
-    }
-    let id = firstId;
-    for (const p of group) {
-      p.items.forEach((item, k) => {
-        const stored: StoredItem = { id: id++, topic: item.topic, payload: item.payload, qos: item.qos, retain: item.retain, ts: item.ts };
+    for (const { chunk, from, to } of made) {
+      for (let k = from; k < to; k++) {
+        const item = flat.items[k];
+        const stored: StoredItem = { id: chunk.id + k - from, topic: item.topic, payload: item.payload, qos: item.qos, retain: item.retain, ts: item.ts };
         // The same fresh copy a read from disk gives: later changes to the caller's object do not leak in.
-        const pj = p.props[k];
+        const pj = flat.props[k];
         if (pj !== undefined) stored.properties = JSON.parse(pj) as Record<string, unknown>;
-        this.ahead.push({ item: stored, bytes: p.sizes[k] });
-        this.aheadBytes += p.sizes[k];
-      });
-    }
-  }
-
-  /** Deletes from the head while `cond` holds (inside a transaction); counts and reports. */
-  private dropHeadWhile(cond: (r: { id: number; ts: number; bytes: number }) => boolean, reason: DropReason): number {
-    let n = 0;
-    let b = 0;
-    let after = 0;
-    // Most commits drop nothing: look at the head row first, then read further in growing pages.
-    let page = 1;
-    outer: for (;;) {
-      const rows = this.st.head.all(after, page) as Array<{ id: number; ts: number; bytes: number }>;
-      if (!rows.length) break;
-      page = Math.min(512, page * 8);
-      for (const r of rows) {
-        after = r.id;
-        if (this.pendingAcks.has(r.id)) continue; // already gone as far as anyone can see
-        if (!cond(r)) break outer;
-        this.st.del.run(r.id);
-        this.peeked.delete(r.id);
-        this.count--;
-        this.total -= r.bytes;
-        n++;
-        b += r.bytes;
+        this.ahead.push({ item: stored, bytes: flat.sizes[k], chunk });
+        this.aheadBytes += flat.sizes[k];
       }
+      this.diskAfter = chunk.id;
     }
-    if (n) {
-      this.aheadAfter = -1; // rows left the head: read again
-      if (reason === 'size') this.c.droppedSize += n;
-      else if (reason === 'age') this.c.droppedAge += n;
-      else this.c.cleared += n;
-      this.c.droppedBytes += b;
-      this.saveCounters();
-      this.options.onDrop?.({ reason, count: n, bytes: b });
-    }
-    return n;
   }
 
-  private saveCounters(): void {
+  /**
+   * A file written by an earlier version holds one row per item (table `items`): its items move
+   * into chunks, in order, with new ids after every id it used, once, at open.
+   */
+  private migrateRows(): void {
+    const old = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'items'").get();
+    if (!old) return;
+    const seq = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'items'").pluck(true).get() as number | undefined;
+    this.nextId = Math.max(this.nextId, (seq ?? 0) + 1);
+    const rows = this.db.prepare('SELECT id, ts, topic, payload, qos, retain, props, bytes FROM items WHERE id > ? ORDER BY id LIMIT ?').raw(true);
+    this.db.transaction(() => {
+      let after = 0;
+      for (;;) {
+        const page = rows.all(after, CHUNK_MAX_ITEMS) as Array<[number, number, string, Buffer, number, number, string | null, number]>;
+        if (!page.length) break;
+        const flat: Flat = { items: [], props: [], sizes: [], bytes: 0 };
+        for (const [id, ts, topic, payload, qos, retain, props, bytes] of page) {
+          after = id;
+          flat.items.push({ topic, payload, qos: qos as QoS, retain: retain === 1, ts });
+          flat.props.push(props ?? undefined);
+          flat.sizes.push(bytes);
+          flat.bytes += bytes;
+        }
+        const made = this.insertChunks(flat);
+        const last = made[made.length - 1].chunk;
+        this.nextId = last.id + last.n;
+      }
+      this.db.exec('DROP TABLE items');
+      this.saveCounters(this.c);
+    })();
+  }
+
+  private saveCounters(c: Counters, nextId = this.nextId): void {
     const params: Array<string | number> = [];
-    for (const [k, v] of Object.entries(this.c)) params.push(k, v);
+    for (const [k, v] of Object.entries(c)) params.push(k, v);
+    params.push('nextId', nextId);
     this.st.setMeta.run(params);
   }
+}
+
+/** The items of a group commit in flat arrays (item, its properties JSON, its bytes). */
+interface Flat {
+  items: QueueItem[];
+  props: Array<string | undefined>;
+  sizes: number[];
+  bytes: number;
+}
+
+function flatten(group: readonly Pending[]): Flat {
+  if (group.length === 1) {
+    const p = group[0];
+    let bytes = 0;
+    for (const b of p.sizes) bytes += b;
+    return { items: p.items as QueueItem[], props: p.props, sizes: p.sizes, bytes };
+  }
+  const flat: Flat = { items: [], props: [], sizes: [], bytes: 0 };
+  for (const p of group) {
+    for (let k = 0; k < p.items.length; k++) {
+      flat.items.push(p.items[k]);
+      flat.props.push(p.props[k]);
+      flat.sizes.push(p.sizes[k]);
+      flat.bytes += p.sizes[k];
+    }
+  }
+  return flat;
+}
+
+function chunkFromRow(row: ChunkRow | ChunkDataRow): ChunkState {
+  return { id: row[0], n: row[1], live: row[2], bytes: row[3], minTs: row[4], maxTs: row[5], gone: row[6] ? new Uint8Array(row[6]) : undefined };
 }
