@@ -517,8 +517,9 @@ interface Made {
 /**
  * Durable queue in one SQLite file (WAL, group commit; see `synchronous` for what durable means).
  * Each group commit is written as chunks: rows of up to CHUNK_MAX_ITEMS items packed into one blob
- * (queue-chunk.ts), with a bitmap of the items already gone; a chunk's row is deleted when all of
- * its items are gone. Item ids are given here (the `nextId` counter is kept in the file), so they
+ * (queue-chunk.ts, table chunk_data), described by a row in `chunks` with a bitmap of the items
+ * already gone (a table of its own: SQLite rewrites a whole row on UPDATE, and the bitmap changes
+ * with every commit of acknowledgements). Both rows are deleted when all of its items are gone. Item ids are given here (the `nextId` counter is kept in the file), so they
  * grow strictly even when the queue runs empty.
  */
 export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
@@ -560,7 +561,9 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
   private transactions = 0;
   private readonly st: {
     insert: Database.Statement;
+    insertData: Database.Statement;
     del: Database.Statement;
+    delData: Database.Statement;
     update: Database.Statement;
     page: Database.Statement;
     head: Database.Statement;
@@ -591,18 +594,23 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS chunks (
           id INTEGER PRIMARY KEY, n INTEGER NOT NULL, live INTEGER NOT NULL, bytes INTEGER NOT NULL,
-          min_ts REAL NOT NULL, max_ts REAL NOT NULL, gone BLOB, data BLOB NOT NULL);
+          min_ts REAL NOT NULL, max_ts REAL NOT NULL, gone BLOB);
+        CREATE TABLE IF NOT EXISTS chunk_data (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);`);
       const keys = [...Object.keys(emptyCounters()), 'nextId'];
       this.st = {
-        insert: this.db.prepare('INSERT INTO chunks (id, n, live, bytes, min_ts, max_ts, gone, data) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)'),
+        insert: this.db.prepare('INSERT INTO chunks (id, n, live, bytes, min_ts, max_ts, gone) VALUES (?, ?, ?, ?, ?, ?, NULL)'),
+        insertData: this.db.prepare('INSERT INTO chunk_data (id, data) VALUES (?, ?)'),
         del: this.db.prepare('DELETE FROM chunks WHERE id = ?'),
+        delData: this.db.prepare('DELETE FROM chunk_data WHERE id = ?'),
         update: this.db.prepare('UPDATE chunks SET live = ?, bytes = ?, gone = ? WHERE id = ?'),
         // Rows as arrays (raw), not objects: half the cost of a row read back (bench/publish).
-        page: this.db.prepare('SELECT id, n, live, bytes, min_ts, max_ts, gone, data FROM chunks WHERE id > ? ORDER BY id LIMIT ?').raw(true),
+        page: this.db
+          .prepare('SELECT c.id, c.n, c.live, c.bytes, c.min_ts, c.max_ts, c.gone, d.data FROM chunks c JOIN chunk_data d ON d.id = c.id WHERE c.id > ? ORDER BY c.id LIMIT ?')
+          .raw(true),
         head: this.db.prepare('SELECT id, n, live, bytes, min_ts, max_ts, gone FROM chunks WHERE id > ? ORDER BY id LIMIT ?').raw(true),
         containing: this.db.prepare('SELECT id, n, live, bytes, min_ts, max_ts, gone FROM chunks WHERE id <= ? ORDER BY id DESC LIMIT 1').raw(true),
-        dataOf: this.db.prepare('SELECT data FROM chunks WHERE id = ?').pluck(true),
+        dataOf: this.db.prepare('SELECT data FROM chunk_data WHERE id = ?').pluck(true),
         setMeta: this.db.prepare(
           `INSERT INTO meta (key, value) VALUES ${keys.map(() => '(?, ?)').join(', ')} ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
         ),
@@ -810,7 +818,7 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     const b = this.total;
     const counters = { ...this.c, cleared: this.c.cleared + n, droppedBytes: this.c.droppedBytes + b };
     this.db.transaction(() => {
-      this.db.prepare('DELETE FROM chunks').run();
+      this.db.exec('DELETE FROM chunks; DELETE FROM chunk_data');
       this.saveCounters(counters);
     })();
     this.c = counters;
@@ -916,9 +924,14 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
   /** Writes the chunks acknowledgements changed: deleted when empty, else their new bitmap. */
   private writeDirty(): void {
     for (const c of this.dirty) {
-      if (c.live === 0) this.st.del.run(c.id);
+      if (c.live === 0) this.deleteChunk(c.id);
       else this.st.update.run(c.live, c.bytes, c.gone ?? null, c.id);
     }
+  }
+
+  private deleteChunk(id: number): void {
+    this.st.del.run(id);
+    this.st.delData.run(id);
   }
 
   /** Inserts the group as chunks with ids from `nextId` on (written, not yet in memory). */
@@ -940,7 +953,8 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
           if (items[k].ts > maxTs) maxTs = items[k].ts;
         }
         const n = i - from;
-        this.st.insert.run(id, n, n, bytes, minTs, maxTs, encodeChunk(items, props, from, i, packed));
+        this.st.insert.run(id, n, n, bytes, minTs, maxTs);
+        this.st.insertData.run(id, encodeChunk(items, props, from, i, packed));
         made.push({ chunk: { id, n, live: n, bytes, minTs, maxTs, gone: undefined }, from, to: i });
         id += n;
         from = i;
@@ -975,7 +989,7 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
         const live = earlier ? earlier.live : chunk.live;
         const bytes = earlier ? earlier.bytes : chunk.bytes;
         if (live === 0) continue;
-        if (rule.none(chunk, total)) break;
+        if (rule.none(chunk, total)) break outer;
         const goneBit = (k: number) => gone !== undefined && (gone[k >> 3] & (1 << (k & 7))) !== 0;
         const cp: ChunkPlan = { chunk, gone: gone ? gone.slice() : new Uint8Array((chunk.n + 7) >> 3), live, bytes, ids: [] };
         const drop = (k: number, b: number) => {
@@ -1007,7 +1021,7 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
         }
         if (cp.ids.length) {
           plan.chunks.set(chunk.id, cp);
-          if (cp.live === 0) this.st.del.run(chunk.id);
+          if (cp.live === 0) this.deleteChunk(chunk.id);
           else this.st.update.run(cp.live, cp.bytes, cp.gone, chunk.id);
         }
         if (stopped) break outer;

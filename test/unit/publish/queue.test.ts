@@ -176,6 +176,17 @@ describe.each(makers)('%s', (_name, make) => {
     expect(q.stats()).toMatchObject({ droppedAge: 2, dropped: 2, size: 1 });
   });
 
+  it('drops by age from the head only: an item young enough stops it, even with older ones behind', async () => {
+    let now = 9_000;
+    q = make({ maxAgeMs: 1000, now: () => now });
+    await q.append([item(0, 10, 8_000)]);
+    await q.append([item(1, 10, 9_800)]);
+    await q.append([item(2, 10, 8_500)]); // stamped earlier than the one before it
+    now = 10_300;
+    expect(q.pruneExpired()).toBe(1);
+    expect(q.peek(10).map((i) => seqOf(i.payload))).toEqual([1, 2]);
+  });
+
   it('clears everything and counts it', async () => {
     q = make();
     await q.append([item(0), item(1)]);
