@@ -125,6 +125,7 @@ export class Forwarder extends EventEmitter {
       });
     this.tokens = Math.max(1, this.rate);
     this.lastRefill = this.now();
+    this.queue.onAppended = () => this.appended();
   }
 
   /** Appends to the queue (resolves once durable) and starts sending. */
@@ -138,13 +139,13 @@ export class Forwarder extends EventEmitter {
       process.nextTick(done, new Error('publisher is closed'));
       return;
     }
-    this.queue.add(items, (err) => {
-      if (!err) {
-        this.pump();
-        if (!this.transport.connected) this.emit('progress'); // the backlog grew: the status says so
-      }
-      done(err);
-    });
+    this.queue.add(items, done);
+  }
+
+  /** New items are readable (once per commit, not per message): send, or show the grown backlog. */
+  private appended(): void {
+    this.pump();
+    if (!this.transport.connected) this.emit('progress');
   }
 
   /** Tell the engine the transport's connection changed. */
@@ -194,6 +195,7 @@ export class Forwarder extends EventEmitter {
   /** Stops sending; answers still on their way are ignored. Does not close the queue. */
   close(): void {
     this.closed = true;
+    this.queue.onAppended = undefined;
     this.resetWindow();
     if (this.timer !== undefined) this.clearT(this.timer);
     this.timer = undefined;

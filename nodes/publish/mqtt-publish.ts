@@ -36,6 +36,8 @@ interface PublishDef extends NodeDef {
 }
 
 const ACTIONS = ['flush', 'clear', 'stats'] as const;
+/** How samples are read from an input message (made once: this runs for every message). */
+const READ_OPTIONS = Object.freeze({ allowObjectValues: true, defaultTag: '' });
 /** Status text is refreshed at most this often while a backlog drains (each is a websocket message). */
 const STATUS_EVERY_MS = 250;
 
@@ -186,7 +188,7 @@ export = function register(RED: NodeAPI): void {
         showStatus();
         return;
       }
-      const samples = samplesFromMessage(m, { allowObjectValues: true, defaultTag: '' });
+      const samples = samplesFromMessage(m, READ_OPTIONS);
       const items = buildMessages(m, samples, isBatchMessage(m), messageSettings, Date.now());
       const settle = settleLater(node, done);
       if (forwarder) {
