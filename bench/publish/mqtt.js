@@ -15,7 +15,7 @@
  * Node-RED runs as a library in this process; the Plantwire nodes load from their TypeScript
  * sources, transpiled on load. Prints one JSON line.
  * Usage: node --expose-gc bench/publish/mqtt.js [messages=20000] [backlog=100000] [bigBacklog=1000000]
- * Env: BENCH_ROUNDS (3), BENCH_ONLY=plantwire|plantwire1000|core|raw (that publisher alone, no
+ * Env: BENCH_ROUNDS (7), BENCH_ONLY=plantwire|plantwire1000|core|raw (that publisher alone, no
  * warm-up of the others and no backlog figures: for a profiler, with node --cpu-prof).
  * Keep `messages` at most 60,000: core `mqtt out` fires every message at once, and fed 100,000 it
  * never finished here (60,000 did); likely because MQTT has 65,535 packet ids.
@@ -91,7 +91,7 @@ const brokerCpu = () => {
 };
 const brokerCpuPerMsg = {};
 const brokerMark = (key, from, count) => (brokerCpuPerMsg[key] ??= []).push(Math.round(((brokerCpu() - from) / count) * 10) / 10);
-const ROUNDS = Number(process.env.BENCH_ROUNDS) || 3;
+const ROUNDS = Number(process.env.BENCH_ROUNDS) || 7;
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
