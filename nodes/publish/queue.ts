@@ -17,9 +17,10 @@
  *   await q.close();                        // commits what is pending, then closes the file
  *
  * - `append` resolves when the items are durable: for SqliteQueue that is a committed WAL
- *   transaction; appends arriving within `commitDelayMs` share one transaction (group commit,
- *   written as chunks: up to 1,000 items packed into one row, queue-chunk.ts), so a burst of 1,000
- *   messages costs one commit and one row, not 1,000.
+ *   transaction; appends commit together once the event loop has taken in the rest of the turn,
+ *   and at most once every `commitDelayMs` (group commit, written as chunks: up to 1,000 items
+ *   packed into one row, queue-chunk.ts), so a burst of 1,000 messages costs one commit and one
+ *   row, not 1,000, and a trickle one transaction per `commitDelayMs`.
  *   By default (`synchronous: 'full'`) each group commit is fsynced, so it survives power loss;
  *   with `synchronous: 'normal'` it survives the process being killed (SIGKILL, a crash) but not a
  *   power cut, and costs no fsync (see SqliteQueueOptions.synchronous).
@@ -139,7 +140,10 @@ export interface QueueOptions {
 
 export interface SqliteQueueOptions extends QueueOptions {
   file: string;
-  /** Appends arriving within this many ms share one transaction (2). */
+  /**
+   * Appends commit at most once per this many ms (2): an append to a queue that has not committed
+   * for that long commits on the next turn of the event loop, later ones share the next transaction.
+   */
   commitDelayMs?: number;
   /** A pending group larger than this commits at once (5,000 items). */
   maxGroup?: number;
@@ -552,8 +556,10 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
   private readonly chunks = new Map<number, ChunkState>();
   /** Items handed out by peek, so that ack needs no read. */
   private readonly peeked = new Map<number, Ahead>();
-  private commitTimer: NodeJS.Timeout | undefined;
+  private commitTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private commitTimerDelay = 0;
+  /** When the last transaction started (Date.now()). */
+  private lastCommit = 0;
   /**
    * Items ahead of the reader, in id order: chunks read from disk, then, while the reader is at the
    * end of the table, items as they are committed. `ahead[aheadAt]` is the first one not yet
@@ -867,14 +873,30 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     this.db.close();
   }
 
+  /**
+   * Appends commit as soon as the event loop has taken in the rest of this turn's messages, but at
+   * most once per `commitDelayMs` (a steady trickle of messages one per turn would otherwise cost a
+   * transaction each); acknowledgements alone wait `ackDelayMs`.
+   */
   private scheduleCommit(delay = this.commitDelayMs): void {
+    if (delay === this.commitDelayMs) delay = Math.max(0, this.lastCommit + this.commitDelayMs - Date.now());
     if (this.commitTimer) {
       // An append must not wait behind the longer acknowledgement delay.
       if (delay >= this.commitTimerDelay) return;
-      clearTimeout(this.commitTimer);
+      this.cancelCommit();
     }
     this.commitTimerDelay = delay;
-    this.commitTimer = setTimeout(() => this.commit(), delay);
+    this.commitTimer = delay <= 0 ? setImmediate(this.commitNow) : setTimeout(this.commitNow, delay);
+  }
+
+  private readonly commitNow = (): void => this.commit();
+
+  private cancelCommit(): void {
+    const t = this.commitTimer;
+    if (!t) return;
+    if (this.commitTimerDelay <= 0) clearImmediate(t as NodeJS.Immediate);
+    else clearTimeout(t as NodeJS.Timeout);
+    this.commitTimer = undefined;
   }
 
   /**
@@ -883,12 +905,12 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
    * committed; if it fails, nothing of the group was written and the acknowledgements stay pending.
    */
   private commit(): void {
-    if (this.commitTimer) clearTimeout(this.commitTimer);
-    this.commitTimer = undefined;
+    this.cancelCommit();
     const group = this.pending;
     this.pending = [];
     this.pendingCount = 0;
     if (!group.length && !this.dirty.size) return;
+    this.lastCommit = Date.now();
     // Only appends need the fsync before they are reported durable; deletions can ride along later.
     const relaxed = this.fullSync && group.length === 0;
     if (relaxed) this.db.pragma('synchronous = NORMAL');

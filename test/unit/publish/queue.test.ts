@@ -275,6 +275,25 @@ describe('SqliteQueue on disk', () => {
     await q.close();
   });
 
+  it('commits an append to an idle queue on the next turn, and then at most once per commitDelayMs', async () => {
+    const q = new SqliteQueue({ file: path.join(tmp, 'pace.sqlite'), commitDelayMs: 300 });
+    const first = q.append([item(0)]);
+    await new Promise((r) => setImmediate(r));
+    expect(q.commits).toBe(1); // no waiting for the delay when nothing was committed lately
+    await first;
+    // A trickle, one append per turn: they wait for the interval and share one transaction.
+    const later: Array<Promise<void>> = [];
+    for (let n = 1; n <= 20; n++) {
+      later.push(q.append([item(n)]));
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(q.commits).toBe(1);
+    await Promise.all(later);
+    expect(q.commits).toBe(2);
+    expect(q.peek(100).map((i) => seqOf(i.payload))).toEqual(Array.from({ length: 21 }, (_, n) => n));
+    await q.close();
+  });
+
   it('writes groups of any size (multi-row INSERTs) with consecutive ids, the same after reopening', async () => {
     const file = path.join(tmp, 'multirow.sqlite');
     const q = new SqliteQueue({ file, commitDelayMs: 5 });
