@@ -60,8 +60,13 @@ export class CounterRate {
   private tags: Record<string, RateTagState> = Object.create(null);
   private count = 0;
   private readonly maxTags: number;
+  // The last tag looked up and its state: a flow of one tag (the single form) skips the dictionary.
+  private lastTag: string | undefined;
+  private lastState: RateTagState | undefined;
   /** Device resets seen since start (for the status). */
   resets = 0;
+  /** pushOne's result record, reused: one object less per message. */
+  private readonly one: RateSample = { tag: '', value: 0, quality: 'good', ts: 0, unit: undefined, counterReset: false };
 
   constructor(private readonly o: RateOptions) {
     if (o.mode !== 'rate' && o.mode !== 'total') throw new ConfigError('mode must be "rate" or "total"');
@@ -87,6 +92,7 @@ export class CounterRate {
       if (!t || ![t.v, t.ts, t.total, t.c].every((x) => typeof x === 'number' && Number.isFinite(x)) || !isQuality(t.q)) continue;
       if (!(tag in this.tags)) this.count++;
       this.tags[tag] = { v: t.v, ts: t.ts, q: t.q, total: t.total, c: t.c };
+      this.forgetLookup();
       taken++;
     }
     return taken;
@@ -106,40 +112,58 @@ export class CounterRate {
     if (samples.length === 1) {
       // One sample (the single form): the same checks without the Map a batch needs.
       const s = samples[0];
-      if (s.value === null) return;
-      this.checkValue(s);
-      const known = s.tag in this.tags;
-      this.checkOrder(s, known ? this.tags[s.tag].ts : undefined);
-      if (!known && this.count + 1 > this.maxTags) throw new InputError(`this message brings 1 new tags; a rate node keeps at most ${this.maxTags}`);
+      if (s.value !== null) this.checkOne(s.tag, numericValue(s), s.ts);
       return;
     }
     const seen = new Map<string, number>();
     let fresh = 0;
     for (const s of samples) {
       if (s.value === null) continue;
-      this.checkValue(s);
+      this.checkValue(s.tag, numericValue(s));
       const known = s.tag in this.tags;
-      this.checkOrder(s, seen.get(s.tag) ?? (known ? this.tags[s.tag].ts : undefined));
+      this.checkOrder(s.tag, s.ts, seen.get(s.tag) ?? (known ? this.tags[s.tag].ts : undefined));
       if (!known && !seen.has(s.tag)) fresh++;
       seen.set(s.tag, s.ts);
     }
     if (this.count + fresh > this.maxTags) throw new InputError(`this message brings ${fresh} new tags; a rate node keeps at most ${this.maxTags}`);
   }
 
-  private checkValue(s: Sample): void {
-    const v = numericValue(s);
+  /** The state of `tag`, if it has one. */
+  private stateOf(tag: string): RateTagState | undefined {
+    if (tag !== this.lastTag) {
+      this.lastTag = tag;
+      this.lastState = this.tags[tag];
+    }
+    return this.lastState;
+  }
+
+  /** Drops the remembered lookup, when a tag's state is made or removed. */
+  private forgetLookup(): void {
+    this.lastTag = undefined;
+    this.lastState = undefined;
+  }
+
+  /** validate for one numeric reading: a counter in range, in time order, room for its tag. */
+  private checkOne(tag: string, v: number, ts: number): void {
+    this.checkValue(tag, v);
+    const st = this.stateOf(tag);
+    this.checkOrder(tag, ts, st?.ts);
+    if (!st && this.count + 1 > this.maxTags) throw new InputError(`this message brings 1 new tags; a rate node keeps at most ${this.maxTags}`);
+  }
+
+  private checkValue(tag: string, v: number): void {
     if (this.o.mode === 'rate') {
       if (this.o.rollover > 0 && (v < 0 || v >= this.o.rollover)) {
-        throw new InputError(`tag "${s.tag}": counter ${v} is outside 0..${this.o.rollover - 1} (rollover ${this.o.rollover})`);
+        throw new InputError(`tag "${tag}": counter ${v} is outside 0..${this.o.rollover - 1} (rollover ${this.o.rollover})`);
       }
-      if (Math.abs(v) > Number.MAX_SAFE_INTEGER) throw new InputError(`tag "${s.tag}": counter ${v} is beyond 2^53, where differences are no longer exact`);
+      if (Math.abs(v) > Number.MAX_SAFE_INTEGER) throw new InputError(`tag "${tag}": counter ${v} is beyond 2^53, where differences are no longer exact`);
     }
   }
 
-  private checkOrder(s: Sample, prev: number | undefined): void {
-    if (prev !== undefined && s.ts <= prev) {
+  private checkOrder(tag: string, ts: number, prev: number | undefined): void {
+    if (prev !== undefined && ts <= prev) {
       throw new InputError(
-        `tag "${s.tag}": timestamp ${s.ts} is ${s.ts < prev ? 'older than' : 'the same as'} the previous reading's (${prev}); readings must arrive in time order`,
+        `tag "${tag}": timestamp ${ts} is ${ts < prev ? 'older than' : 'the same as'} the previous reading's (${prev}); readings must arrive in time order`,
       );
     }
   }
@@ -147,61 +171,91 @@ export class CounterRate {
   push(samples: readonly Sample[]): RateSample[] {
     this.validate(samples);
     const out: RateSample[] = [];
-    const per = SECONDS[this.o.per];
     for (const s of samples) {
       if (s.value === null) continue;
-      const v = numericValue(s);
-      const prev = this.tags[s.tag];
-      if (!prev) {
-        this.tags[s.tag] = { v, ts: s.ts, q: s.quality, total: 0, c: 0 };
-        this.count++;
-        if (this.o.mode === 'total') out.push(this.result(s, 0, s.quality));
-        continue;
-      }
-      const dtS = (s.ts - prev.ts) / 1000;
-      let q = worstQuality(prev.q, s.quality);
-      if (this.o.mode === 'rate') {
-        let delta = v - prev.v;
-        let reset = false;
-        if (delta < 0) {
-          if (this.o.rollover > 0 && -delta > this.o.rollover / 2) delta += this.o.rollover;
-          else {
-            delta = v;
-            reset = true;
-            this.resets++;
-            q = worstQuality(q, 'uncertain');
-          }
-        }
-        const r = this.result(s, (delta / dtS) * per, q);
-        if (reset) r.counterReset = true;
-        out.push(r);
-      } else {
-        const area = (((prev.v + v) / 2) * dtS) / per;
-        const t = prev.total + area;
-        prev.c += Math.abs(prev.total) >= Math.abs(area) ? prev.total - t + area : area - t + prev.total;
-        prev.total = t;
-        out.push(this.result(s, prev.total + prev.c, q));
-      }
-      prev.v = v;
-      prev.ts = s.ts;
-      prev.q = s.quality;
+      const r = this.step(s.tag, numericValue(s), s.quality, s.ts, s.unit, undefined);
+      if (r !== undefined) out.push(r);
     }
     return out;
+  }
+
+  /**
+   * push for one numeric reading (a single-form message), without the arrays and objects around
+   * it: its result, or undefined (the first reading of a counter). The result is a record reused
+   * by the next call: read it before pushing again.
+   */
+  pushOne(tag: string, v: number, quality: Quality, ts: number, unit: string | undefined): RateSample | undefined {
+    this.checkOne(tag, v, ts);
+    return this.step(tag, v, quality, ts, unit, this.one);
+  }
+
+  /**
+   * Takes one validated reading into its tag's state; returns its result, if any (written into
+   * `into` when given, else a new object).
+   */
+  private step(tag: string, v: number, quality: Quality, ts: number, unit: string | undefined, into: RateSample | undefined): RateSample | undefined {
+    const prev = this.stateOf(tag);
+    if (!prev) {
+      this.tags[tag] = { v, ts, q: quality, total: 0, c: 0 };
+      this.count++;
+      this.forgetLookup();
+      return this.o.mode === 'total' ? this.result(tag, 0, quality, ts, unit, false, into) : undefined;
+    }
+    const per = SECONDS[this.o.per];
+    const dtS = (ts - prev.ts) / 1000;
+    let q = worstQuality(prev.q, quality);
+    let r: RateSample;
+    if (this.o.mode === 'rate') {
+      let delta = v - prev.v;
+      let reset = false;
+      if (delta < 0) {
+        if (this.o.rollover > 0 && -delta > this.o.rollover / 2) delta += this.o.rollover;
+        else {
+          delta = v;
+          reset = true;
+          this.resets++;
+          q = worstQuality(q, 'uncertain');
+        }
+      }
+      r = this.result(tag, (delta / dtS) * per, q, ts, unit, reset, into);
+    } else {
+      const area = (((prev.v + v) / 2) * dtS) / per;
+      const t = prev.total + area;
+      prev.c += Math.abs(prev.total) >= Math.abs(area) ? prev.total - t + area : area - t + prev.total;
+      prev.total = t;
+      r = this.result(tag, prev.total + prev.c, q, ts, unit, false, into);
+    }
+    prev.v = v;
+    prev.ts = ts;
+    prev.q = quality;
+    return r;
   }
 
   reset(tag?: string): void {
     if (tag === undefined) {
       this.tags = Object.create(null);
+      this.forgetLookup();
       this.count = 0;
     } else if (tag in this.tags) {
       delete this.tags[tag];
+      this.forgetLookup();
       this.count--;
     }
   }
 
-  private result(s: Sample, value: number, quality: Quality): RateSample {
-    const r: RateSample = { tag: s.tag, value, quality, ts: s.ts };
-    if (s.unit !== undefined) r.unit = s.unit;
-    return r;
+  private result(tag: string, value: number, quality: Quality, ts: number, unit: string | undefined, counterReset: boolean, into: RateSample | undefined): RateSample {
+    if (into === undefined) {
+      const r: RateSample = { tag, value, quality, ts };
+      if (unit !== undefined) r.unit = unit;
+      if (counterReset) r.counterReset = true;
+      return r;
+    }
+    into.tag = tag;
+    into.value = value;
+    into.quality = quality;
+    into.ts = ts;
+    into.unit = unit;
+    into.counterReset = counterReset;
+    return into;
   }
 }

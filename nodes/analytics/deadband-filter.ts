@@ -16,7 +16,7 @@
  *   increase, because the door slopes divide by the time between points.
  */
 import { ConfigError, InputError } from '../shared/errors';
-import { numericValue, type Sample } from '../shared/sample';
+import { numericValue, type Quality, type Sample, type SampleValue } from '../shared/sample';
 import { SwingingDoor, type DoorPoint } from './swinging-door';
 import { DEFAULT_MAX_TAGS, TagTable } from './tag-table';
 
@@ -84,33 +84,39 @@ export class DeadbandFilter {
 
   /** Checks a message's samples before any state changes (a batch is taken whole or refused whole). */
   validate(samples: readonly Sample[]): void {
-    const strict = this.o.mode === 'swinging-door';
-    const max = this.o.maxTags ?? DEFAULT_MAX_TAGS;
     if (samples.length === 1) {
       // One sample (the single form): the same checks without the Map and Set a batch needs.
       const s = samples[0];
       if (typeof s.value === 'string') numericValue(s);
-      const st = this.tags.peek(s.tag);
-      this.checkOrder(s, st?.seenTs ?? -Infinity, strict);
-      if (!st && this.tags.size + 1 > max) throw new InputError(`this message brings 1 new tags; a deadband node keeps at most ${max}`);
+      this.checkOne(s.tag, s.ts, typeof s.value === 'number');
       return;
     }
+    const strict = this.o.mode === 'swinging-door';
+    const max = this.o.maxTags ?? DEFAULT_MAX_TAGS;
     const seen = new Map<string, number>();
     const fresh = new Set<string>();
     for (const s of samples) {
       if (typeof s.value === 'string') numericValue(s); // throws: text is not a process value
       const st = this.tags.peek(s.tag);
       if (!st) fresh.add(s.tag);
-      this.checkOrder(s, seen.get(s.tag) ?? st?.seenTs ?? -Infinity, strict);
+      this.checkOrder(s.tag, s.ts, typeof s.value === 'number', seen.get(s.tag) ?? st?.seenTs ?? -Infinity, strict);
       seen.set(s.tag, s.ts);
     }
     if (this.tags.size + fresh.size > max) throw new InputError(`this message brings ${fresh.size} new tags; a deadband node keeps at most ${max}`);
   }
 
-  private checkOrder(s: Sample, prev: number, strict: boolean): void {
-    if (s.ts < prev || (strict && s.ts === prev && typeof s.value === 'number')) {
+  /** validate for one sample that is not text: in time order, and room for its tag. */
+  private checkOne(tag: string, ts: number, numeric: boolean): void {
+    const st = this.tags.peek(tag);
+    this.checkOrder(tag, ts, numeric, st?.seenTs ?? -Infinity, this.o.mode === 'swinging-door');
+    const max = this.o.maxTags ?? DEFAULT_MAX_TAGS;
+    if (!st && this.tags.size + 1 > max) throw new InputError(`this message brings 1 new tags; a deadband node keeps at most ${max}`);
+  }
+
+  private checkOrder(tag: string, ts: number, numeric: boolean, prev: number, strict: boolean): void {
+    if (ts < prev || (strict && ts === prev && numeric)) {
       throw new InputError(
-        `tag "${s.tag}": timestamp ${s.ts} is ${s.ts < prev ? 'older than' : 'the same as'} the previous sample's (${prev}); samples must arrive in time order`,
+        `tag "${tag}": timestamp ${ts} is ${ts < prev ? 'older than' : 'the same as'} the previous sample's (${prev}); samples must arrive in time order`,
       );
     }
   }
@@ -120,13 +126,11 @@ export class DeadbandFilter {
     this.validate(samples);
     const out: DeadbandSample[] = [];
     for (const s of samples) {
-      const st = this.tags.get(s.tag);
-      st.seenTs = s.ts;
-      if (s.unit !== undefined) st.unit = s.unit;
-      const due = this.heartbeatMs > 0 && st.last !== null && now - st.passedAt >= this.heartbeatMs;
+      const st = this.noteSeen(s.tag, s.ts, s.unit);
+      const due = this.due(st, now);
       if (!st.door) {
         // Absolute and percent: no array per sample, the sample itself passes or not.
-        if (this.passesBand(st, s, due)) {
+        if (this.passesBand(st, s.value, s.quality, due)) {
           st.last = s;
           st.passedAt = now;
           out.push(s);
@@ -140,6 +144,41 @@ export class DeadbandFilter {
       }
     }
     return out;
+  }
+
+  /**
+   * push for one number in absolute or percent mode (a single-form message), without the arrays
+   * around it: the sample when it passes (a new object, kept as the tag's last passed), else
+   * undefined. Swinging door can archive two points for one sample: it takes push.
+   */
+  pushOne(tag: string, value: number, quality: Quality, ts: number, unit: string | undefined, now: number): DeadbandSample | undefined {
+    if (!this.passesOneByOne) throw new Error('pushOne is for the absolute and percent modes');
+    this.checkOne(tag, ts, true);
+    const st = this.noteSeen(tag, ts, unit);
+    if (!this.passesBand(st, value, quality, this.due(st, now))) return undefined;
+    const s: DeadbandSample = { tag, value, quality, ts };
+    if (unit !== undefined) s.unit = unit;
+    st.last = s;
+    st.passedAt = now;
+    return s;
+  }
+
+  /** Whether this filter passes at most one sample per sample in (absolute and percent modes): pushOne. */
+  get passesOneByOne(): boolean {
+    return this.o.mode !== 'swinging-door';
+  }
+
+  /** The state of `tag`, noting a sample stamped `ts` (validated) and its unit. */
+  private noteSeen(tag: string, ts: number, unit: string | undefined): TagState {
+    const st = this.tags.get(tag);
+    st.seenTs = ts;
+    if (unit !== undefined) st.unit = unit;
+    return st;
+  }
+
+  /** Whether the tag's heartbeat is due at wall-clock `now`: the next sample passes whatever it is. */
+  private due(st: TagState, now: number): boolean {
+    return this.heartbeatMs > 0 && st.last !== null && now - st.passedAt >= this.heartbeatMs;
   }
 
   /** Heartbeats due at wall-clock `now`: the last passed value again, time-stamped now. */
@@ -178,11 +217,11 @@ export class DeadbandFilter {
     return this.tags.size;
   }
 
-  private passesBand(st: TagState, s: Sample, due: boolean): boolean {
+  private passesBand(st: TagState, value: SampleValue, quality: Quality, due: boolean): boolean {
     const last = st.last;
-    if (last === null || due || last.quality !== s.quality) return true;
-    if (typeof s.value === 'number' && typeof last.value === 'number') return Math.abs(s.value - last.value) > this.band;
-    return s.value !== last.value;
+    if (last === null || due || last.quality !== quality) return true;
+    if (typeof value === 'number' && typeof last.value === 'number') return Math.abs(value - last.value) > this.band;
+    return value !== last.value;
   }
 
   private throughDoor(st: TagState, s: Sample, due: boolean): readonly Sample[] {

@@ -47,10 +47,13 @@ export = function register(RED: NodeAPI): void {
     let passed = 0;
 
     const statusText = (): string => RED._('deadband.status.passed', { passed, seen });
-    const show = (out: readonly DeadbandSample[]): void => {
-      passed += out.length;
-      status.update(anyNotGood(out) ? 'busy' : 'ok', statusText);
+    const showPassed = (count: number, notGood: boolean): void => {
+      passed += count;
+      status.update(notGood ? 'busy' : 'ok', statusText);
     };
+    const show = (out: readonly DeadbandSample[]): void => showPassed(out.length, anyNotGood(out));
+    // The clock only matters to the heartbeat.
+    const now = (): number => (heartbeat > 0 ? Date.now() : 0);
     const emit = (out: DeadbandSample[]): void => {
       if (!out.length) return;
       show(out);
@@ -71,13 +74,23 @@ export = function register(RED: NodeAPI): void {
         status.set('stopped', RED._('deadband.status.reset'));
       },
       push: (samples, batch) => {
-        // The clock only matters to the heartbeat.
-        const out = filter.push(samples, heartbeat > 0 ? Date.now() : 0);
+        const out = filter.push(samples, now());
         seen += samples.length;
         lastBatch = batch;
         show(out);
         return out;
       },
+      // Swinging door may archive two points for one sample: it takes push only.
+      pushOne: filter.passesOneByOne
+        ? (tag, value, quality, ts, unit) => {
+            const r = filter.pushOne(tag, value, quality, ts, unit, now());
+            seen++;
+            lastBatch = false;
+            if (r === undefined) showPassed(0, false);
+            else showPassed(1, r.quality !== 'good');
+            return r;
+          }
+        : undefined,
       rejected: () => status.set('error', RED._('deadband.status.rejected')),
       clone: (x) => RED.util.cloneMessage(x as NodeMessage) as SampleMessage,
     };

@@ -83,10 +83,18 @@ let sinceRead = 0;
  */
 export function checkEventTimes(samples: readonly { tag: string; ts: number }[]): void {
   if ((++sinceRead & 1023) === 0) clockRead = Date.now();
-  for (let i = 0; i < samples.length; i++) {
-    const s = samples[i];
-    if (s.ts <= clockRead + MAX_FUTURE_MS && s.ts >= -DATE_LIMIT_MS) continue;
-    const now = (clockRead = Date.now());
-    if (s.ts > now + MAX_FUTURE_MS || !(Math.abs(s.ts) <= DATE_LIMIT_MS)) checkEventTime(s.tag, s.ts, now);
-  }
+  for (let i = 0; i < samples.length; i++) checkAgainstClockRead(samples[i].tag, samples[i].ts);
+}
+
+/** checkEventTimes for a message of one sample (the single form), without an array to hold it. */
+export function checkSampleTime(tag: string, ts: number): void {
+  if ((++sinceRead & 1023) === 0) clockRead = Date.now();
+  checkAgainstClockRead(tag, ts);
+}
+
+/** checkEventTime against the clock as last read, read again only when `ts` looks too far ahead. */
+function checkAgainstClockRead(tag: string, ts: number): void {
+  if (ts <= clockRead + MAX_FUTURE_MS && ts >= -DATE_LIMIT_MS) return;
+  const now = (clockRead = Date.now());
+  if (ts > now + MAX_FUTURE_MS || !(Math.abs(ts) <= DATE_LIMIT_MS)) checkEventTime(tag, ts, now);
 }

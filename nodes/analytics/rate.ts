@@ -73,14 +73,20 @@ export = function register(RED: NodeAPI): void {
     };
 
     // The newest figures, read by the status text functions when the throttled status shows them.
-    let shownLast: RateSample | undefined;
+    let shownValue: unknown;
     let shownCount = 0;
     let shownBatch = false;
     const statusText = (): string => {
-      const text = shownBatch ? RED._('rate.status.batch', { count: shownCount }) : `${shortNumber(shownLast!.value)}${config.mode === 'total' ? '' : unit}`;
+      const text = shownBatch ? RED._('rate.status.batch', { count: shownCount }) : `${shortNumber(shownValue)}${config.mode === 'total' ? '' : unit}`;
       return text + (engine.resets ? ` ${RED._('rate.status.resets', { count: engine.resets })}` : '');
     };
     const baselineText = (): string => RED._('rate.status.baseline');
+    const show = (last: RateSample, count: number, batch: boolean, notGood: boolean): void => {
+      shownValue = last.value;
+      shownCount = count;
+      shownBatch = batch;
+      status.update(notGood ? 'busy' : 'ok', statusText);
+    };
 
     // The saved state may come from an asynchronous store: hold messages until it is back.
     let ready = false;
@@ -97,13 +103,16 @@ export = function register(RED: NodeAPI): void {
         const out: RateSample[] = engine.push(samples);
         save();
         const last = out[out.length - 1];
-        if (last) {
-          shownLast = last;
-          shownCount = out.length;
-          shownBatch = batch;
-          status.update(anyNotGood(out) ? 'busy' : 'ok', statusText);
-        } else status.update('ok', baselineText);
+        if (last) show(last, out.length, batch, anyNotGood(out));
+        else status.update('ok', baselineText);
         return out;
+      },
+      pushOne: (tag, value, quality, ts, unit) => {
+        const r = engine.pushOne(tag, value, quality, ts, unit);
+        save();
+        if (r) show(r, 1, false, r.quality !== 'good');
+        else status.update('ok', baselineText);
+        return r;
       },
       rejected: () => status.set('error', RED._('rate.status.rejected')),
       clone: (x) => RED.util.cloneMessage(x as NodeMessage) as SampleMessage,

@@ -4,8 +4,8 @@
  * a timer can produce results with no input at all; this keeps the output form the same in every case.
  */
 import { InputError } from '../shared/errors';
-import { batchMessage, isBatchMessage, samplesFromMessage, type Quality, type ReadOptions, type Sample, type SampleMessage, type SampleValue } from '../shared/sample';
-import { checkEventTimes } from './event-clock';
+import { batchMessage, isBatchMessage, isQuality, samplesFromMessage, singleTag, type Quality, type ReadOptions, type Sample, type SampleMessage, type SampleValue } from '../shared/sample';
+import { checkEventTimes, checkSampleTime, DATE_LIMIT_MS } from './event-clock';
 
 /** A result: a sample whose value may be an object (stats), plus flags for the single form. */
 export interface Result {
@@ -171,6 +171,43 @@ export function readInputSamples(msg: SampleMessage, options: ReadOptions): Samp
 }
 
 /**
+ * The timestamp of a single-form message when reading it needs no parsing: epoch milliseconds in
+ * the range of dates, or none (arrival time, read now). NaN for anything else (a Date, an ISO text,
+ * a bad number), which samplesFromMessage reads or refuses.
+ */
+function plainTimestamp(raw: unknown, read: ReadOptions): number {
+  if (typeof raw === 'number') return raw >= -DATE_LIMIT_MS && raw <= DATE_LIMIT_MS ? raw : NaN;
+  return raw === undefined || raw === null ? (read.now ?? Date.now)() : NaN;
+}
+
+/** msg.quality when it is a quality or none (good); undefined for anything samplesFromMessage refuses. */
+function plainQuality(raw: unknown): Quality | undefined {
+  // "good" first: one comparison, where isQuality looks the text up in a Set.
+  if (raw === 'good' || raw === undefined || raw === null) return 'good';
+  return isQuality(raw) ? raw : undefined;
+}
+
+/**
+ * handleSamples for a single-form message of one finite number (most messages), when the node
+ * offers pushOne: what samplesFromMessage, checkEventTimes, push and sendResults do for it, without
+ * the sample object and the arrays between them. False, having changed nothing, for any other
+ * message (a batch, another value, a quality or timestamp to parse or refuse): the general path's.
+ */
+function handledAsSingleNumber<R extends Result>(msg: SampleMessage, send: SendResults, input: SampleInput<R>): boolean {
+  const value = msg.payload;
+  if (input.pushOne === undefined || typeof value !== 'number' || !Number.isFinite(value)) return false;
+  const quality = plainQuality(msg.quality);
+  if (quality === undefined) return false;
+  const ts = plainTimestamp(msg.timestamp, input.read);
+  if (Number.isNaN(ts)) return false;
+  const tag = singleTag(msg, input.read);
+  checkSampleTime(tag, ts);
+  const r = input.pushOne(tag, value, quality, ts, typeof msg.unit === 'string' && msg.unit !== '' ? msg.unit : undefined);
+  if (r !== undefined) send(singleResult(r, msg));
+  return true;
+}
+
+/**
  * What a per-sample analytics node (stats, deadband, resample, rate) gives handleSamples: made once
  * per node, so that handling a message makes no closure.
  */
@@ -180,6 +217,12 @@ export interface SampleInput<R extends Result> {
   reset(tag: string | undefined): void;
   /** Pushes the samples through the engine, shows the results and returns them. */
   push(samples: Sample[], batch: boolean): readonly R[];
+  /**
+   * `push([sample], false)` for the nodes whose one sample gives at most one result, without the
+   * arrays in and out nor the sample object: that result (which may be a record the engine reuses
+   * for the next one), or undefined. Single-form messages of one finite number take this path.
+   */
+  pushOne?(tag: string, value: number, quality: Quality, ts: number, unit: string | undefined): R | undefined;
   /** Shows that a message was refused (it is thrown on to onSyncInput, which reports it). */
   rejected(): void;
   /** Copies the input message, for a second result of one input. */
@@ -198,6 +241,7 @@ export function handleSamples<R extends Result>(msg: SampleMessage, send: SendRe
     return;
   }
   try {
+    if (handledAsSingleNumber(msg, send, input)) return;
     const batch = isBatchMessage(msg);
     sendResults(input.push(readInputSamples(msg, input.read), batch), batch, msg, send, input.clone);
   } catch (err) {

@@ -7,7 +7,7 @@ import { type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from './throttled-status';
 import { anyNotGood, handleSamples, resultMessages, shortNumber, tickMs, type Result, type SampleInput, type SendResults } from './sample-output';
-import { STAT_NAMES, StatsEngine, type StatName, type StatsSample } from './window';
+import { STAT_NAMES, StatsEngine, type StatName, type StatsResult, type StatsSample } from './window';
 
 interface StatsDef extends NodeDef {
   window: string;
@@ -55,19 +55,20 @@ export = function register(RED: NodeAPI): void {
 
     // The figures of the newest results, read by one status text function (the throttled status
     // evaluates it only when it shows it): no closure per message.
-    let shownLast: StatsSample | undefined;
+    let shownFigures: StatsResult = {};
     let shownCount = 0;
     let shownBatch = false;
     const first = stats[0];
     const statusText = (): string =>
-      shownBatch ? RED._('stats.status.batch', { count: shownCount }) : `${first} ${shortNumber(shownLast!.value[first])}`;
-    const show = (out: readonly StatsSample[], batch: boolean): void => {
-      const last = out[out.length - 1];
-      if (!last) return;
-      shownLast = last;
-      shownCount = out.length;
+      shownBatch ? RED._('stats.status.batch', { count: shownCount }) : `${first} ${shortNumber(shownFigures[first])}`;
+    const showLast = (last: StatsSample, count: number, batch: boolean, notGood: boolean): void => {
+      shownFigures = last.value;
+      shownCount = count;
       shownBatch = batch;
-      status.update(anyNotGood(out) ? 'busy' : 'ok', statusText);
+      status.update(notGood ? 'busy' : 'ok', statusText);
+    };
+    const show = (out: readonly StatsSample[], batch: boolean): void => {
+      if (out.length > 0) showLast(out[out.length - 1], out.length, batch, anyNotGood(out));
     };
 
     // Tumbling time windows of quiet tags close by this timer (event time estimated per tag).
@@ -100,6 +101,12 @@ export = function register(RED: NodeAPI): void {
         lastBatch = batch;
         show(out, batch);
         return out as Result[];
+      },
+      pushOne: (tag, value, quality, ts, unit) => {
+        const r = engine.pushOne(tag, value, quality, ts, unit, timer ? Date.now() : 0);
+        lastBatch = false;
+        if (r !== undefined) showLast(r, 1, false, r.quality !== 'good');
+        return r as Result | undefined;
       },
       rejected: () => status.set('error', RED._('stats.status.rejected')),
       clone: (x) => RED.util.cloneMessage(x as NodeMessage) as SampleMessage,

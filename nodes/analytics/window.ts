@@ -564,6 +564,8 @@ export class StatsEngine {
   private readonly features: RollingFeatures;
   private readonly capacity: number;
   private readonly maxTags: number;
+  /** pushOne's result record, reused: one object less per message. */
+  private readonly one: StatsSample = { tag: '', value: {}, quality: 'good', ts: 0, unit: undefined };
 
   constructor(private readonly o: WindowOptions) {
     if (o.window !== 'count' && o.window !== 'time') throw new ConfigError('window must be "count" or "time"');
@@ -602,14 +604,7 @@ export class StatsEngine {
       const s = samples[0];
       if (s.value === null) return;
       numericValue(s);
-      const st = this.tags.peek(s.tag);
-      const prev = st?.lastTs ?? -Infinity;
-      if (s.ts < prev) {
-        throw new InputError(`tag "${s.tag}": timestamp ${s.ts} is older than the previous sample (${prev}); samples must arrive in time order`);
-      }
-      if (!st && this.tags.size + 1 > this.maxTags) {
-        throw new InputError(`this message brings 1 new tags; a stats node keeps at most ${this.maxTags}`);
-      }
+      this.checkOne(s.tag, s.ts);
       return;
     }
     const newest = new Map<string, number>();
@@ -629,6 +624,18 @@ export class StatsEngine {
     }
   }
 
+  /** validate for one numeric sample: in time order, and room for its tag. */
+  private checkOne(tag: string, ts: number): void {
+    const st = this.tags.peek(tag);
+    const prev = st?.lastTs ?? -Infinity;
+    if (ts < prev) {
+      throw new InputError(`tag "${tag}": timestamp ${ts} is older than the previous sample (${prev}); samples must arrive in time order`);
+    }
+    if (!st && this.tags.size + 1 > this.maxTags) {
+      throw new InputError(`this message brings 1 new tags; a stats node keeps at most ${this.maxTags}`);
+    }
+  }
+
   /**
    * Adds samples (validated first) and returns the results they produce: one per numeric sample
    * with a sliding window, one per closed window with a tumbling window. A null value (a failed
@@ -639,39 +646,60 @@ export class StatsEngine {
     const out: StatsSample[] = [];
     for (const s of samples) {
       if (s.value === null) continue;
-      const v = numericValue(s);
-      const st = this.tags.get(s.tag);
-      st.lastTs = s.ts;
-      st.lastArrival = arrival;
-      if (s.unit !== undefined) st.unit = s.unit;
-      const w = st.window;
-      if (this.o.emit === 'sample') {
-        if (this.o.window === 'count') {
-          if (w.count >= this.o.size) w.evict();
-        } else {
-          while (w.count > 0 && w.oldestTs! <= s.ts - this.sizeMs) w.evict();
-          this.checkCapacity(s.tag, w);
-        }
-        w.push(v, s.ts, s.quality);
-        out.push(this.result(s.tag, st, s.ts));
-      } else if (this.o.window === 'count') {
-        w.push(v, s.ts, s.quality);
-        if (w.count >= this.o.size) {
-          out.push(this.result(s.tag, st, s.ts));
-          w.clear();
-        }
-      } else {
-        const slot = Math.floor(s.ts / this.sizeMs);
-        if (w.count > 0 && slot !== st.slot) {
-          out.push(this.result(s.tag, st, w.newestTs!));
-          w.clear();
-        }
-        st.slot = slot;
-        this.checkCapacity(s.tag, w);
-        w.push(v, s.ts, s.quality);
-      }
+      const r = this.add(s.tag, numericValue(s), s.quality, s.ts, s.unit, arrival, undefined);
+      if (r !== undefined) out.push(r);
     }
     return out;
+  }
+
+  /**
+   * push for one numeric sample (a single-form message), without the arrays and objects around
+   * it: its result, or undefined when it gives none (one sample gives at most one: a tumbling
+   * window closes before the sample opens the next). The result is a record reused by the next
+   * call: read it before pushing again. Its `value` is a new object every time.
+   */
+  pushOne(tag: string, value: number, quality: Quality, ts: number, unit: string | undefined, arrival: number): StatsSample | undefined {
+    this.checkOne(tag, ts);
+    return this.add(tag, value, quality, ts, unit, arrival, this.one);
+  }
+
+  /**
+   * Adds one validated value to its tag's window; returns the result it produces, if any (written
+   * into `into` when given, else a new object).
+   */
+  private add(tag: string, v: number, quality: Quality, ts: number, unit: string | undefined, arrival: number, into: StatsSample | undefined): StatsSample | undefined {
+    const st = this.tags.get(tag);
+    st.lastTs = ts;
+    st.lastArrival = arrival;
+    if (unit !== undefined) st.unit = unit;
+    const w = st.window;
+    if (this.o.emit === 'sample') {
+      if (this.o.window === 'count') {
+        if (w.count >= this.o.size) w.evict();
+      } else {
+        while (w.count > 0 && w.oldestTs! <= ts - this.sizeMs) w.evict();
+        this.checkCapacity(tag, w);
+      }
+      w.push(v, ts, quality);
+      return this.result(tag, st, ts, into);
+    }
+    if (this.o.window === 'count') {
+      w.push(v, ts, quality);
+      if (w.count < this.o.size) return undefined;
+      const r = this.result(tag, st, ts, into);
+      w.clear();
+      return r;
+    }
+    const slot = Math.floor(ts / this.sizeMs);
+    let r: StatsSample | undefined;
+    if (w.count > 0 && slot !== st.slot) {
+      r = this.result(tag, st, w.newestTs!, into);
+      w.clear();
+    }
+    st.slot = slot;
+    this.checkCapacity(tag, w);
+    w.push(v, ts, quality);
+    return r;
   }
 
   /**
@@ -706,9 +734,19 @@ export class StatsEngine {
     }
   }
 
-  private result(tag: string, st: TagWindow, ts: number): StatsSample {
-    const r: StatsSample = { tag, value: st.window.compute(this.o.stats), quality: st.window.quality, ts };
-    if (st.unit !== undefined) r.unit = st.unit;
-    return r;
+  /** The figures of `tag`'s window as a result at `ts`: written into `into` when given, else a new object. */
+  private result(tag: string, st: TagWindow, ts: number, into?: StatsSample): StatsSample {
+    const value = st.window.compute(this.o.stats);
+    if (into === undefined) {
+      const r: StatsSample = { tag, value, quality: st.window.quality, ts };
+      if (st.unit !== undefined) r.unit = st.unit;
+      return r;
+    }
+    into.tag = tag;
+    into.value = value;
+    into.quality = st.window.quality;
+    into.ts = ts;
+    into.unit = st.unit;
+    return into;
   }
 }

@@ -128,6 +128,12 @@ export function typeName(v: unknown): string {
 
 const NO_OPTIONS: ReadOptions = Object.freeze({});
 
+/** The tag of a single-form message: `msg.topic` when it is a non-empty string, else the default tag. */
+export function singleTag(msg: SampleMessage, options: ReadOptions = NO_OPTIONS): string {
+  const topic = msg.topic;
+  return typeof topic === 'string' && topic !== '' ? topic : options.defaultTag ?? 'value';
+}
+
 /**
  * Reads the samples of a message in either form. Throws InputError with a message meant for the
  * user when the message is not a sample.
@@ -154,10 +160,8 @@ export function samplesFromMessage(msg: SampleMessage, options: ReadOptions = NO
     }
     return out;
   }
-  const topic = msg.topic;
-  const tag = typeof topic === 'string' && topic !== '' ? topic : options.defaultTag ?? 'value';
   const s: Sample = {
-    tag,
+    tag: singleTag(msg, options),
     value: readValue(msg.payload, 'msg.payload', options.allowObjectValues === true),
     quality: readQuality(msg.quality, 'msg.quality'),
     ts,

@@ -1,5 +1,6 @@
 import { collect, helper, load, nextError, nextMessages, sleep, startServer, stop } from '../../helpers/red';
 import deadbandNode = require('../../../nodes/analytics/deadband');
+import { statusesOf, withFigures } from './statuses';
 
 const node = (o: Record<string, unknown> = {}) => [
   { id: 'n', type: 'plantwire-deadband', mode: 'absolute', deadband: '1', deviation: '1', rangeLow: '0', rangeHigh: '100', heartbeat: '0', wires: [['out']], ...o },
@@ -9,6 +10,19 @@ const node = (o: Record<string, unknown> = {}) => [
 describe('plantwire-deadband node', () => {
   beforeEach(startServer);
   afterEach(stop);
+
+  it('counts the samples passed of those seen in its status', async () => {
+    await load(withFigures(deadbandNode), node());
+    const n = helper.getNode('n');
+    const got = collect(helper.getNode('out'));
+    [10, 10.5, 12, 12.2, 12.4].forEach((v, i) => n.receive({ topic: 'p', payload: v, timestamp: i }));
+    n.receive({ topic: 'p', payload: 12.4, quality: 'uncertain', timestamp: 5 });
+    // The newest status shows when the status period (250 ms) ends.
+    await sleep(400);
+    expect(got.map((m) => m.payload)).toEqual([10, 12, 12.4]);
+    const shown = statusesOf(n);
+    expect(shown[shown.length - 1]).toEqual({ fill: 'yellow', shape: 'ring', text: 'passed 3 6' });
+  });
 
   it('passes single samples only on a move beyond the deadband or a quality change', async () => {
     await load(deadbandNode, node());

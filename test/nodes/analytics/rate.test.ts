@@ -1,5 +1,6 @@
 import { collect, helper, load, nextError, nextMessages, sleep, startServer, stop, type FlowNode } from '../../helpers/red';
 import rateNode = require('../../../nodes/analytics/rate');
+import { statusesOf, withFigures } from './statuses';
 
 /** Loads with a real (memory) context store, the one a redeploy keeps node context in. */
 async function loadWithStore(flowNodes: FlowNode[]): Promise<void> {
@@ -29,6 +30,25 @@ describe('plantwire-rate node', () => {
     await sleep(50);
     expect(got).toHaveLength(1);
     expect(got[0]).toMatchObject({ topic: 'cycles', payload: 8, quality: 'good', timestamp: 60_000, keep: 1 });
+  });
+
+  it('shows the newest rate and the resets counted', async () => {
+    await load(withFigures(rateNode), flow());
+    const n = helper.getNode('n');
+    const got = nextMessages(helper.getNode('out'), 3);
+    n.receive({ topic: 'c', payload: 0, timestamp: 0 });
+    n.receive({ topic: 'c', payload: 10, timestamp: 1000 });
+    n.receive({ topic: 'c', payload: 30, timestamp: 2000 });
+    n.receive({ topic: 'c', payload: 5, timestamp: 3000 });
+    expect((await got).map((m) => [m.payload, m.quality, m.counterReset])).toEqual([
+      [10, 'good', undefined],
+      [20, 'good', undefined],
+      [5, 'uncertain', true],
+    ]);
+    // The newest status shows when the status period (250 ms) ends.
+    await sleep(400);
+    const shown = statusesOf(n);
+    expect(shown[shown.length - 1]).toEqual({ fill: 'yellow', shape: 'ring', text: '5/s resets 1' });
   });
 
   it('flags a device reset: never negative, uncertain, counterReset', async () => {

@@ -1,5 +1,6 @@
 import { collect, helper, load, nextError, nextMessages, sleep, startServer, stop } from '../../helpers/red';
 import statsNode = require('../../../nodes/analytics/stats');
+import { statusesOf } from './statuses';
 
 const node = (o: Record<string, unknown> = {}) => [
   { id: 'n', type: 'plantwire-stats', window: 'count', size: '3', emit: 'sample', stats: ['mean', 'stddev', 'count'], wires: [['out']], ...o },
@@ -85,6 +86,20 @@ describe('plantwire-stats node', () => {
     n.receive({ topic: 'p', payload: 8, timestamp: 101 });
     await sleep(50);
     expect(got.map((m) => m.payload.last)).toEqual([7, 8]);
+  });
+
+  it('shows the newest figure of single samples, a yellow ring while a bad one is in the window', async () => {
+    await load(statsNode, node());
+    const n = helper.getNode('n');
+    const got = nextMessages(helper.getNode('out'), 3);
+    n.receive({ topic: 'p', payload: 2, timestamp: 1 });
+    n.receive({ topic: 'p', payload: 4, timestamp: 2 });
+    n.receive({ topic: 'p', payload: 9, quality: 'bad', timestamp: 3 });
+    expect((await got).map((m) => m.payload.mean)).toEqual([2, 3, 5]);
+    // The newest status shows when the status period (250 ms) ends.
+    await sleep(400);
+    const shown = statusesOf(n);
+    expect(shown[shown.length - 1]).toEqual({ fill: 'yellow', shape: 'ring', text: 'mean 5' });
   });
 
   it('skips a null value (a failed reading) without output or error', async () => {

@@ -6,6 +6,18 @@ const s = (value: Sample['value'], ts: number, tag = 'c', quality: Quality = 'go
 const rate = (o: Partial<RateOptions> = {}) => new CounterRate({ mode: 'rate', per: 's', rollover: 0, ...o });
 
 describe('CounterRate: rate mode', () => {
+  it('takes over a tag restored or reset after readings (no stale state of the last tag)', () => {
+    const r = rate();
+    r.push([s(100, 0)]);
+    r.restore({ mode: 'rate', per: 's', tags: { c: { v: 500, ts: 1000, q: 'good', total: 0, c: 0 } } });
+    expect(r.pushOne('c', 600, 'good', 2000, undefined)?.value).toBe(100);
+    r.reset('c');
+    expect(r.pushOne('c', 700, 'good', 3000, undefined)).toBeUndefined();
+    expect(r.push([s(800, 4000)])).toEqual([{ tag: 'c', value: 100, quality: 'good', ts: 4000 }]);
+    r.reset();
+    expect(r.push([s(900, 5000)])).toEqual([]);
+  });
+
   it('takes the first reading as baseline, then gives increase per second from event time', () => {
     const r = rate();
     expect(r.push([s(100, 0)])).toEqual([]);
