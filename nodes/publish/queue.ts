@@ -545,8 +545,6 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
   private readonly fullSync: boolean;
   private pending: Pending[] = [];
   private pendingCount = 0;
-  /** Ids acknowledged since the last commit (their chunks are in `dirty`). */
-  private readonly pendingAcks = new Set<number>();
   /** Chunks whose gone bits changed since the last commit. */
   private readonly dirty = new Set<ChunkState>();
   /**
@@ -826,7 +824,6 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     chunk.live--;
     chunk.bytes -= bytes;
     this.dirty.add(chunk);
-    this.pendingAcks.add(id);
     this.count--;
     this.total -= bytes;
     this.c.acked++;
@@ -847,7 +844,6 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     this.total = 0;
     this.chunks.clear();
     this.dirty.clear();
-    this.pendingAcks.clear();
     this.peeked.clear();
     this.aheadAfter = -1;
     if (n) this.options.onDrop?.({ reason: 'clear', count: n, bytes: b });
@@ -943,7 +939,6 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     // Acknowledged chunks are written: the empty ones are gone.
     for (const c of this.dirty) if (c.live === 0) this.chunks.delete(c.id);
     this.dirty.clear();
-    this.pendingAcks.clear();
     if (made.length) {
       for (const m of made) this.chunks.set(m.chunk.id, m.chunk);
       const last = made[made.length - 1].chunk;
