@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+/**
+ * What each analytics node's input handler costs a message on its own, without the Node-RED
+ * runtime around it: the node is made with a fake runtime (send keeps the message in a ring, done
+ * does nothing) and its input listener is called in a loop with single-form samples, against the
+ * core junction node called the same way. A tool for work on the handlers (bench/analytics/run.js
+ * gives the figures in a real flow, which are what the targets are about): nanoseconds a message,
+ * the median of 7 timed runs of 200,000 after 3 untimed ones. Prints one JSON line.
+ * Usage: `node bench/analytics/handlers.js [node ...]` (stats, stats_default, deadband, rate, scale, junction).
+ * BENCH_ROOT: the Plantwire sources to measure (another checkout, for before/after figures).
+ */
+'use strict';
+const path = require('path');
+const { EventEmitter } = require('events');
+
+require('../lib/ts-require');
+
+const root = path.resolve(process.env.BENCH_ROOT || path.join(__dirname, '../..'));
+const CASES = {
+  stats: ['nodes/analytics/stats.ts', { window: 'count', size: '1000', emit: 'sample', stats: ['mean'] }],
+  stats_default: ['nodes/analytics/stats.ts', { window: 'count', size: '1000', emit: 'sample' }],
+  deadband: ['nodes/analytics/deadband.ts', { mode: 'absolute', deadband: '1', deviation: '1', rangeLow: '0', rangeHigh: '100', heartbeat: '0' }],
+  rate: ['nodes/analytics/rate.ts', { mode: 'rate', per: 's', rollover: '0' }],
+  scale: ['nodes/analytics/scale.ts', { inLow: '0', inHigh: '100', outLow: '0', outHigh: '1000', clamp: false, unit: '' }],
+  junction: [require.resolve('@node-red/nodes/core/common/05-junction.js'), {}],
+};
+const N = 200_000;
+const T0 = 1_700_000_000_000;
+
+/** The listener a node registers for 'input', and the ring its sends go to. */
+function makeNode(file, config) {
+  let ctor;
+  const RED = {
+    nodes: {
+      createNode(node, c) {
+        Object.setPrototypeOf(node, EventEmitter.prototype);
+        EventEmitter.call(node);
+        node.id = c.id;
+        for (const f of ['status', 'error', 'warn', 'log']) node[f] = () => undefined;
+        // Context as the memory store answers it (rate restores its state through it).
+        node.context = () => ({ get: (_k, cb) => cb && cb(undefined, undefined), set: (_k, _v, cb) => cb && cb() });
+      },
+      registerType: (_type, c) => (ctor = c),
+    },
+    _: (key) => key,
+    util: { cloneMessage: (m) => JSON.parse(JSON.stringify(m)) },
+    settings: {},
+  };
+  require(path.isAbsolute(file) ? file : path.join(root, file))(RED);
+  const node = {};
+  ctor.call(node, { id: 'n1', ...config });
+  const ring = new Array(1024);
+  let out = 0;
+  node.send = (m) => (ring[out++ & 1023] = m); // kept, so the result is not optimised away
+  // The runtime hands a handler these two wrappers.
+  const send = function () {
+    node.send.apply(node, arguments);
+  };
+  const done = () => undefined;
+  return { listener: node.listeners('input')[0], send, done, sent: () => out };
+}
+
+function measure(name) {
+  const [file, config] = CASES[name];
+  const { listener, send, done, sent } = makeNode(file, config);
+  let ts = 0;
+  const run = () => {
+    const t = process.hrtime.bigint();
+    for (let i = 0; i < N; i++) {
+      ts++;
+      listener({ topic: 'line1/temp', payload: 50 + Math.sin(ts) * 3, quality: 'good', timestamp: T0 + ts, _msgid: 'm' }, send, done);
+    }
+    return Number(process.hrtime.bigint() - t) / N;
+  };
+  for (let r = 0; r < 3; r++) run();
+  const runs = Array.from({ length: 7 }, run).sort((a, b) => a - b);
+  return { nsPerMessage: Math.round(runs[3]), messagesOut: sent() };
+}
+
+const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(CASES);
+const unknown = names.filter((n) => !CASES[n]);
+if (unknown.length) {
+  console.error(`unknown: ${unknown.join(', ')}; one of ${Object.keys(CASES).join(', ')}`);
+  process.exit(2);
+}
+console.log(JSON.stringify({ bench: 'analytics input handlers, fake runtime', node: process.version, handlers: Object.fromEntries(names.map((n) => [n, measure(n)])) }));
