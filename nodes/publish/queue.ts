@@ -556,6 +556,8 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
   private readonly peeked = new Map<number, Ahead>();
   private commitTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private commitTimerDelay = 0;
+  /** The armed commit is for appends (it takes the acknowledgements too), not acknowledgements alone. */
+  private commitForAppends = false;
   /** When the last transaction started (Date.now()). */
   private lastCommit = 0;
   /**
@@ -695,7 +697,7 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     this.pendingCount += items.length;
     // A full group commits now (its callbacks still run after `add` has returned: see commit).
     if (this.pendingCount >= this.maxGroup) this.commit();
-    else this.scheduleCommit();
+    else this.scheduleCommit(true);
   }
 
   peek(max: number, afterId = 0): StoredItem[] {
@@ -786,13 +788,13 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
   ack(ids: readonly number[]): void {
     if (this.closed) return;
     for (const id of ids) this.take(id);
-    if (this.dirty.size) this.scheduleCommit(this.pending.length ? this.commitDelayMs : this.ackDelayMs);
+    if (this.dirty.size) this.scheduleCommit(this.pending.length > 0);
   }
 
   ackOne(id: number): void {
     if (this.closed) return;
     this.take(id);
-    if (this.dirty.size) this.scheduleCommit(this.pending.length ? this.commitDelayMs : this.ackDelayMs);
+    if (this.dirty.size) this.scheduleCommit(this.pending.length > 0);
   }
 
   private take(id: number): void {
@@ -874,13 +876,13 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
    * most once per `commitDelayMs` (a steady trickle of messages one per turn would otherwise cost a
    * transaction each); acknowledgements alone wait `ackDelayMs`.
    */
-  private scheduleCommit(delay = this.commitDelayMs): void {
-    if (delay === this.commitDelayMs) delay = Math.max(0, this.lastCommit + this.commitDelayMs - Date.now());
-    if (this.commitTimer) {
-      // An append must not wait behind the longer acknowledgement delay.
-      if (delay >= this.commitTimerDelay) return;
-      this.cancelCommit();
-    }
+  private scheduleCommit(forAppends: boolean): void {
+    // A commit armed for appends takes everything; one armed for acknowledgements alone takes
+    // acknowledgements, but an append must not wait behind that longer delay.
+    if (this.commitTimer && (this.commitForAppends || !forAppends)) return;
+    this.cancelCommit();
+    const delay = forAppends ? Math.max(0, this.lastCommit + this.commitDelayMs - Date.now()) : this.ackDelayMs;
+    this.commitForAppends = forAppends;
     this.commitTimerDelay = delay;
     this.commitTimer = delay <= 0 ? setImmediate(this.commitNow) : setTimeout(this.commitNow, delay);
   }
