@@ -112,10 +112,10 @@ export = function register(RED: NodeAPI): void {
         () => done(),
       );
     };
-    this.publish = (msg: MqttMessageSpec) =>
-      problem ? Promise.reject(new ConfigError(`broker settings are invalid: ${problem}`)) : connection.publish(msg);
+    const invalid = () => new ConfigError(`broker settings are invalid: ${problem}`);
+    this.publish = (msg: MqttMessageSpec) => (problem ? Promise.reject(invalid()) : connection.publish(msg));
     this.deliver = (msg: MqttMessageSpec, cb: PublishCallback) => {
-      if (problem) process.nextTick(cb, new ConfigError(`broker settings are invalid: ${problem}`));
+      if (problem) process.nextTick(cb, invalid());
       else connection.deliver(msg, cb);
     };
     this.watchState = (listener: StateListener) => {
