@@ -914,11 +914,13 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     if (relaxed) this.db.pragma('synchronous = NORMAL');
     const flat = flatten(group);
     let made: Made[] = [];
+    let nextId = this.nextId;
     const drops: DropPlan[] = [];
     try {
       this.db.transaction(() => {
         this.writeDirty();
         made = this.insertChunks(flat);
+        if (made.length) nextId = made[made.length - 1].chunk.id + made[made.length - 1].chunk.n;
         const fresh = new Map(made.map((m) => [m.chunk.id, m.chunk]));
         let total = this.total + flat.bytes;
         if (total > this.maxBytes) {
@@ -929,7 +931,7 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
         if (this.maxAgeMs > 0) {
           drops.push(this.planDrops('age', total, fresh, ageRule(this.now() - this.maxAgeMs), drops[0]));
         }
-        this.saveCounters(this.countersAfter(drops, flat.items.length), made.length ? made[made.length - 1].chunk.id + made[made.length - 1].chunk.n : this.nextId);
+        this.saveCounters(this.countersAfter(drops, flat.items.length), nextId);
       })();
     } catch (err) {
       if (group.length) process.nextTick(settleGroup, group, err instanceof Error ? err : new Error(String(err)));
@@ -943,8 +945,7 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     this.dirty.clear();
     if (made.length) {
       for (const m of made) this.chunks.set(m.chunk.id, m.chunk);
-      const last = made[made.length - 1].chunk;
-      this.nextId = last.id + last.n;
+      this.nextId = nextId;
       this.count += flat.items.length;
       this.total += flat.bytes;
       this.c.appended += flat.items.length;
