@@ -36,11 +36,14 @@ export interface Mosquitto {
   port: number;
   tlsPort?: number;
   wsPort?: number;
+  /** WebSockets over TLS (with `certs` and `websockets`). */
+  wssPort?: number;
   dir: string;
   proc: ProcessHandle;
   url: string;
   tlsUrl?: string;
   wsUrl?: string;
+  wssUrl?: string;
   /** Stops it (SIGTERM: Mosquitto writes its persistence file on the way out). */
   stop(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again on the same ports and with the same persistence. */
@@ -54,6 +57,7 @@ export async function startMosquitto(options: { certs?: Certs; websockets?: bool
   const port = await freePort();
   const tlsPort = options.certs ? await freePort() : undefined;
   const wsPort = options.websockets ? await freePort() : undefined;
+  const wssPort = options.websockets && options.certs ? await freePort() : undefined;
   const lines = [
     'per_listener_settings false',
     'allow_anonymous true',
@@ -74,6 +78,9 @@ export async function startMosquitto(options: { certs?: Certs; websockets?: bool
     lines.push(`listener ${tlsPort} 127.0.0.1`, `cafile ${options.certs.caFile}`, `certfile ${options.certs.certFile}`, `keyfile ${options.certs.keyFile}`);
   }
   if (wsPort) lines.push(`listener ${wsPort} 127.0.0.1`, 'protocol websockets');
+  if (options.certs && wssPort) {
+    lines.push(`listener ${wssPort} 127.0.0.1`, 'protocol websockets', `cafile ${options.certs.caFile}`, `certfile ${options.certs.certFile}`, `keyfile ${options.certs.keyFile}`);
+  }
   const conf = path.join(dir, 'mosquitto.conf');
   fs.writeFileSync(conf, lines.join('\n') + '\n');
   const m: Mosquitto = {
@@ -84,6 +91,8 @@ export async function startMosquitto(options: { certs?: Certs; websockets?: bool
     tlsUrl: tlsPort ? `mqtts://127.0.0.1:${tlsPort}` : undefined,
     wsPort,
     wsUrl: wsPort ? `ws://127.0.0.1:${wsPort}/mqtt` : undefined,
+    wssPort,
+    wssUrl: wssPort ? `wss://127.0.0.1:${wssPort}/mqtt` : undefined,
     proc: undefined as unknown as ProcessHandle,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       await m.proc.stop(signal);
@@ -97,6 +106,7 @@ export async function startMosquitto(options: { certs?: Certs; websockets?: bool
       await waitForPort(port);
       if (tlsPort) await waitForPort(tlsPort);
       if (wsPort) await waitForPort(wsPort);
+      if (wssPort) await waitForPort(wssPort);
     },
   };
   await m.restart();

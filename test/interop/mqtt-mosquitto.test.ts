@@ -1,6 +1,6 @@
 /**
  * plantwire-mqtt-broker / plantwire-mqtt-publish against a real, private Mosquitto: plain TCP,
- * TLS with a CA made here, and MQTT 5 properties as a subscriber sees them.
+ * WebSockets, TLS and WebSockets over TLS with a CA made here, and MQTT 5 properties as a subscriber sees them.
  * Run: npx jest -c jest.interop.config.js test/interop/mqtt-mosquitto.test.ts
  */
 import * as fs from 'fs';
@@ -96,6 +96,24 @@ describe('MQTT publish against Mosquitto', () => {
     await until(() => sub!.got.length === 1, 'the TLS message');
     expect(sub.got[0].topic).toBe('plant/tls/temp');
     expect(JSON.parse(sub.got[0].payload)).toEqual({ value: 21.5, quality: 'good', timestamp: 1700000000000, unit: '°C' });
+    await until(() => lastStatus(helper.getNode('p'))?.fill === 'green', 'green status once drained');
+  });
+
+  it('publishes over WebSockets with TLS (wss://), the CA from a tls-config node', async () => {
+    sub = await subscribe(broker.url, 'plant/#');
+    await load(
+      [brokerNode, publishNode, tlsNode],
+      [
+        { id: 'b', type: 'plantwire-mqtt-broker', url: broker.wssUrl, protocolVersion: '5', tls: 't' },
+        { id: 't', type: 'tls-config', cert: '', key: '', ca: '', verifyservercert: true, servername: '' },
+        pub({ format: 'value' }),
+      ],
+      { t: { cadata: ca } },
+    );
+    expect(broker.wssUrl).toMatch(/^wss:\/\//);
+    helper.getNode('p').receive({ topic: 'wss/flow', payload: 7.25 });
+    await until(() => sub!.got.length === 1, 'the wss message');
+    expect(sub.got[0]).toMatchObject({ topic: 'plant/wss/flow', payload: '7.25', qos: 1 });
     await until(() => lastStatus(helper.getNode('p'))?.fill === 'green', 'green status once drained');
   });
 
