@@ -62,6 +62,17 @@ describe('MQTT publish against Mosquitto', () => {
   const pub = (over: Record<string, unknown> = {}) => ({
     id: 'p', type: 'plantwire-mqtt-publish', broker: 'b', topic: 'plant/{tag}', qos: '1', format: 'json', split: true, buffer: true, wires: [], ...over,
   });
+  /** The publish node on a broker node at `url` whose tls-config node trusts the CA `caPem`. */
+  const loadTls = (url: string | undefined, caPem: string, protocolVersion: string, over: Record<string, unknown> = {}) =>
+    load(
+      [brokerNode, publishNode, tlsNode],
+      [
+        { id: 'b', type: 'plantwire-mqtt-broker', url, protocolVersion, tls: 't' },
+        { id: 't', type: 'tls-config', cert: '', key: '', ca: '', verifyservercert: true, servername: '' },
+        pub(over),
+      ],
+      { t: { cadata: caPem } },
+    );
 
   it('publishes over plain TCP with QoS 1, in order', async () => {
     sub = await subscribe(broker.url, 'plant/#');
@@ -83,15 +94,7 @@ describe('MQTT publish against Mosquitto', () => {
 
   it('publishes over TLS, checking the server certificate against the CA from a tls-config node', async () => {
     sub = await subscribe(broker.url, 'plant/#');
-    await load(
-      [brokerNode, publishNode, tlsNode],
-      [
-        { id: 'b', type: 'plantwire-mqtt-broker', url: broker.tlsUrl, protocolVersion: '4', tls: 't' },
-        { id: 't', type: 'tls-config', cert: '', key: '', ca: '', verifyservercert: true, servername: '' },
-        pub(),
-      ],
-      { t: { cadata: ca } },
-    );
+    await loadTls(broker.tlsUrl, ca, '4');
     helper.getNode('p').receive({ topic: 'tls/temp', payload: 21.5, unit: '°C', timestamp: 1700000000000 });
     await until(() => sub!.got.length === 1, 'the TLS message');
     expect(sub.got[0].topic).toBe('plant/tls/temp');
@@ -101,15 +104,7 @@ describe('MQTT publish against Mosquitto', () => {
 
   it('publishes over WebSockets with TLS (wss://), the CA from a tls-config node', async () => {
     sub = await subscribe(broker.url, 'plant/#');
-    await load(
-      [brokerNode, publishNode, tlsNode],
-      [
-        { id: 'b', type: 'plantwire-mqtt-broker', url: broker.wssUrl, protocolVersion: '5', tls: 't' },
-        { id: 't', type: 'tls-config', cert: '', key: '', ca: '', verifyservercert: true, servername: '' },
-        pub({ format: 'value' }),
-      ],
-      { t: { cadata: ca } },
-    );
+    await loadTls(broker.wssUrl, ca, '5', { format: 'value' });
     expect(broker.wssUrl).toMatch(/^wss:\/\//);
     helper.getNode('p').receive({ topic: 'wss/flow', payload: 7.25 });
     await until(() => sub!.got.length === 1, 'the wss message');
@@ -119,15 +114,7 @@ describe('MQTT publish against Mosquitto', () => {
 
   it('refuses a server whose certificate the CA did not sign, and says why', async () => {
     const other = makeCerts(path.join(tmp, 'other-ca'));
-    await load(
-      [brokerNode, publishNode, tlsNode],
-      [
-        { id: 'b', type: 'plantwire-mqtt-broker', url: broker.tlsUrl, protocolVersion: '4', tls: 't' },
-        { id: 't', type: 'tls-config', cert: '', key: '', ca: '', verifyservercert: true, servername: '' },
-        pub(),
-      ],
-      { t: { cadata: other.ca } },
-    );
+    await loadTls(broker.tlsUrl, other.ca, '4');
     const p = helper.getNode('p');
     await until(() => lastStatus(p)?.fill === 'red', 'the red status');
     const warnings = JSON.stringify(helper.log().args);
