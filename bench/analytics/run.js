@@ -48,6 +48,10 @@ const shims = {
   'plantwire-rate': 'nodes/analytics/rate.ts',
   'plantwire-resample': 'nodes/analytics/resample.ts',
   'plantwire-scale': 'nodes/analytics/scale.ts',
+  'plantwire-alarm': 'nodes/analytics/alarm.ts',
+  'plantwire-anomaly': 'nodes/analytics/anomaly.ts',
+  'plantwire-vibration': 'nodes/analytics/vibration.ts',
+  'plantwire-oee': 'nodes/analytics/oee.ts',
 };
 const pkgNodes = {};
 for (const [type, src] of Object.entries(shims)) {
@@ -139,7 +143,7 @@ let deployed = 0;
  * the sink (the marker not counted).
  */
 
-async function measureOnce(underDef, makeMsg, n) {
+async function measureOnce(underDef, makeMsg, n, endBy = 'marker') {
   // Fresh node ids each run: a node keeps its context across deploys (the rate node restores from it).
   const run = ++deployed;
   const flow = [
@@ -163,10 +167,23 @@ async function measureOnce(underDef, makeMsg, n) {
     for (let j = i; j < stop; j++) under.receive(makeMsg(j, values[j]));
     await new Promise((r) => setImmediate(r));
   }
-  under.receive({ ...makeMsg(N + 5000, MARKER), marker: true });
-  await drained;
+  if (endBy === 'marker') {
+    under.receive({ ...makeMsg(N + 5000, MARKER), marker: true });
+    await drained;
+  } else {
+    // 'drain', for the nodes whose outputs are new messages (a marker property would not reach the
+    // sink) or come only on a change or per block: every input has been handled when receive()
+    // returns, and the runtime delivers each output on a setImmediate queued then, so the sink has
+    // them all once a turn passes with nothing new arriving.
+    let seen = -1;
+    while (sink.received !== seen) {
+      seen = sink.received;
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+    }
+  }
   const rate = Math.round(n / (Number(process.hrtime.bigint() - t) / 1e9));
-  return { rate, out: sink.received - 1 };
+  return { rate, out: endBy === 'marker' ? sink.received - 1 : sink.received };
 }
 
 /**
@@ -233,12 +250,12 @@ async function main() {
   const group = async (members) => {
     members = members.filter(([name]) => !only || only.test(name));
     if (!members.length) return;
-    for (const [, def, mk] of [passThrough, ...members]) await measureOnce(def, mk, WARMUP);
+    for (const [, def, mk, endBy] of [passThrough, ...members]) await measureOnce(def, mk, WARMUP, endBy);
     const rounds = [];
     for (let r = 0; r < ROUNDS; r++) {
       const round = {};
-      for (const [name, def, mk] of [passThrough, ...members]) {
-        const m = await measureOnce(def, mk, N);
+      for (const [name, def, mk, endBy] of [passThrough, ...members]) {
+        const m = await measureOnce(def, mk, N, endBy);
         round[name] = m.rate;
         messagesOut[name] = m.out;
       }
@@ -275,6 +292,20 @@ async function main() {
   await group([
     ['resample_mean', { type: 'plantwire-resample', interval: String(WINDOW / 1000), aggregate: 'mean', fill: 'none' }, single],
     ['scale', { type: 'plantwire-scale', inLow: '0', inHigh: '100', outLow: '0', outHigh: '1000', clamp: false, unit: '' }, single],
+  ]);
+  // Alarm (state changes out: the walk crosses the limits now and then), anomaly (a result per
+  // sample), vibration (single samples into 1,024-sample blocks, a spectrum each), OEE (part counts
+  // of one line, a report per 1 s period of event time). Their outputs are new messages: 'drain'.
+  const oeeMsg = (i) =>
+    i === 0
+      ? { topic: 'line1/state', payload: 'running', quality: 'good', timestamp: T0 }
+      : { topic: i % 50 === 0 ? 'line1/reject' : 'line1/good', payload: 1, quality: 'good', timestamp: T0 + i };
+  await group([
+    ['alarm', { type: 'plantwire-alarm', highHigh: '90', high: '80', low: '20', lowLow: '10', hysteresis: '1', onDelay: '0', offDelay: '0', latch: false, priority: 'high' }, single, 'drain'],
+    ['anomaly_zscore', { type: 'plantwire-anomaly', method: 'zscore', window: String(WINDOW), threshold: '3', warmup: '100' }, single, 'drain'],
+    ['anomaly_mad', { type: 'plantwire-anomaly', method: 'mad', window: String(WINDOW), threshold: '5', warmup: '100' }, single, 'drain'],
+    ['vibration', { type: 'plantwire-vibration', sampleRate: '1000', fftSize: '1024', windowFn: 'hann', bands: '[[10,100],[100,500]]', spectrum: false }, single, 'drain'],
+    ['oee', { type: 'plantwire-oee', idealCycleTime: '0.001', period: '1', resetAt: '', timeZone: '', countMode: 'increment', rollover: '0' }, oeeMsg, 'drain'],
   ]);
   flows.passThrough = median(passRates);
   messagesOut.passThrough = N;

@@ -5,6 +5,7 @@ import { onInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { isBatchMessage, samplesFromMessage, type Quality, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
+import { ThrottledStatus } from './throttled-status';
 import { ANOMALY_METHODS, AnomalyEngine, type AnomalyResult } from './detectors';
 
 interface AnomalyDef extends NodeDef {
@@ -19,7 +20,9 @@ const payloadOf = (r: AnomalyResult) => ({ value: r.value, score: r.score, anoma
 export = function register(RED: NodeAPI): void {
   function AnomalyNode(this: Node, config: AnomalyDef): void {
     RED.nodes.createNode(this, config);
-    const status = new StatusReporter(this);
+    // At most one status every 250 ms, its text translated only then (a translation per sample
+    // cost ~60 us a message: bench/analytics).
+    const status = new ThrottledStatus(new StatusReporter(this));
     let engine: AnomalyEngine;
     try {
       const window = numberSetting(config.window, 'window', 30);
@@ -35,6 +38,20 @@ export = function register(RED: NodeAPI): void {
       return;
     }
     status.set('stopped', RED._('anomaly.status.waiting'));
+    this.on('close', (_removed: boolean, done: () => void) => {
+      status.dispose();
+      done();
+    });
+
+    // What the newest message showed, read by the status view when the status is shown.
+    let warmingDone = 0;
+    let flaggedTag: string | undefined;
+    let lastScore: number | null = null;
+    const statusView = (): { health: 'ok' | 'busy'; text: string } => {
+      if (warmingDone > 0) return { health: 'busy', text: RED._('anomaly.status.warmup', { done: warmingDone, total: engine.warmup }) };
+      if (flaggedTag !== undefined) return { health: 'ok', text: RED._('anomaly.status.anomaly', { tag: flaggedTag }) };
+      return { health: 'ok', text: lastScore === null ? RED._('anomaly.status.bad') : RED._('anomaly.status.score', { score: lastScore.toFixed(2) }) };
+    };
 
     onInput(this, (msg, send, done) => {
       try {
@@ -82,18 +99,19 @@ export = function register(RED: NodeAPI): void {
         Object.assign(out, { payload, quality, timestamp: Math.max(...results.map((r) => r.ts)) });
       } else {
         const r = results[0];
-        Object.assign(out, { topic: r.tag, payload: payloadOf(r), quality: r.quality, timestamp: r.ts });
+        out.topic = r.tag;
+        out.payload = payloadOf(r);
+        out.quality = r.quality;
+        out.timestamp = r.ts;
       }
-      const warming = results.find((r) => r.warmingUp);
-      const flagged = results.filter((r) => r.anomaly);
-      if (warming) {
-        status.set('busy', RED._('anomaly.status.warmup', { done: engine.warmup - warming.warmupLeft + 1, total: engine.warmup }));
-      } else if (flagged.length) {
-        status.set('ok', RED._('anomaly.status.anomaly', { tag: flagged[0].tag }));
-      } else {
-        const r = results[0];
-        status.set('ok', r.score === null ? RED._('anomaly.status.bad') : RED._('anomaly.status.score', { score: r.score.toFixed(2) }));
+      warmingDone = 0;
+      flaggedTag = undefined;
+      for (const r of results) {
+        if (r.warmingUp && warmingDone === 0) warmingDone = engine.warmup - r.warmupLeft + 1;
+        if (r.anomaly && flaggedTag === undefined) flaggedTag = r.tag;
       }
+      lastScore = results[0].score;
+      status.refresh(statusView);
       send(out as unknown as NodeMessage);
       if (failure) throw failure;
       done();

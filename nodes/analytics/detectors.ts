@@ -5,7 +5,9 @@
  */
 import { ConfigError, InputError } from '../shared/errors';
 import { numericValue, type Quality, type Sample } from '../shared/sample';
-import { checkEventTime, formatTime } from './event-clock';
+import { FutureCheck, formatTime } from './event-clock';
+import { CompensatedSum } from './tag-table';
+import { RollingWindow, type RollingFeatures } from './window';
 
 export const ANOMALY_METHODS = ['zscore', 'ewma', 'mad'] as const;
 export type AnomalyMethod = (typeof ANOMALY_METHODS)[number];
@@ -77,64 +79,148 @@ interface Detector {
   baseline(): number | null;
 }
 
-/** Fixed-size ring of the last `size` values. */
-class Ring {
-  private readonly buf: number[] = [];
-  private next = 0;
-  constructor(private readonly size: number) {}
-  push(x: number): void {
-    if (this.buf.length < this.size) this.buf.push(x);
-    else this.buf[this.next] = x;
-    this.next = (this.next + 1) % this.size;
+/** Median of the n values of `w`, with the arithmetic of `median` above. */
+function medianOf(w: RollingWindow, n: number): number {
+  const mid = n >> 1;
+  return n % 2 ? w.kth(mid) : (w.kth(mid - 1) + w.kth(mid)) / 2;
+}
+
+/**
+ * The median absolute deviation of a window's values from their median, without listing the
+ * deviations. Below the median (ranks 0..split) the deviations grow downwards, above it (ranks
+ * split+1..n-1) upwards: two sorted runs A and B, each value read by rank from the order tree.
+ * The k-th smallest of the two runs takes some i from A and k + 1 - i from B: i is the first
+ * where A[i] is not below B[k - i]. That i moves little from one sample to the next, so the search
+ * starts where the last one ended and gallops out from there (O(log n) reads at worst, a few as a
+ * rule), where sorting the deviations was O(n log n) a sample.
+ */
+class MadFinder {
+  private w!: RollingWindow;
+  private med = 0;
+  private split = 0;
+  /** Where the last search ended: the next one starts there. */
+  private guess = 0;
+
+  mad(w: RollingWindow, n: number, med: number): number {
+    this.w = w;
+    this.med = med;
+    this.split = (n - 1) >> 1;
+    const sizeA = this.split + 1;
+    const sizeB = n - sizeA;
+    const mid = n >> 1;
+    // Odd n: the mid-th smallest deviation. Even n: the mean of the (mid-1)-th and the mid-th,
+    // the second one the smaller of the next value of either run.
+    const k = n % 2 ? mid : mid - 1;
+    const lo = Math.max(0, k + 1 - sizeB);
+    const hi = Math.min(k + 1, sizeA);
+    const i = this.firstNotBelow(k, lo, hi, Math.min(hi, Math.max(lo, this.guess)));
+    this.guess = i;
+    const j = k + 1 - i;
+    const kth = Math.max(i > 0 ? this.a(i - 1) : -Infinity, j > 0 ? this.b(j - 1) : -Infinity);
+    if (n % 2) return kth;
+    const next = Math.min(i < sizeA ? this.a(i) : Infinity, j < sizeB ? this.b(j) : Infinity);
+    return (kth + next) / 2;
   }
-  values(): readonly number[] {
-    return this.buf;
+
+  /** The a-th smallest deviation below the median. */
+  private a(i: number): number {
+    return this.med - this.w.kth(this.split - i);
   }
-  get length(): number {
-    return this.buf.length;
+
+  /** The b-th smallest deviation above the median. */
+  private b(j: number): number {
+    return this.w.kth(this.split + 1 + j) - this.med;
+  }
+
+  /** Whether taking i from A is too few for the k-th smallest: A[i] below B[k - i]. */
+  private tooFew(k: number, i: number): boolean {
+    return this.a(i) < this.b(k - i);
+  }
+
+  /** The first i in [lo, hi) that is not too few (or hi), searched outwards from `from`. */
+  private firstNotBelow(k: number, lo: number, hi: number, from: number): number {
+    let low = lo;
+    let high = hi;
+    if (from < hi && this.tooFew(k, from)) {
+      low = from + 1;
+      for (let step = 1; low + step - 1 < hi; step *= 2) {
+        const t = low + step - 1;
+        if (!this.tooFew(k, t)) {
+          high = t;
+          break;
+        }
+        low = t + 1;
+      }
+    } else {
+      high = from;
+      for (let step = 1; high - step >= lo; step *= 2) {
+        const t = high - step;
+        if (this.tooFew(k, t)) {
+          low = t + 1;
+          break;
+        }
+        high = t;
+      }
+    }
+    while (low < high) {
+      const m = (low + high) >> 1;
+      if (this.tooFew(k, m)) low = m + 1;
+      else high = m;
+    }
+    return low;
   }
 }
 
+/**
+ * z-score against the last `size` values: their mean and sample standard deviation as running
+ * sums (the stats node's window: compensated, shifted, rebased as it turns over), O(1) a sample.
+ */
 class ZScore implements Detector {
-  private readonly ring: Ring;
-  constructor(window: number) {
-    this.ring = new Ring(window);
+  private readonly w: RollingWindow;
+  constructor(private readonly size: number) {
+    this.w = new RollingWindow(NO_FEATURES, size);
   }
   update(x: number) {
-    const h = this.ring.values();
-    let out: { score: number | null; baseline: number | null } = { score: null, baseline: h.length ? mean(h) : null };
-    if (h.length >= 2) {
-      const m = mean(h);
-      out = { score: scoreOf(x, m, stddev(h)), baseline: m };
-    }
-    this.ring.push(x);
+    const n = this.w.count;
+    let out: { score: number | null; baseline: number | null };
+    if (n >= 2) {
+      const m = this.w.mean();
+      out = { score: scoreOf(x, m, this.w.sampleStddev()), baseline: m };
+    } else out = { score: null, baseline: n ? this.w.mean() : null };
+    if (n >= this.size) this.w.evict();
+    this.w.push(x, 0, 'good');
     return out;
   }
   baseline() {
-    return this.ring.length ? mean(this.ring.values()) : null;
+    return this.w.count ? this.w.mean() : null;
   }
 }
 
+/** Median and MAD of the last `size` values, from an order-statistics tree: O(log^2 n) a sample. */
 class RobustMad implements Detector {
-  private readonly ring: Ring;
-  constructor(window: number) {
-    this.ring = new Ring(window);
+  private readonly w: RollingWindow;
+  private readonly finder = new MadFinder();
+  constructor(private readonly size: number) {
+    this.w = new RollingWindow(ORDER_ONLY, size);
   }
   update(x: number) {
-    const h = this.ring.values();
-    let out: { score: number | null; baseline: number | null } = { score: null, baseline: h.length ? median(h) : null };
-    if (h.length >= 3) {
-      const med = median(h);
-      const mad = median(h.map((v) => Math.abs(v - med)));
-      out = { score: scoreOf(x, med, MAD_SCALE * mad), baseline: med };
-    }
-    this.ring.push(x);
+    const n = this.w.count;
+    let out: { score: number | null; baseline: number | null };
+    if (n >= 3) {
+      const med = medianOf(this.w, n);
+      out = { score: scoreOf(x, med, MAD_SCALE * this.finder.mad(this.w, n, med)), baseline: med };
+    } else out = { score: null, baseline: n ? medianOf(this.w, n) : null };
+    if (n >= this.size) this.w.evict();
+    this.w.push(x, 0, 'good');
     return out;
   }
   baseline() {
-    return this.ring.length ? median(this.ring.values()) : null;
+    return this.w.count ? medianOf(this.w, this.w.count) : null;
   }
 }
+
+const NO_FEATURES: RollingFeatures = { extremes: false, order: false };
+const ORDER_ONLY: RollingFeatures = { extremes: false, order: true };
 
 /**
  * EWMA control chart (Montgomery, Introduction to Statistical Quality Control, 6th ed., 9.2):
@@ -145,6 +231,8 @@ class RobustMad implements Detector {
  */
 class EwmaChart implements Detector {
   private readonly phase1: number[] = [];
+  /** Running sum of phase1: its mean, the baseline while learning, without a pass per sample. */
+  private readonly phase1Sum = new CompensatedSum();
   private mu0 = 0;
   private sigma = 0;
   private z = 0;
@@ -156,12 +244,14 @@ class EwmaChart implements Detector {
   update(x: number) {
     if (this.phase1.length < this.learn) {
       this.phase1.push(x);
+      this.phase1Sum.add(x);
       if (this.phase1.length === this.learn) {
         this.mu0 = mean(this.phase1);
         this.sigma = stddev(this.phase1);
         this.z = this.mu0;
+        return { score: null, baseline: this.mu0 };
       }
-      return { score: null, baseline: mean(this.phase1) };
+      return { score: null, baseline: this.phase1Sum.value / this.phase1.length };
     }
     this.t++;
     this.z = this.lambda * x + (1 - this.lambda) * this.z;
@@ -171,8 +261,13 @@ class EwmaChart implements Detector {
   }
   baseline() {
     if (this.phase1.length === 0) return null;
-    return this.phase1.length < this.learn ? mean(this.phase1) : this.mu0;
+    return this.phase1.length < this.learn ? this.phase1Sum.value / this.phase1.length : this.mu0;
   }
+}
+
+/** A result, built in one literal (one shape for every result). */
+function result(s: Sample, value: number | null, score: number | null, anomaly: boolean, baseline: number | null, left: number, quality: Quality): AnomalyResult {
+  return { tag: s.tag, value, score, anomaly, baseline, warmingUp: left > 0, warmupLeft: left, quality, ts: s.ts };
 }
 
 interface TagState {
@@ -196,13 +291,15 @@ export class AnomalyEngine {
   /** Samples a tag must learn before it is judged: the warmup setting, at least what the method needs. */
   readonly warmup: number;
   readonly lambda: number;
+  private readonly future: FutureCheck;
 
   /** `now`: this host's clock, to refuse timestamps far in the future. */
   constructor(
     private readonly o: AnomalyOptions,
-    private readonly now: () => number = Date.now,
+    now: () => number = () => Date.now(),
   ) {
     checkAnomalyOptions(o);
+    this.future = new FutureCheck(now);
     this.warmup = Math.max(o.warmup, MIN_HISTORY[o.method]);
     this.lambda = 2 / (o.window + 1);
   }
@@ -220,7 +317,7 @@ export class AnomalyEngine {
   process(s: Sample): AnomalyResult {
     const x = s.value === null ? null : numericValue(s);
     if (x !== null && Math.abs(x) > MAX_MAGNITUDE) throw new InputError(`tag "${s.tag}": value ${x} is beyond ±1e100 and cannot be scored`);
-    checkEventTime(s.tag, s.ts, this.now());
+    this.future.check(s.tag, s.ts);
     let t = this.tags.get(s.tag);
     if (t && s.ts < t.lastTs) throw new InputError(`tag "${s.tag}": timestamp ${formatTime(s.ts)} is earlier than the previous sample's`);
     if (!t) {
@@ -230,19 +327,18 @@ export class AnomalyEngine {
     }
     t.lastTs = s.ts;
     const left = Math.max(0, this.warmup - t.learned);
-    const base = { tag: s.tag, value: x, ts: s.ts, warmingUp: left > 0, warmupLeft: left };
-    if (x === null || s.quality === 'bad') {
-      return { ...base, score: null, anomaly: false, baseline: t.detector.baseline(), quality: 'bad' };
-    }
+    if (x === null || s.quality === 'bad') return result(s, x, null, false, t.detector.baseline(), left, 'bad');
     const r = t.detector.update(x);
     t.learned++;
-    if (left > 0) return { ...base, score: null, anomaly: false, baseline: r.baseline, quality: s.quality };
+    if (left > 0) return result(s, x, null, false, r.baseline, left, s.quality);
     const score = r.score;
-    return { ...base, score, anomaly: score !== null && Math.abs(score) > this.o.threshold, baseline: r.baseline, quality: s.quality };
+    return result(s, x, score, score !== null && Math.abs(score) > this.o.threshold, r.baseline, left, s.quality);
   }
 
   /** Refuses, as a whole, a batch whose new tags would pass MAX_TAGS (one batch must not lock out later tags). */
   admit(tags: readonly string[]): void {
+    // One tag (the single form): no set of the new ones to build.
+    if (tags.length === 1 && (this.tags.size < MAX_TAGS || this.tags.has(tags[0]))) return;
     const fresh = new Set(tags.filter((t) => !this.tags.has(t))).size;
     if (this.tags.size + fresh > MAX_TAGS) {
       throw new InputError(`batch refused: its ${fresh} new tags would pass the limit of ${MAX_TAGS} tags (${this.tags.size} known)`);

@@ -74,27 +74,33 @@ export function checkEventTime(tag: string, ts: number, now: number): void {
  * these virtual machines, as much as a statistic). It is read again when a timestamp looks too far
  * ahead, and every 1,024 messages, so that a clock stepped back is noticed soon.
  */
-let clockRead = -Infinity;
-let sinceRead = 0;
+export class FutureCheck {
+  private clockRead = -Infinity;
+  private sinceRead = 0;
+
+  constructor(private readonly now: () => number = () => Date.now()) {}
+
+  /** checkEventTime for one sample, against the clock as last read (see above). */
+  check(tag: string, ts: number): void {
+    if ((++this.sinceRead & 1023) === 0) this.clockRead = this.now();
+    if (ts <= this.clockRead + MAX_FUTURE_MS && ts >= -DATE_LIMIT_MS) return;
+    const now = (this.clockRead = this.now());
+    if (ts > now + MAX_FUTURE_MS || !(Math.abs(ts) <= DATE_LIMIT_MS)) checkEventTime(tag, ts, now);
+  }
+}
+
+/** The host clock's check, shared by the nodes that read their samples through sample-output. */
+const systemCheck = new FutureCheck();
 
 /**
  * checkEventTime for every sample of a message, before any state changes: a batch with one wrong
  * time is refused whole.
  */
 export function checkEventTimes(samples: readonly { tag: string; ts: number }[]): void {
-  if ((++sinceRead & 1023) === 0) clockRead = Date.now();
-  for (let i = 0; i < samples.length; i++) checkAgainstClockRead(samples[i].tag, samples[i].ts);
+  for (let i = 0; i < samples.length; i++) systemCheck.check(samples[i].tag, samples[i].ts);
 }
 
 /** checkEventTimes for a message of one sample (the single form), without an array to hold it. */
 export function checkSampleTime(tag: string, ts: number): void {
-  if ((++sinceRead & 1023) === 0) clockRead = Date.now();
-  checkAgainstClockRead(tag, ts);
-}
-
-/** checkEventTime against the clock as last read, read again only when `ts` looks too far ahead. */
-function checkAgainstClockRead(tag: string, ts: number): void {
-  if (ts <= clockRead + MAX_FUTURE_MS && ts >= -DATE_LIMIT_MS) return;
-  const now = (clockRead = Date.now());
-  if (ts > now + MAX_FUTURE_MS || !(Math.abs(ts) <= DATE_LIMIT_MS)) checkEventTime(tag, ts, now);
+  systemCheck.check(tag, ts);
 }

@@ -5,6 +5,7 @@ import { onInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { samplesFromMessage, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
+import { ThrottledStatus } from './throttled-status';
 import { COUNT_MODES, lineOf, OeeEngine, type OeeReport } from './oee-calc';
 
 interface OeeDef extends NodeDef {
@@ -44,7 +45,9 @@ export = function register(RED: NodeAPI): void {
   function OeeNode(this: Node, config: OeeDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
-    const status = new StatusReporter(this);
+    // Status at most every 250 ms, translated only then (a translation per sample cost ~60 us a
+    // message: bench/analytics). Reports (once a period) show at once.
+    const status = new ThrottledStatus(new StatusReporter(this));
     let engine: OeeEngine;
     try {
       engine = new OeeEngine({
@@ -71,6 +74,7 @@ export = function register(RED: NodeAPI): void {
       const pct = (v: number | null) => (v === null ? '-' : (v * 100).toFixed(1) + '%');
       status.set(r.quality === 'good' ? 'ok' : 'busy', RED._('oee.status.figures', { oee: pct(r.figures.oee), a: pct(r.figures.availability) }));
     };
+    const runningView = () => ({ health: 'ok' as const, text: RED._('oee.status.running', { count: engine.lineNames.length }) });
     const emit = (reports: OeeReport[], send: (m: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void) => {
       if (!reports.length) return;
       send([reports.map(reportMessage)]);
@@ -121,13 +125,14 @@ export = function register(RED: NodeAPI): void {
       }
       save();
       emit(closing, send);
-      if (!closing.length && !failure && samples.length) status.set('ok', RED._('oee.status.running', { count: engine.lineNames.length }));
+      if (!closing.length && !failure && samples.length) status.refresh(runningView);
       if (failure) throw failure;
       done();
     }
 
     this.on('close', (_removed: boolean, done: () => void) => {
       engine.dispose();
+      status.dispose();
       done();
     });
   }

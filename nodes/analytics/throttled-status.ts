@@ -10,11 +10,15 @@
  */
 import type { Health, StatusReporter } from '../shared/status';
 
+/** A status worked out when it is shown: its health and its text. */
+export type StatusView = () => { health: Health; text: string };
+
 export class ThrottledStatus {
   private timer: ReturnType<typeof setTimeout> | undefined;
   // The update waiting for the period to end (two fields, not a tuple: no allocation per update).
   private pendingHealth: Health | undefined;
   private pendingText: (() => string) | undefined;
+  private pendingView: StatusView | undefined;
 
   constructor(
     private readonly reporter: StatusReporter,
@@ -25,6 +29,7 @@ export class ThrottledStatus {
   set(health: Health, text: string): void {
     this.pendingHealth = undefined;
     this.pendingText = undefined;
+    this.pendingView = undefined;
     this.show(health, text);
   }
 
@@ -34,12 +39,35 @@ export class ThrottledStatus {
       this.set(health, text());
       return;
     }
+    this.pendingView = undefined;
     this.pendingHealth = health;
     this.pendingText = text;
   }
 
+  /**
+   * update() for a status whose health, too, costs something to work out (a list of active
+   * alarms, a translated text): `view` runs only when the status is shown, at most once a period,
+   * never per message. Pass a function made once, not a closure per message.
+   */
+  refresh(view: StatusView): void {
+    if (!this.timer) {
+      const v = view();
+      this.set(v.health, v.text);
+      return;
+    }
+    this.pendingHealth = undefined;
+    this.pendingText = undefined;
+    this.pendingView = view;
+  }
+
   private readonly flush = (): void => {
     this.timer = undefined;
+    const view = this.pendingView;
+    if (view) {
+      const v = view();
+      this.set(v.health, v.text);
+      return;
+    }
     const health = this.pendingHealth;
     const text = this.pendingText;
     // Nothing came in during the period: no new period (no timer while the node is idle).
@@ -53,6 +81,7 @@ export class ThrottledStatus {
     this.timer = undefined;
     this.pendingHealth = undefined;
     this.pendingText = undefined;
+    this.pendingView = undefined;
   }
 
   private show(health: Health, text: string): void {

@@ -489,17 +489,45 @@ export class RollingWindow {
     return this.bad > 0 ? 'bad' : this.uncertain > 0 ? 'uncertain' : 'good';
   }
 
+  /**
+   * m2(), first starting afresh when it could be inaccurate: large terms added and removed since
+   * the last rebase (a level shift that has left the window) leave rounding of about eps * mass in
+   * s2; when that could exceed 1e-10 of m2, the sums are recomputed from the window.
+   */
+  private accurateM2(): number {
+    const m2 = this.m2();
+    if (this.mass > 1e6 * m2 && this.n > 1) {
+      this.rebase();
+      return this.m2();
+    }
+    return m2;
+  }
+
+  /** Mean of the values held (NaN when empty). */
+  mean(): number {
+    return this.shift + (this.s1 + this.c1) / this.n;
+  }
+
+  /** Sample standard deviation (n - 1) of the values held; NaN below two values. */
+  sampleStddev(): number {
+    return this.n < 2 ? NaN : Math.sqrt(this.accurateM2() / (this.n - 1));
+  }
+
+  /** The k-th smallest value held (0-based, k < count); only with the `order` feature. */
+  kth(k: number): number {
+    return this.order!.kth(k);
+  }
+
+  /** Quantile p of the values held (type 7, as `median` and `p95`); only with the `order` feature. */
+  quantile(p: number): number {
+    return this.order!.quantile(this.n, p);
+  }
+
   compute(stats: readonly StatName[]): StatsResult {
     const n = this.n;
     const out: StatsResult = {};
     if (n === 0) return out;
-    let m2 = this.m2();
-    // Large terms added and removed since the last rebase (a level shift that has left the window)
-    // leave rounding of about eps * mass in s2; when that could exceed 1e-10 of m2, start afresh.
-    if (this.mass > 1e6 * m2 && n > 1) {
-      this.rebase();
-      m2 = this.m2();
-    }
+    const m2 = this.accurateM2();
     const s1 = this.s1 + this.c1;
     const mean = this.shift + s1 / n;
     for (let i = 0; i < stats.length; i++) {

@@ -1,4 +1,5 @@
 import { collect, helper, load, nextError, nextMessages, sleep, startServer, stop, type FlowNode } from '../../helpers/red';
+import { statusesOf, withFigures } from './statuses';
 import alarmNode = require('../../../nodes/analytics/alarm');
 
 const T0 = Date.UTC(2026, 0, 1, 8, 0, 0);
@@ -108,6 +109,17 @@ describe('plantwire-alarm node', () => {
     a.receive({ topic: 'p', payload: 85, timestamp: T0 + 5000 });
     await sleep(50);
     expect(got.map((m) => m.payload.state)).toEqual(['unack']);
+  });
+
+  it('shows its status at most every 250 ms, the newest state once a period ends', async () => {
+    await load(withFigures(alarmNode), flow());
+    const a = helper.getNode('a');
+    // 2,000 samples, the last 1,000 of them above H: one alarm active, unacknowledged.
+    for (let i = 0; i < 2000; i++) a.receive({ topic: 'p', payload: i < 1000 ? 50 : 85, timestamp: T0 + i });
+    expect(statusesOf(a).length).toBeLessThanOrEqual(2);
+    await sleep(300);
+    expect(statusesOf(a).length).toBeLessThanOrEqual(3);
+    expect(statusesOf(a).pop()).toMatchObject({ fill: 'green', text: 'active 1 1' });
   });
 
   it('keeps alarm states in the node context across a redeploy', async () => {

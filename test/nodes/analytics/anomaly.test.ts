@@ -1,4 +1,5 @@
 import { collect, helper, load, nextError, nextMessages, sleep, startServer, stop, type FlowNode } from '../../helpers/red';
+import { statusesOf, withFigures } from './statuses';
 import anomalyNode = require('../../../nodes/analytics/anomaly');
 
 const flow = (extra: Record<string, unknown> = {}): FlowNode[] => [
@@ -25,6 +26,16 @@ describe('plantwire-anomaly node', () => {
     const mean = calm.reduce((a, b) => a + b, 0) / calm.length;
     expect(spike.payload.baseline).toBeCloseTo(mean, 10);
     expect(spike.payload.score).toBeGreaterThan(3);
+  });
+
+  it('shows its status at most every 250 ms, the newest score once a period ends', async () => {
+    await load(withFigures(anomalyNode), flow());
+    const n = helper.getNode('n');
+    for (let i = 0; i < 2000; i++) n.receive({ topic: 'm', payload: calm[i % calm.length], timestamp: 1000 + i });
+    expect(statusesOf(n).length).toBeLessThanOrEqual(1);
+    await sleep(300);
+    expect(statusesOf(n).length).toBeLessThanOrEqual(2);
+    expect(statusesOf(n).pop()).toMatchObject({ fill: 'green', text: expect.stringMatching(/^score -?\d+\.\d\d$/) });
   });
 
   it('keeps a history per tag in the batch form and answers in the batch form', async () => {

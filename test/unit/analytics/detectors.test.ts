@@ -203,6 +203,61 @@ describe('AnomalyEngine: properties', () => {
     );
   });
 
+  // Sliding figures against a brute-force recomputation over the window (sort, two passes), for
+  // random series with many ties (small integers) or none, and random window sizes.
+  const seriesArb = fc.oneof(
+    fc.array(fc.integer({ min: -5, max: 5 }), { minLength: 1, maxLength: 80 }),
+    fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 80 }),
+  );
+  const bruteMedian = (h: number[]) => {
+    const a = [...h].sort((p, q) => p - q);
+    const mid = a.length >> 1;
+    return a.length % 2 ? a[mid] : (a[mid - 1] + a[mid]) / 2;
+  };
+
+  it('mad: median and MAD over the window are exactly those of a sort of the window', () => {
+    fc.assert(
+      fc.property(seriesArb, fc.integer({ min: 3, max: 25 }), (xs, window) => {
+        const out = run({ method: 'mad', window, threshold: 3, warmup: 0 }, xs);
+        out.forEach((r, i) => {
+          const h = xs.slice(Math.max(0, i - window), i);
+          if (h.length === 0) return expect(r.baseline).toBeNull();
+          const med = bruteMedian(h);
+          expect(r.baseline).toBe(med);
+          if (h.length < 3) return expect(r.score).toBeNull();
+          const mad = bruteMedian(h.map((v) => Math.abs(v - med)));
+          const spread = Math.max(MAD_SCALE * mad, 1e-9 * Math.max(1, Math.abs(med)));
+          expect(r.score).toBe(xs[i] === med ? 0 : (xs[i] - med) / spread);
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('zscore: mean and standard deviation over the window match a two-pass recomputation', () => {
+    fc.assert(
+      fc.property(seriesArb, fc.integer({ min: 2, max: 25 }), (xs, window) => {
+        const out = run({ method: 'zscore', window, threshold: 3, warmup: 0 }, xs);
+        out.forEach((r, i) => {
+          const h = xs.slice(Math.max(0, i - window), i);
+          if (h.length === 0) return expect(r.baseline).toBeNull();
+          const m = avg(h);
+          // Running sums round at the precision of the largest value since the window last started
+          // afresh (at most two windows back), as the stats node's do; a two-pass sum only at the window's.
+          const scale = Math.max(1, ...xs.slice(Math.max(0, i - 2 * window), i).map(Math.abs));
+          expect(Math.abs(r.baseline! - m)).toBeLessThanOrEqual(1e-12 * scale);
+          if (h.length < 2) return expect(r.score).toBeNull();
+          const s = Math.max(sd(h), 1e-9 * Math.max(1, Math.abs(m)));
+          const want = xs[i] === m ? 0 : (xs[i] - m) / s;
+          // Rounding of the mean itself (either way, about n eps of the largest value) moves x - m
+          // by that much: the bound is relative to the score plus that over the spread.
+          expect(Math.abs(r.score! - want)).toBeLessThanOrEqual(1e-9 * Math.abs(want) + (1e-12 * scale) / s);
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('refuses values beyond ±1e100', () => {
     const e = new AnomalyEngine({ method: 'zscore', window: 5, threshold: 3, warmup: 2 });
     expect(() => e.process({ tag: 't', value: 1e200, quality: 'good', ts: 0 })).toThrow(/beyond/);

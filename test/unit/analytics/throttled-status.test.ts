@@ -39,6 +39,35 @@ describe('ThrottledStatus', () => {
     ]);
   });
 
+  it('refresh works its view out only when it shows it: at once, then once per period', () => {
+    const { s, shown } = make();
+    let calls = 0;
+    let active = 0;
+    const view = () => {
+      calls++;
+      return active ? { health: 'busy' as const, text: `${active} active` } : { health: 'ok' as const, text: 'normal' };
+    };
+    s.refresh(view);
+    for (active = 1; active <= 1000; active++) s.refresh(view);
+    expect(calls).toBe(1);
+    expect(shown.map((x) => [x.fill, x.text])).toEqual([['green', 'normal']]);
+    active = 7;
+    jest.advanceTimersByTime(250);
+    expect(calls).toBe(2);
+    expect(shown.map((x) => [x.fill, x.text])).toEqual([
+      ['green', 'normal'],
+      ['yellow', '7 active'],
+    ]);
+    // A set (an error, a reset) drops the waiting view; an update replaces it.
+    s.refresh(view);
+    s.set('error', 'refused');
+    s.refresh(view);
+    s.update('ok', () => 'figures');
+    jest.advanceTimersByTime(1000);
+    expect(calls).toBe(2);
+    expect(shown.slice(2).map((x) => x.text)).toEqual(['refused', 'figures']);
+  });
+
   it('leaves no timer behind after dispose', () => {
     const { s, shown } = make();
     s.update('ok', () => 'a');
