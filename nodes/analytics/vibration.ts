@@ -5,6 +5,7 @@ import { onInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { samplesFromMessage, typeName, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
+import { ThrottledStatus } from './throttled-status';
 import { isWaveform, parseBands, VibrationEngine, WINDOW_FUNCTIONS, type VibrationResult } from './spectrum';
 
 interface VibrationDef extends NodeDef {
@@ -22,7 +23,9 @@ function resultMessage(r: VibrationResult): NodeMessage {
 export = function register(RED: NodeAPI): void {
   function VibrationNode(this: Node, config: VibrationDef): void {
     RED.nodes.createNode(this, config);
-    const status = new StatusReporter(this);
+    // At most one status every 250 ms, translated only then: the "collecting" count every sixteenth
+    // of a block cost ~1 us a sample in translations (bench/analytics).
+    const status = new ThrottledStatus(new StatusReporter(this));
     let engine: VibrationEngine;
     try {
       engine = new VibrationEngine({
@@ -39,6 +42,21 @@ export = function register(RED: NodeAPI): void {
     }
     const fftSize = engine.o.fftSize;
     status.set('stopped', RED._('vibration.status.waiting'));
+    this.on('close', (_removed: boolean, done: () => void) => {
+      status.dispose();
+      done();
+    });
+    // What the newest message showed, read by the status views when the status is shown.
+    let shownRms = 0;
+    let shownHz: number | null = null;
+    let shownNotGood = false;
+    let collected = 0;
+    const resultView = () => ({
+      health: shownNotGood ? ('busy' as const) : ('ok' as const),
+      text: RED._('vibration.status.result', { rms: shownRms.toPrecision(3), hz: shownHz === null ? '-' : shownHz.toFixed(1) }),
+    });
+    const gapView = () => ({ health: 'busy' as const, text: RED._('vibration.status.gap') });
+    const collectingView = () => ({ health: 'busy' as const, text: RED._('vibration.status.collecting', { count: collected, size: fftSize }) });
 
     onInput(this, (msg, send, done) => {
       try {
@@ -65,7 +83,8 @@ export = function register(RED: NodeAPI): void {
       );
       const results: VibrationResult[] = [];
       let failure: unknown;
-      let collecting: { tag: string; count: number } | undefined;
+      // Samples collected towards the next block of the newest tag that gave no result (-1: none).
+      let collecting = -1;
       let gap = false;
       for (const s of samples) {
         try {
@@ -78,7 +97,7 @@ export = function register(RED: NodeAPI): void {
             const r = engine.sample(s);
             if (r.result) results.push(r.result);
             else if (r.gap) gap = true;
-            else collecting = { tag: s.tag, count: r.collected };
+            else collecting = r.collected;
           }
         } catch (err) {
           failure ??= err;
@@ -86,14 +105,16 @@ export = function register(RED: NodeAPI): void {
       }
       if (results.length) {
         const last = results[results.length - 1].figures;
-        const hz = last.dominantHz === null ? '-' : last.dominantHz.toFixed(1);
-        status.set(results.some((r) => r.quality !== 'good') ? 'busy' : 'ok', RED._('vibration.status.result', { rms: last.rms.toPrecision(3), hz }));
+        shownRms = last.rms;
+        shownHz = last.dominantHz;
+        shownNotGood = results.some((r) => r.quality !== 'good');
+        status.refresh(resultView);
         send([results.map(resultMessage)]);
       } else if (gap) {
-        status.set('busy', RED._('vibration.status.gap'));
-      } else if (collecting && (collecting.count === 1 || collecting.count % Math.max(1, fftSize / 16) === 0)) {
-        // Every sample would be a websocket message to the editor; a sixteenth of a block is enough.
-        status.set('busy', RED._('vibration.status.collecting', { count: collecting.count, size: fftSize }));
+        status.refresh(gapView);
+      } else if (collecting >= 0) {
+        collected = collecting;
+        status.refresh(collectingView);
       }
       if (failure) throw failure;
       done();
