@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * Throughput of the stats, deadband, rate, resample and scale nodes, in one Node-RED run, against anchors
- * measured in the same run:
+ * Throughput of every analytics node (stats, deadband, rate, resample, scale, alarm, anomaly,
+ * vibration, OEE), in one Node-RED run, against anchors measured in the same run:
  * - a pass-through flow of the same length (the core `junction` node in place of the node measured);
  * - the core `filter` node (type `rbe`, deadband mode) for plantwire-deadband;
  * - node-red-node-smooth 0.1.2 (mean) for plantwire-stats, installed into bench/analytics/anchors
