@@ -27,7 +27,7 @@
 import { ConfigError, DeviceError, InputError } from '../shared/errors';
 import { typeName } from '../shared/sample';
 import type { SampleValue } from '../shared/sample';
-import { AREAS, DATA_TYPES, isBitArea, type Area, type ByteOrder, type DataType, type TagDef } from './types';
+import { AREAS, DATA_TYPES, isBitArea, type ByteOrder, type DataType, type TagDef } from './types';
 
 /** Bytes of each fixed-width type (string: per register; bool on a register: one register). */
 export const TYPE_BYTES: Readonly<Record<Exclude<DataType, 'string'>, number>> = {

@@ -213,7 +213,7 @@ export class ModbusClientSession extends EventEmitter implements ModbusSession {
   private silentTimeouts = 0;
   private readonly counters = { requests: 0, answered: 0, exceptions: 0, timeouts: 0, rejectedFast: 0, reconnects: 0 };
 
-  constructor(options: ConnectionOptions, private readonly deps: SessionDeps = {}) {
+  constructor(options: ConnectionOptions, deps: SessionDeps = {}) {
     super();
     this.o = normaliseConnection(options);
     this.now = deps.now ?? Date.now;
