@@ -5,7 +5,7 @@ import { onInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { readTimestamp, samplesFromMessage, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
-import { ThrottledStatus } from './throttled-status';
+import { ThrottledStatus } from '../shared/throttled-status';
 import { ALARM_PRIORITIES, AlarmEngine, type AlarmEvent } from './alarm-state';
 
 interface AlarmDef extends NodeDef {

@@ -5,7 +5,7 @@ import { onInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { isBatchMessage, samplesFromMessage, type Quality, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
-import { ThrottledStatus } from './throttled-status';
+import { ThrottledStatus } from '../shared/throttled-status';
 import { ANOMALY_METHODS, AnomalyEngine, type AnomalyResult } from './detectors';
 
 interface AnomalyDef extends NodeDef {

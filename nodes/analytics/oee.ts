@@ -5,7 +5,7 @@ import { onInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { samplesFromMessage, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
-import { ThrottledStatus } from './throttled-status';
+import { ThrottledStatus } from '../shared/throttled-status';
 import { COUNT_MODES, lineOf, OeeEngine, type OeeReport } from './oee-calc';
 
 interface OeeDef extends NodeDef {

@@ -9,7 +9,7 @@ import type { Done, Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, Send
 import { HELD, onSyncInput, settleLater } from '../shared/input';
 import { type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
-import { ThrottledStatus } from './throttled-status';
+import { ThrottledStatus } from '../shared/throttled-status';
 import { CounterRate, type RateSample } from './counter-rate';
 import { anyNotGood, handleSamples, shortNumber, type SampleInput, type SendResults } from './sample-output';
 

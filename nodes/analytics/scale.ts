@@ -7,7 +7,7 @@ import { isBatchMessage, samplesFromMessage, writeSamples, type SampleMessage } 
 import { StatusReporter } from '../shared/status';
 import { anyNotGood } from './sample-output';
 import { LinearScale } from './scaling';
-import { ThrottledStatus } from './throttled-status';
+import { ThrottledStatus } from '../shared/throttled-status';
 
 interface ScaleDef extends NodeDef {
   inLow: string;

@@ -5,7 +5,7 @@ import { onSyncInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
-import { ThrottledStatus } from './throttled-status';
+import { ThrottledStatus } from '../shared/throttled-status';
 import { anyNotGood, handleSamples, resultMessages, shortNumber, tickMs, type Result, type SampleInput, type SendResults } from './sample-output';
 import { STAT_NAMES, StatsEngine, type StatName, type StatsResult, type StatsSample } from './window';
 

@@ -5,7 +5,7 @@ import { onInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { samplesFromMessage, typeName, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
-import { ThrottledStatus } from './throttled-status';
+import { ThrottledStatus } from '../shared/throttled-status';
 import { isWaveform, parseBands, VibrationEngine, WINDOW_FUNCTIONS, type VibrationResult } from './spectrum';
 
 interface VibrationDef extends NodeDef {

@@ -5,6 +5,7 @@ import { onInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { batchMessage, readTimestamp, type Sample } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
+import { ThrottledStatus } from '../shared/throttled-status';
 import { FRAME_FORMATS, FrameParser, type BinaryField, type DelimitedField } from './frame-parser';
 
 interface ParseDef extends NodeDef {
@@ -34,7 +35,11 @@ function fieldList(raw: unknown): DelimitedField[] | BinaryField[] {
 export = function register(RED: NodeAPI): void {
   function ParseNode(this: Node, config: ParseDef): void {
     RED.nodes.createNode(this, config);
-    const status = new StatusReporter(this);
+    // The running counts at most every 250 ms: a translated text and an editor message per frame
+    // would cost more than parsing it at a fast instrument's rate.
+    const status = new ThrottledStatus(new StatusReporter(this));
+    let lastOk = true;
+    const countsView = () => ({ health: bad > 0 && !lastOk ? ('busy' as const) : ('ok' as const), text: RED._('parse.status.counts', { good, bad }) });
     let parser: FrameParser;
     let onError: 'bad' | 'error';
     let good = 0;
@@ -55,6 +60,10 @@ export = function register(RED: NodeAPI): void {
       return;
     }
     status.set('stopped', RED._('parse.status.waiting'));
+    this.on('close', (_removed: boolean, done: () => void) => {
+      status.dispose();
+      done();
+    });
 
     onInput(this, (msg, send, done) => {
       const m = msg as unknown as Record<string, unknown>;
@@ -78,7 +87,8 @@ export = function register(RED: NodeAPI): void {
         m.frame = frame;
         m.error = result.reason;
       }
-      status.set(bad > 0 && !result.ok ? 'busy' : 'ok', RED._('parse.status.counts', { good, bad }));
+      lastOk = result.ok;
+      status.refresh(countsView);
       const out = batchMessage(samples);
       delete m.unit;
       delete m.units;

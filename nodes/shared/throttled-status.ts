@@ -1,14 +1,15 @@
 /**
- * Status updates at most every `minMs` for the analytics nodes, which may see thousands of samples
- * a second: every node.status() is a runtime event and a websocket message to each open editor, and
- * at that rate it cost more than the statistics themselves (bench/analytics). The first update
+ * Status updates at most every `minMs`, for nodes that may see thousands of messages a second:
+ * every node.status() is a runtime event and a websocket message to each open editor, and a
+ * translated text (RED._) costs ~60 us (i18next builds plural rules on each call); at that rate
+ * either cost more than the statistics themselves (bench/analytics). The first update
  * shows at once and opens a period; updates within it wait, and the newest is shown when it ends
  * (and opens the next period). Errors and explicit states (reset, waiting) show at once.
  *
  * No clock is read per update (a clock read costs ~50 ns on these virtual machines, as much as a
  * statistic): whether a period is open is whether its timer is armed.
  */
-import type { Health, StatusReporter } from '../shared/status';
+import type { Health, StatusReporter } from './status';
 
 /** A status worked out when it is shown: its health and its text. */
 export type StatusView = () => { health: Health; text: string };

@@ -1,5 +1,5 @@
 import { StatusReporter, type NodeStatus } from '../../../nodes/shared/status';
-import { ThrottledStatus } from '../../../nodes/analytics/throttled-status';
+import { ThrottledStatus } from '../../../nodes/shared/throttled-status';
 
 describe('ThrottledStatus', () => {
   beforeEach(() => jest.useFakeTimers());
