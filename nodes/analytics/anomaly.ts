@@ -21,7 +21,7 @@ export = function register(RED: NodeAPI): void {
   function AnomalyNode(this: Node, config: AnomalyDef): void {
     RED.nodes.createNode(this, config);
     // At most one status every 250 ms, its text translated only then (a translation per sample
-    // cost ~60 us a message: bench/analytics).
+    // cost 10 to 45 us a message: bench/analytics).
     const status = new ThrottledStatus(new StatusReporter(this));
     let engine: AnomalyEngine;
     try {

@@ -45,7 +45,7 @@ export = function register(RED: NodeAPI): void {
   function OeeNode(this: Node, config: OeeDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
-    // Status at most every 250 ms, translated only then (a translation per sample cost ~60 us a
+    // Status at most every 250 ms, translated only then (a translation per sample cost up to ~45 us a
     // message: bench/analytics). Reports (once a period) show at once.
     const status = new ThrottledStatus(new StatusReporter(this));
     let engine: OeeEngine;
