@@ -2,9 +2,8 @@
  * Status updates at most every `minMs`, for nodes that may see thousands of messages a second:
  * every node.status() is a runtime event and a websocket message to each open editor, and a
  * translated text (RED._) costs 7 to 45 us here (45 with a `count`: i18next builds plural rules on
- * each call); at that rate
- * either cost more than the statistics themselves (bench/analytics). The first update
- * shows at once and opens a period; updates within it wait, and the newest is shown when it ends
+ * each call); at that rate either cost more than the statistics themselves (bench/analytics). The
+ * first update shows at once and opens a period; updates within it wait, and the newest is shown when it ends
  * (and opens the next period). Errors and explicit states (reset, waiting) show at once.
  *
  * No clock is read per update (a clock read costs ~50 ns on these virtual machines, as much as a
