@@ -62,12 +62,6 @@ export function stddev(xs: readonly number[]): number {
   return Math.sqrt(s / (xs.length - 1));
 }
 
-export function median(xs: readonly number[]): number {
-  const a = [...xs].sort((p, q) => p - q);
-  const mid = a.length >> 1;
-  return a.length % 2 ? a[mid] : (a[mid - 1] + a[mid]) / 2;
-}
-
 function scoreOf(x: number, baseline: number, spread: number): number {
   if (x === baseline) return 0;
   return (x - baseline) / Math.max(spread, MIN_RELATIVE_SPREAD * Math.max(1, Math.abs(baseline)));
@@ -79,7 +73,7 @@ interface Detector {
   baseline(): number | null;
 }
 
-/** Median of the n values of `w`, with the arithmetic of `median` above. */
+/** Median of the n values of `w`: the middle one, or the mean of the middle two. */
 function medianOf(w: RollingWindow, n: number): number {
   const mid = n >> 1;
   return n % 2 ? w.kth(mid) : (w.kth(mid - 1) + w.kth(mid)) / 2;
@@ -172,50 +166,58 @@ class MadFinder {
 }
 
 /**
- * z-score against the last `size` values: their mean and sample standard deviation as running
- * sums (the stats node's window: compensated, shifted, rebased as it turns over), O(1) a sample.
+ * A score against the last `size` values, kept in the stats node's window: `centre` is the baseline,
+ * `spread` the unit of the score; a value is scored against what came before it, then learned.
  */
-class ZScore implements Detector {
-  private readonly w: RollingWindow;
-  constructor(private readonly size: number) {
-    this.w = new RollingWindow(NO_FEATURES, size);
+abstract class WindowDetector implements Detector {
+  protected readonly w: RollingWindow;
+  constructor(
+    private readonly size: number,
+    features: RollingFeatures,
+    /** Values needed before a score means anything. */
+    private readonly minHistory: number,
+  ) {
+    this.w = new RollingWindow(features, size);
   }
+  protected abstract centre(n: number): number;
+  protected abstract spread(n: number, centre: number): number;
   update(x: number) {
     const n = this.w.count;
-    let out: { score: number | null; baseline: number | null };
-    if (n >= 2) {
-      const m = this.w.mean();
-      out = { score: scoreOf(x, m, this.w.sampleStddev()), baseline: m };
-    } else out = { score: null, baseline: n ? this.w.mean() : null };
+    const baseline = n ? this.centre(n) : null;
+    const score = baseline !== null && n >= this.minHistory ? scoreOf(x, baseline, this.spread(n, baseline)) : null;
     if (n >= this.size) this.w.evict();
     this.w.push(x, 0, 'good');
-    return out;
+    return { score, baseline };
   }
   baseline() {
-    return this.w.count ? this.w.mean() : null;
+    return this.w.count ? this.centre(this.w.count) : null;
   }
 }
 
-/** Median and MAD of the last `size` values, from an order-statistics tree: O(log^2 n) a sample. */
-class RobustMad implements Detector {
-  private readonly w: RollingWindow;
+/** z-score: mean and sample standard deviation as running sums (compensated, shifted, rebased as the window turns over), O(1) a sample. */
+class ZScore extends WindowDetector {
+  constructor(size: number) {
+    super(size, NO_FEATURES, MIN_HISTORY.zscore);
+  }
+  protected centre(): number {
+    return this.w.mean();
+  }
+  protected spread(): number {
+    return this.w.sampleStddev();
+  }
+}
+
+/** Median and MAD, from the window's order-statistics tree: O(log^2 n) a sample. */
+class RobustMad extends WindowDetector {
   private readonly finder = new MadFinder();
-  constructor(private readonly size: number) {
-    this.w = new RollingWindow(ORDER_ONLY, size);
+  constructor(size: number) {
+    super(size, ORDER_ONLY, MIN_HISTORY.mad);
   }
-  update(x: number) {
-    const n = this.w.count;
-    let out: { score: number | null; baseline: number | null };
-    if (n >= 3) {
-      const med = medianOf(this.w, n);
-      out = { score: scoreOf(x, med, MAD_SCALE * this.finder.mad(this.w, n, med)), baseline: med };
-    } else out = { score: null, baseline: n ? medianOf(this.w, n) : null };
-    if (n >= this.size) this.w.evict();
-    this.w.push(x, 0, 'good');
-    return out;
+  protected centre(n: number): number {
+    return medianOf(this.w, n);
   }
-  baseline() {
-    return this.w.count ? medianOf(this.w, this.w.count) : null;
+  protected spread(n: number, median: number): number {
+    return MAD_SCALE * this.finder.mad(this.w, n, median);
   }
 }
 
