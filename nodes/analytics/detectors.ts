@@ -74,7 +74,7 @@ interface Detector {
 }
 
 /** Median of the n values of `w`: the middle one, or the mean of the middle two. */
-function medianOf(w: RollingWindow, n: number): number {
+function medianOf(w: Ranked, n: number): number {
   const mid = n >> 1;
   return n % 2 ? w.kth(mid) : (w.kth(mid - 1) + w.kth(mid)) / 2;
 }
@@ -82,20 +82,25 @@ function medianOf(w: RollingWindow, n: number): number {
 /**
  * The median absolute deviation of a window's values from their median, without listing the
  * deviations. Below the median (ranks 0..split) the deviations grow downwards, above it (ranks
- * split+1..n-1) upwards: two sorted runs A and B, each value read by rank from the order tree.
+ * split+1..n-1) upwards: two sorted runs A and B, each value read by rank.
  * The k-th smallest of the two runs takes some i from A and k + 1 - i from B: i is the first
  * where A[i] is not below B[k - i]. That i moves little from one sample to the next, so the search
  * starts where the last one ended and gallops out from there (O(log n) reads at worst, a few as a
  * rule), where sorting the deviations was O(n log n) a sample.
  */
+/** A window's values by rank. */
+interface Ranked {
+  kth(k: number): number;
+}
+
 class MadFinder {
-  private w!: RollingWindow;
+  private w!: Ranked;
   private med = 0;
   private split = 0;
   /** Where the last search ended: the next one starts there. */
   private guess = 0;
 
-  mad(w: RollingWindow, n: number, med: number): number {
+  mad(w: Ranked, n: number, med: number): number {
     this.w = w;
     this.med = med;
     this.split = (n - 1) >> 1;
@@ -165,20 +170,88 @@ class MadFinder {
   }
 }
 
+/** What a detector's window does: take a value, let the oldest go. */
+interface SlidingValues {
+  readonly count: number;
+  push(x: number, ts: number, q: Quality): void;
+  evict(): void;
+}
+
+/**
+ * The last `size` values in arrival order (a ring) and in value order (a sorted array), for the
+ * median and the MAD: a value goes in at its place by binary search and one move of the values
+ * above it, the oldest leaves the same way, and the k-th smallest is one read. With windows of at
+ * most MAX_WINDOW values the moves (a few kB, a memmove) cost less than the pointer chasing of the
+ * stats node's order tree, which serves windows of up to a million. Equal values stay in arrival
+ * order and the oldest of them leaves first, so the order is exactly that of a stable sort of the
+ * window (down to the sign of a zero).
+ */
+class SortedWindow implements SlidingValues, Ranked {
+  private readonly ring: Float64Array;
+  private readonly sorted: Float64Array;
+  private head = 0;
+  private n = 0;
+
+  constructor(private readonly size: number) {
+    this.ring = new Float64Array(size);
+    this.sorted = new Float64Array(size);
+  }
+
+  get count(): number {
+    return this.n;
+  }
+
+  kth(k: number): number {
+    return this.sorted[k];
+  }
+
+  /** Adds x; the window must have room (evict first). */
+  push(x: number): void {
+    // After every equal value: equal values keep their arrival order.
+    let lo = 0;
+    let hi = this.n;
+    while (lo < hi) {
+      const m = (lo + hi) >> 1;
+      if (this.sorted[m] <= x) lo = m + 1;
+      else hi = m;
+    }
+    this.sorted.copyWithin(lo + 1, lo, this.n);
+    this.sorted[lo] = x;
+    this.ring[(this.head + this.n) % this.size] = x;
+    this.n++;
+  }
+
+  /**
+   * Removes the oldest value. Equal values sit in arrival order, so the oldest of the window is
+   * the first of its run of equals (down to the sign of a zero): the lower bound finds it.
+   */
+  evict(): void {
+    if (this.n === 0) return;
+    const old = this.ring[this.head];
+    this.head = (this.head + 1) % this.size;
+    let lo = 0;
+    let hi = this.n;
+    while (lo < hi) {
+      const m = (lo + hi) >> 1;
+      if (this.sorted[m] < old) lo = m + 1;
+      else hi = m;
+    }
+    this.sorted.copyWithin(lo, lo + 1, this.n);
+    this.n--;
+  }
+}
+
 /**
  * A score against the last `size` values, kept in the stats node's window: `centre` is the baseline,
  * `spread` the unit of the score; a value is scored against what came before it, then learned.
  */
-abstract class WindowDetector implements Detector {
-  protected readonly w: RollingWindow;
+abstract class WindowDetector<W extends SlidingValues> implements Detector {
   constructor(
+    protected readonly w: W,
     private readonly size: number,
-    features: RollingFeatures,
     /** Values needed before a score means anything. */
     private readonly minHistory: number,
-  ) {
-    this.w = new RollingWindow(features, size);
-  }
+  ) {}
   protected abstract centre(n: number): number;
   protected abstract spread(n: number, centre: number): number;
   update(x: number) {
@@ -195,9 +268,9 @@ abstract class WindowDetector implements Detector {
 }
 
 /** z-score: mean and sample standard deviation as running sums (compensated, shifted, rebased as the window turns over), O(1) a sample. */
-class ZScore extends WindowDetector {
+class ZScore extends WindowDetector<RollingWindow> {
   constructor(size: number) {
-    super(size, NO_FEATURES, MIN_HISTORY.zscore);
+    super(new RollingWindow(NO_FEATURES, size), size, MIN_HISTORY.zscore);
   }
   protected centre(): number {
     return this.w.mean();
@@ -207,11 +280,11 @@ class ZScore extends WindowDetector {
   }
 }
 
-/** Median and MAD, from the window's order-statistics tree: O(log^2 n) a sample. */
-class RobustMad extends WindowDetector {
+/** Median and MAD, from the window's values kept in order: a sample costs two binary searches and two moves of at most `size` doubles, the MAD a few reads by rank. */
+class RobustMad extends WindowDetector<SortedWindow> {
   private readonly finder = new MadFinder();
   constructor(size: number) {
-    super(size, ORDER_ONLY, MIN_HISTORY.mad);
+    super(new SortedWindow(size), size, MIN_HISTORY.mad);
   }
   protected centre(n: number): number {
     return medianOf(this.w, n);
@@ -222,7 +295,6 @@ class RobustMad extends WindowDetector {
 }
 
 const NO_FEATURES: RollingFeatures = { extremes: false, order: false };
-const ORDER_ONLY: RollingFeatures = { extremes: false, order: true };
 
 /**
  * EWMA control chart (Montgomery, Introduction to Statistical Quality Control, 6th ed., 9.2):

@@ -207,6 +207,8 @@ describe('AnomalyEngine: properties', () => {
   // random series with many ties (small integers) or none, and random window sizes.
   const seriesArb = fc.oneof(
     fc.array(fc.integer({ min: -5, max: 5 }), { minLength: 1, maxLength: 80 }),
+    // Zeros of both signs: the order kept must be that of a stable sort, down to the sign.
+    fc.array(fc.constantFrom(0, -0, 1, -1), { minLength: 1, maxLength: 80 }),
     fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 80 }),
   );
   const bruteMedian = (h: number[]) => {
