@@ -513,16 +513,6 @@ export class RollingWindow {
     return this.n < 2 ? NaN : Math.sqrt(this.accurateM2() / (this.n - 1));
   }
 
-  /** The k-th smallest value held (0-based, k < count); only with the `order` feature. */
-  kth(k: number): number {
-    return this.order!.kth(k);
-  }
-
-  /** Quantile p of the values held (type 7, as `median` and `p95`); only with the `order` feature. */
-  quantile(p: number): number {
-    return this.order!.quantile(this.n, p);
-  }
-
   compute(stats: readonly StatName[]): StatsResult {
     const n = this.n;
     const out: StatsResult = {};

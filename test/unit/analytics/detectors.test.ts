@@ -211,6 +211,22 @@ describe('AnomalyEngine: properties', () => {
     fc.array(fc.constantFrom(0, -0, 1, -1), { minLength: 1, maxLength: 80 }),
     fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 80 }),
   );
+  /**
+   * Runs `method` over xs and calls `check` with each result and the window of values before it
+   * (at most `window` of them); a result with no values before it must have no baseline.
+   */
+  const eachWithHistory = (
+    method: 'mad' | 'zscore',
+    xs: number[],
+    window: number,
+    check: (r: AnomalyResult, h: number[], i: number) => void,
+  ) => {
+    run({ method, window, threshold: 3, warmup: 0 }, xs).forEach((r, i) => {
+      const h = xs.slice(Math.max(0, i - window), i);
+      if (h.length === 0) expect(r.baseline).toBeNull();
+      else check(r, h, i);
+    });
+  };
   const bruteMedian = (h: number[]) => {
     const a = [...h].sort((p, q) => p - q);
     const mid = a.length >> 1;
@@ -220,10 +236,7 @@ describe('AnomalyEngine: properties', () => {
   it('mad: median and MAD over the window are exactly those of a sort of the window', () => {
     fc.assert(
       fc.property(seriesArb, fc.integer({ min: 3, max: 25 }), (xs, window) => {
-        const out = run({ method: 'mad', window, threshold: 3, warmup: 0 }, xs);
-        out.forEach((r, i) => {
-          const h = xs.slice(Math.max(0, i - window), i);
-          if (h.length === 0) return expect(r.baseline).toBeNull();
+        eachWithHistory('mad', xs, window, (r, h, i) => {
           const med = bruteMedian(h);
           expect(r.baseline).toBe(med);
           if (h.length < 3) return expect(r.score).toBeNull();
@@ -239,10 +252,7 @@ describe('AnomalyEngine: properties', () => {
   it('zscore: mean and standard deviation over the window match a two-pass recomputation', () => {
     fc.assert(
       fc.property(seriesArb, fc.integer({ min: 2, max: 25 }), (xs, window) => {
-        const out = run({ method: 'zscore', window, threshold: 3, warmup: 0 }, xs);
-        out.forEach((r, i) => {
-          const h = xs.slice(Math.max(0, i - window), i);
-          if (h.length === 0) return expect(r.baseline).toBeNull();
+        eachWithHistory('zscore', xs, window, (r, h, i) => {
           const m = avg(h);
           // Running sums round at the precision of the largest value since the window last started
           // afresh (at most two windows back), as the stats node's do; a two-pass sum only at the window's.
