@@ -6,7 +6,7 @@
  * core junction node called the same way. A tool for work on the handlers (bench/analytics/run.js
  * gives the figures in a real flow, which are what the targets are about): nanoseconds a message,
  * the median of 7 timed runs of 200,000 after 3 untimed ones. Prints one JSON line.
- * Usage: `node bench/analytics/handlers.js [node ...]` (stats, stats_default, deadband, rate, scale, junction).
+ * Usage: `node bench/analytics/handlers.js [node ...]` (stats, stats_default, deadband, rate, scale, anomaly_zscore, anomaly_mad, junction).
  * BENCH_ROOT: the Plantwire sources to measure (another checkout, for before/after figures).
  */
 'use strict';
@@ -22,6 +22,8 @@ const CASES = {
   deadband: ['nodes/analytics/deadband.ts', { mode: 'absolute', deadband: '1', deviation: '1', rangeLow: '0', rangeHigh: '100', heartbeat: '0' }],
   rate: ['nodes/analytics/rate.ts', { mode: 'rate', per: 's', rollover: '0' }],
   scale: ['nodes/analytics/scale.ts', { inLow: '0', inHigh: '100', outLow: '0', outHigh: '1000', clamp: false, unit: '' }],
+  anomaly_zscore: ['nodes/analytics/anomaly.ts', { method: 'zscore', window: '1000', threshold: '3', warmup: '100' }],
+  anomaly_mad: ['nodes/analytics/anomaly.ts', { method: 'mad', window: '1000', threshold: '5', warmup: '100' }],
   junction: [require.resolve('@node-red/nodes/core/common/05-junction.js'), {}],
 };
 const N = 200_000;

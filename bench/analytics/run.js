@@ -6,14 +6,22 @@
  * - the core `filter` node (type `rbe`, deadband mode) for plantwire-deadband;
  * - node-red-node-smooth 0.1.2 (mean) for plantwire-stats, installed into bench/analytics/anchors
  *   (its own package.json and package-lock.json; `npm ci` there when missing), never the main package.
- * Every flow: the same N messages (single form, one tag, 1 ms apart), the same chain length
- * (node -> sink), one untimed warm-up run, then 9 timed runs (BENCH_ROUNDS) taken round-robin with the pass-through
- * and the other flows of its group (stats + smooth; deadband + rbe; rate; resample + scale), so that
- * the load of other processes on the machine weighs on all of them alike. `flows`: the median
- * samples/s (input samples over the time until the last one is out); `vsPassThrough`,
+ * Every flow: the same kind of messages (single form, one tag, 1 ms apart), the same chain length
+ * (node -> sink). The flows of a group (stats + smooth; deadband + rbe; rate; resample + scale;
+ * alarm, anomaly, vibration, OEE) are deployed once, side by side with a pass-through, so their
+ * nodes keep their state (full windows) from one measurement to the next. Each flow has one untimed
+ * warm-up run, then BENCH_ROUNDS (51) rounds of N (20,000) samples each, taken round-robin with the
+ * pass-through: short measurements, many of them, because on these virtual machines a
+ * message-heavy workload's speed moves by +-20 % from one fraction of a second to the next (a pure
+ * computing loop does not), so one flow and the pass-through are compared in adjacent slices of
+ * time and the median of the ratios taken. A second pass-through (`passThroughAgain`) is measured
+ * like any flow: its ratio shows what this method can resolve. `flows`: the median samples/s
+ * (input samples over the time until the sink has had the last output); `vsPassThrough`,
  * `deadbandVsRbe`, `statsMeanVsSmooth`: the median of the per-round ratios. `messagesOut` says how
- * many messages each node passed on: the filters pass fewer than they take in (plantwire-deadband
- * and rbe pass the same ones, |x - last passed| > 1), resample one per 1,000-sample bucket.
+ * many messages each node passed on per measurement: the filters pass fewer than they take in
+ * (plantwire-deadband and rbe pass the same ones, |x - last passed| > 1), resample one per
+ * 1,000-sample bucket, alarm one per state change, vibration one per 1,024-sample block, OEE one
+ * per period (a timer of 1 s, so none in most measurements: it measures what taking counts costs).
  * `passThroughWithoutDone`: a pass-through that never calls done(), as neither anchor does, while
  * every Plantwire node does (Complete nodes depend on it): what the runtime's completion costs.
  * Plus the engines alone, without Node-RED. Prints one JSON line.
@@ -21,7 +29,8 @@
  * Node-RED runs as a library in this process (no HTTP listener, a temporary user folder); the
  * Plantwire nodes load straight from their TypeScript sources, transpiled on load, through a
  * generated package in that folder. Core nodes (junction, filter) are Node-RED's own.
- * Usage: `bench/run.sh analytics [samples]` or `node bench/analytics/run.js [samples]` (no build needed).
+ * Usage: `bench/run.sh analytics [samples per measurement]` or `node bench/analytics/run.js [samples]` (no build
+ * needed). BENCH_ONLY (a regular expression): only the flows it matches; BENCH_ENGINES=0: no engine figures.
  */
 'use strict';
 const fs = require('fs');
@@ -33,7 +42,7 @@ require('../lib/ts-require');
 // BENCH_ROOT: the Plantwire sources to measure (another checkout, for before/after figures on one machine).
 const root = path.resolve(process.env.BENCH_ROOT || path.join(__dirname, '../..'));
 const os = require('os');
-const N = Number(process.argv[2]) || 200_000;
+const N = Number(process.argv[2]) || 20_000;
 const WINDOW = 1000;
 const CHUNK = 1000;
 
@@ -59,14 +68,14 @@ for (const [type, src] of Object.entries(shims)) {
   fs.writeFileSync(path.join(pkgDir, `${type}.html`), '');
   pkgNodes[type] = `${type}.js`;
 }
-// The end of every measured flow: counts what arrives, signals when the marker arrives.
+// The end of every measured flow: counts what arrives.
 fs.writeFileSync(
   path.join(pkgDir, 'bench-sink.js'),
   `module.exports = function (RED) {
   RED.nodes.registerType('bench-sink', function (config) {
     RED.nodes.createNode(this, config);
     this.received = 0;
-    this.on('input', (msg, send, done) => { this.received++; if (msg.marker) this.emit('bench-marker'); done(); });
+    this.on('input', (msg, send, done) => { this.received++; done(); });
   });
 };\n`,
 );
@@ -125,65 +134,71 @@ function series(n) {
   }
   return out;
 }
-const values = series(N);
-/** A value that passes any filter and closes any bucket: the flow is drained when it reaches the end. */
-const MARKER = 1e9;
-
+/** Samples per engine run: engines alone take ~10 ns a sample, so more than a flow's measurement. */
+const ENGINE_N = 200_000;
+const values = series(Math.max(N, ENGINE_N));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Timed runs per flow (round-robin with the pass-through), and the untimed warm-up run's length. */
-const ROUNDS = Number(process.env.BENCH_ROUNDS) || 9;
+const ROUNDS = Number(process.env.BENCH_ROUNDS) || 51;
 const WARMUP = Math.min(N, 50_000);
 let deployed = 0;
 
 /**
- * Deploys [under -> sink], sends n samples into `under` and a marker after them; resolves with
- * samples/s (input samples over the time until the marker reaches the sink: messages keep their
- * order along one wire, so every sample has been processed by then) and the messages that reached
- * the sink (the marker not counted).
+ * Deploys a group's flows once, side by side on one tab: per flow, [under -> sink]. The nodes then
+ * keep their state from one measurement to the next (a full window, as in a running plant), and
+ * each flow's samples go on where its previous measurement stopped (timestamps and counters keep
+ * rising). Resolves with a handle per flow.
  */
-
-async function measureOnce(underDef, makeMsg, n, endBy = 'marker') {
-  // Fresh node ids each run: a node keeps its context across deploys (the rate node restores from it).
+async function deployGroup(members) {
   const run = ++deployed;
-  const flow = [
-    { id: 'bench', type: 'tab', label: 'bench' },
-    { ...underDef, id: `under${run}`, z: 'bench', wires: [[`sink${run}`]] },
-    { id: `sink${run}`, type: 'bench-sink', z: 'bench', wires: [] },
-  ];
+  const flow = [{ id: 'bench', type: 'tab', label: 'bench' }];
+  members.forEach(([, def], k) => {
+    flow.push({ ...def, id: `under${run}_${k}`, z: 'bench', wires: [[`sink${run}_${k}`]] });
+    flow.push({ id: `sink${run}_${k}`, type: 'bench-sink', z: 'bench', wires: [] });
+  });
   await RED.nodes.setFlows(flow, {}, 'full');
-  let under;
-  let sink;
-  for (let i = 0; i < 500 && !(under && sink); i++) {
-    await sleep(10);
-    under = RED.nodes.getNode(`under${run}`);
-    sink = RED.nodes.getNode(`sink${run}`);
+  const handles = [];
+  for (let k = 0; k < members.length; k++) {
+    let under;
+    let sink;
+    for (let i = 0; i < 500 && !(under && sink); i++) {
+      under = RED.nodes.getNode(`under${run}_${k}`);
+      sink = RED.nodes.getNode(`sink${run}_${k}`);
+      if (!(under && sink)) await sleep(10);
+    }
+    if (!under || !sink) throw new Error(`flow with ${members[k][1].type} did not start`);
+    handles.push({ name: members[k][0], makeMsg: members[k][2], under, sink, next: 0 });
   }
-  if (!under || !sink) throw new Error(`flow with ${underDef.type} did not start`);
-  const drained = new Promise((resolve) => sink.once('bench-marker', resolve));
+  return handles;
+}
+
+/**
+ * Sends the flow's next n samples into its node, 1,000 at a time with a turn of the event loop
+ * between (the runtime delivers each message on a setImmediate), and waits until the sink has had
+ * a turn with nothing new: every input has been handled when receive() returns and each output is
+ * delivered on a setImmediate queued then. Resolves with samples/s (input samples over the time
+ * until the last output is in) and the messages that reached the sink.
+ */
+async function measureSlice(h, n) {
+  const before = h.sink.received;
   const t = process.hrtime.bigint();
   for (let i = 0; i < n; i += CHUNK) {
     const stop = Math.min(n, i + CHUNK);
-    for (let j = i; j < stop; j++) under.receive(makeMsg(j, values[j]));
+    for (let j = i; j < stop; j++) {
+      h.under.receive(h.makeMsg(h.next, values[h.next % values.length]));
+      h.next++;
+    }
     await new Promise((r) => setImmediate(r));
   }
-  if (endBy === 'marker') {
-    under.receive({ ...makeMsg(N + 5000, MARKER), marker: true });
-    await drained;
-  } else {
-    // 'drain', for the nodes whose outputs are new messages (a marker property would not reach the
-    // sink) or come only on a change or per block: every input has been handled when receive()
-    // returns, and the runtime delivers each output on a setImmediate queued then, so the sink has
-    // them all once a turn passes with nothing new arriving.
-    let seen = -1;
-    while (sink.received !== seen) {
-      seen = sink.received;
-      await new Promise((r) => setImmediate(r));
-      await new Promise((r) => setImmediate(r));
-    }
+  let seen = -1;
+  while (h.sink.received !== seen) {
+    seen = h.sink.received;
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
   }
   const rate = Math.round(n / (Number(process.hrtime.bigint() - t) / 1e9));
-  return { rate, out: endBy === 'marker' ? sink.received - 1 : sink.received };
+  return { rate, out: h.sink.received - before };
 }
 
 /**
@@ -204,7 +219,7 @@ function engineRate(fn) {
   for (let r = 0; r < ROUNDS; r++) {
     const t = process.hrtime.bigint();
     fn();
-    runs.push(Math.round(N / (Number(process.hrtime.bigint() - t) / 1e9)));
+    runs.push(Math.round(ENGINE_N / (Number(process.hrtime.bigint() - t) / 1e9)));
   }
   return runs.sort((a, b) => a - b)[Math.floor(ROUNDS / 2)];
 }
@@ -233,7 +248,7 @@ async function main() {
   await RED.start();
   await firstStart;
   const flows = {};
-  /** Messages out of the node measured, per run of N samples (the same every run). */
+  /** Messages out of the node measured per measurement of N samples (the last one; they differ little). */
   const messagesOut = {};
   /** Per flow, per round: its rate over the pass-through's (or its anchor's) in the same round. */
   const perRound = {};
@@ -242,22 +257,24 @@ async function main() {
   const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null;
   const passThrough = ['passThrough', { type: 'junction' }, single];
   /**
-   * Measures a group of flows round-robin: in each round the pass-through first, then every flow of
-   * the group, so that a change in the machine's load (other processes share its CPUs) weighs on
-   * the flows and on the runtime's ceiling alike. Each flow has one untimed warm-up run first.
+   * Measures a group of flows round-robin: the group is deployed once (the pass-through beside its
+   * flows), each flow has one untimed warm-up run, then in each round the pass-through first and
+   * every flow of the group after it, so that a change in the machine's load (other processes
+   * share its CPUs) weighs on the flows and on the runtime's ceiling alike.
    * Figures: the median of ROUNDS runs per flow, and the median of the per-round ratios.
    */
   const group = async (members) => {
     members = members.filter(([name]) => !only || only.test(name));
     if (!members.length) return;
-    for (const [, def, mk, endBy] of [passThrough, ...members]) await measureOnce(def, mk, WARMUP, endBy);
+    const handles = await deployGroup([passThrough, ...members]);
+    for (const h of handles) await measureSlice(h, WARMUP);
     const rounds = [];
     for (let r = 0; r < ROUNDS; r++) {
       const round = {};
-      for (const [name, def, mk, endBy] of [passThrough, ...members]) {
-        const m = await measureOnce(def, mk, N, endBy);
-        round[name] = m.rate;
-        messagesOut[name] = m.out;
+      for (const h of handles) {
+        const m = await measureSlice(h, N);
+        round[h.name] = m.rate;
+        messagesOut[h.name] = m.out;
       }
       passRates.push(round.passThrough);
       rounds.push(round);
@@ -276,6 +293,8 @@ async function main() {
     // The node's default statistics (mean, min, max, stddev, count).
     ['stats_default', { type: 'plantwire-stats', window: 'count', size: String(WINDOW), emit: 'sample' }, single],
     ['stats_all12', { type: 'plantwire-stats', window: 'count', size: String(WINDOW), emit: 'sample', stats: [...STAT_NAMES] }, single],
+    // A second pass-through, measured like any flow: how far this bench's own figures move.
+    ['passThroughAgain', { type: 'junction' }, single],
     // mult "multi": a window per msg.topic, as Plantwire keeps one per tag.
     ['passThroughWithoutDone', { type: 'bench-nodone' }, single],
     ...(smoothVersion ? [['smooth_mean', { type: 'smooth', action: 'mean', count: String(WINDOW), round: '', mult: 'multi', reduce: false }, single]] : []),
@@ -286,7 +305,7 @@ async function main() {
     ['rbe_deadband', { type: 'rbe', func: 'deadband', gap: '1', start: '', inout: 'out', septopics: true, property: 'payload', topi: 'topic' }, single],
   ]);
   await group([
-    ['rate', { type: 'plantwire-rate', mode: 'rate', per: 's', rollover: '0' }, (i) => ({ topic: 'c', payload: i === N + 5000 ? N + 10 : i, quality: 'good', timestamp: T0 + i * 10 })],
+    ['rate', { type: 'plantwire-rate', mode: 'rate', per: 's', rollover: '0' }, (i) => ({ topic: 'c', payload: i, quality: 'good', timestamp: T0 + i * 10 })],
     ['rate_total', { type: 'plantwire-rate', mode: 'total', per: 'h', rollover: '0' }, single],
   ]);
   await group([
@@ -295,17 +314,17 @@ async function main() {
   ]);
   // Alarm (state changes out: the walk crosses the limits now and then), anomaly (a result per
   // sample), vibration (single samples into 1,024-sample blocks, a spectrum each), OEE (part counts
-  // of one line, a report per 1 s period of event time). Their outputs are new messages: 'drain'.
+  // of one line, a report per 1 s period of event time).
   const oeeMsg = (i) =>
     i === 0
       ? { topic: 'line1/state', payload: 'running', quality: 'good', timestamp: T0 }
       : { topic: i % 50 === 0 ? 'line1/reject' : 'line1/good', payload: 1, quality: 'good', timestamp: T0 + i };
   await group([
-    ['alarm', { type: 'plantwire-alarm', highHigh: '90', high: '80', low: '20', lowLow: '10', hysteresis: '1', onDelay: '0', offDelay: '0', latch: false, priority: 'high' }, single, 'drain'],
-    ['anomaly_zscore', { type: 'plantwire-anomaly', method: 'zscore', window: String(WINDOW), threshold: '3', warmup: '100' }, single, 'drain'],
-    ['anomaly_mad', { type: 'plantwire-anomaly', method: 'mad', window: String(WINDOW), threshold: '5', warmup: '100' }, single, 'drain'],
-    ['vibration', { type: 'plantwire-vibration', sampleRate: '1000', fftSize: '1024', windowFn: 'hann', bands: '[[10,100],[100,500]]', spectrum: false }, single, 'drain'],
-    ['oee', { type: 'plantwire-oee', idealCycleTime: '0.001', period: '1', resetAt: '', timeZone: '', countMode: 'increment', rollover: '0' }, oeeMsg, 'drain'],
+    ['alarm', { type: 'plantwire-alarm', highHigh: '90', high: '80', low: '20', lowLow: '10', hysteresis: '1', onDelay: '0', offDelay: '0', latch: false, priority: 'high' }, single],
+    ['anomaly_zscore', { type: 'plantwire-anomaly', method: 'zscore', window: String(WINDOW), threshold: '3', warmup: '100' }, single],
+    ['anomaly_mad', { type: 'plantwire-anomaly', method: 'mad', window: String(WINDOW), threshold: '5', warmup: '100' }, single],
+    ['vibration', { type: 'plantwire-vibration', sampleRate: '1000', fftSize: '1024', windowFn: 'hann', bands: '[[10,100],[100,500]]', spectrum: false }, single],
+    ['oee', { type: 'plantwire-oee', idealCycleTime: '0.001', period: '1', resetAt: '', timeZone: '', countMode: 'increment', rollover: '0' }, oeeMsg],
   ]);
   flows.passThrough = median(passRates);
   messagesOut.passThrough = N;
@@ -317,36 +336,37 @@ async function main() {
   // Warm-up of the engines' code paths before timing them.
   for (const stats of [['mean'], [...STAT_NAMES]]) {
     const e = new StatsEngine({ window: 'count', size: WINDOW, emit: 'sample', stats });
-    for (let i = 0; i < Math.min(N, 20_000); i++) e.push([sample(i)], 0);
+    for (let i = 0; i < 20_000; i++) e.push([sample(i)], 0);
   }
-  const engine = {
+  // BENCH_ENGINES=0: the flows only (for profiling them).
+  const engine = process.env.BENCH_ENGINES === '0' ? {} : {
     stats_mean: engineRate(() => {
       const e = new StatsEngine({ window: 'count', size: WINDOW, emit: 'sample', stats: ['mean'] });
-      for (let i = 0; i < N; i++) e.push([sample(i)], 0);
+      for (let i = 0; i < ENGINE_N; i++) e.push([sample(i)], 0);
     }),
     stats_all12: engineRate(() => {
       const e = new StatsEngine({ window: 'count', size: WINDOW, emit: 'sample', stats: [...STAT_NAMES] });
-      for (let i = 0; i < N; i++) e.push([sample(i)], 0);
+      for (let i = 0; i < ENGINE_N; i++) e.push([sample(i)], 0);
     }),
     deadband_absolute: engineRate(() => {
       const f = new DeadbandFilter({ mode: 'absolute', deadband: 1, deviation: 1, rangeLow: 0, rangeHigh: 100, heartbeat: 0 });
-      for (let i = 0; i < N; i++) f.push([sample(i)], 0);
+      for (let i = 0; i < ENGINE_N; i++) f.push([sample(i)], 0);
     }),
     deadband_swingingDoor: engineRate(() => {
       const f = new DeadbandFilter({ mode: 'swinging-door', deadband: 1, deviation: 1, rangeLow: 0, rangeHigh: 100, heartbeat: 0 });
-      for (let i = 0; i < N; i++) f.push([sample(i)], 0);
+      for (let i = 0; i < ENGINE_N; i++) f.push([sample(i)], 0);
     }),
     rate: engineRate(() => {
       const r = new CounterRate({ mode: 'rate', per: 's', rollover: 0 });
-      for (let i = 0; i < N; i++) r.push([{ tag: 'c', value: i, quality: 'good', ts: T0 + i * 10 }]);
+      for (let i = 0; i < ENGINE_N; i++) r.push([{ tag: 'c', value: i, quality: 'good', ts: T0 + i * 10 }]);
     }),
     resample_mean: engineRate(() => {
       const r = new Resampler({ interval: WINDOW / 1000, aggregate: 'mean', fill: 'none' });
-      for (let i = 0; i < N; i++) r.push([sample(i)], 0);
+      for (let i = 0; i < ENGINE_N; i++) r.push([sample(i)], 0);
     }),
     scale: engineRate(() => {
       const l = new LinearScale({ inLow: 0, inHigh: 100, outLow: 0, outHigh: 1000, clamp: false, unit: '' });
-      for (let i = 0; i < N; i++) l.apply(sample(i));
+      for (let i = 0; i < ENGINE_N; i++) l.apply(sample(i));
     }),
   };
 
@@ -355,6 +375,7 @@ async function main() {
       bench: 'analytics-throughput',
       unit: 'samples/s',
       samples: N,
+      engineSamples: ENGINE_N,
       rounds: `median of ${ROUNDS}, round-robin with the pass-through`,
       window: WINDOW,
       node: process.version,

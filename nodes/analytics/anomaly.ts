@@ -1,9 +1,10 @@
 /** plantwire-anomaly: z-score, EWMA chart or median/MAD anomaly score per tag. */
 import { errorMessage } from '../shared/errors';
 import { choiceSetting, numberSetting } from '../shared/config';
-import { onInput } from '../shared/input';
+import { onSyncInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
-import { isBatchMessage, samplesFromMessage, type Quality, type SampleMessage } from '../shared/sample';
+import { isBatchMessage, samplesFromMessage, singleTag, type Quality, type SampleMessage } from '../shared/sample';
+import { plainQuality, plainTimestamp } from './sample-output';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from '../shared/throttled-status';
 import { ANOMALY_METHODS, AnomalyEngine, type AnomalyResult } from './detectors';
@@ -16,6 +17,14 @@ interface AnomalyDef extends NodeDef {
 }
 
 const payloadOf = (r: AnomalyResult) => ({ value: r.value, score: r.score, anomaly: r.anomaly, baseline: r.baseline });
+
+/** The single form of a result, written onto the input message (its other properties kept). */
+function writeSingle(out: SampleMessage, r: AnomalyResult): void {
+  out.topic = r.tag;
+  out.payload = payloadOf(r);
+  out.quality = r.quality;
+  out.timestamp = r.ts;
+}
 
 export = function register(RED: NodeAPI): void {
   function AnomalyNode(this: Node, config: AnomalyDef): void {
@@ -53,9 +62,23 @@ export = function register(RED: NodeAPI): void {
       return { health: 'ok', text: lastScore === null ? RED._('anomaly.status.bad') : RED._('anomaly.status.score', { score: lastScore.toFixed(2) }) };
     };
 
-    onInput(this, (msg, send, done) => {
+    const read = { defaultTag: config.name || 'value' };
+    /** What a result shows on the status (read by the status view when the status is shown). */
+    const noteShown = (r: AnomalyResult): void => {
+      if (r.warmingUp && warmingDone === 0) warmingDone = engine.warmup - r.warmupLeft + 1;
+      if (r.anomaly && flaggedTag === undefined) flaggedTag = r.tag;
+    };
+    /** noteShown for the first result of a message, forgetting the message before. */
+    const noteFirst = (r: AnomalyResult): void => {
+      warmingDone = 0;
+      flaggedTag = undefined;
+      lastScore = r.score;
+      noteShown(r);
+    };
+
+    onSyncInput(this, (msg, send) => {
       try {
-        handle(msg as unknown as SampleMessage, send, done);
+        handle(msg as unknown as SampleMessage, send);
       } catch (err) {
         // A refusal shows on the node as well as in Catch and the log.
         status.set('error', RED._('anomaly.status.refused'));
@@ -63,15 +86,35 @@ export = function register(RED: NodeAPI): void {
       }
     });
 
-    function handle(m: SampleMessage, send: (m: NodeMessage) => void, done: (err?: Error) => void): void {
+    /**
+     * A single-form message of one finite number with a plain quality and timestamp (most
+     * messages): judged without the sample object and the arrays of the general path. False,
+     * having changed nothing, for any other message.
+     */
+    function handledAsSingleNumber(m: SampleMessage, send: (m: NodeMessage) => void): boolean {
+      const x = m.payload;
+      if (typeof x !== 'number' || !Number.isFinite(x)) return false;
+      const quality = plainQuality(m.quality);
+      if (quality === undefined) return false;
+      const ts = plainTimestamp(m.timestamp, read);
+      if (Number.isNaN(ts)) return false;
+      const r = engine.processValue(singleTag(m, read), x, quality, ts);
+      writeSingle(m, r);
+      noteFirst(r);
+      status.refresh(statusView);
+      send(m as unknown as NodeMessage);
+      return true;
+    }
+
+    function handle(m: SampleMessage, send: (m: NodeMessage) => void): void {
       if (m.reset === true) {
         engine.reset(typeof m.topic === 'string' && m.topic !== '' ? m.topic : undefined);
         status.set('stopped', RED._('anomaly.status.waiting'));
-        done();
         return;
       }
+      if (handledAsSingleNumber(m, send)) return;
       const batch = isBatchMessage(m);
-      const samples = samplesFromMessage(m, { defaultTag: config.name || 'value' });
+      const samples = samplesFromMessage(m, read);
       engine.admit(samples.map((s) => s.tag));
       const results: AnomalyResult[] = [];
       let failure: unknown;
@@ -85,7 +128,6 @@ export = function register(RED: NodeAPI): void {
       }
       if (results.length === 0) {
         if (failure) throw failure;
-        done();
         return;
       }
       const out = m as SampleMessage;
@@ -97,24 +139,12 @@ export = function register(RED: NodeAPI): void {
           quality[r.tag] = r.quality;
         }
         Object.assign(out, { payload, quality, timestamp: Math.max(...results.map((r) => r.ts)) });
-      } else {
-        const r = results[0];
-        out.topic = r.tag;
-        out.payload = payloadOf(r);
-        out.quality = r.quality;
-        out.timestamp = r.ts;
-      }
-      warmingDone = 0;
-      flaggedTag = undefined;
-      for (const r of results) {
-        if (r.warmingUp && warmingDone === 0) warmingDone = engine.warmup - r.warmupLeft + 1;
-        if (r.anomaly && flaggedTag === undefined) flaggedTag = r.tag;
-      }
-      lastScore = results[0].score;
+      } else writeSingle(out, results[0]);
+      noteFirst(results[0]);
+      for (let i = 1; i < results.length; i++) noteShown(results[i]);
       status.refresh(statusView);
       send(out as unknown as NodeMessage);
       if (failure) throw failure;
-      done();
     }
   }
   RED.nodes.registerType('plantwire-anomaly', AnomalyNode);

@@ -180,7 +180,8 @@ interface SlidingValues {
 /**
  * The last `size` values in arrival order (a ring) and in value order (a sorted array), for the
  * median and the MAD: a value goes in at its place by binary search and one move of the values
- * above it, the oldest leaves the same way, and the k-th smallest is one read. With windows of at
+ * above it, the oldest leaves the same way (once the window is full, both in one move of the
+ * values between the two places), and the k-th smallest is one read. With windows of at
  * most MAX_WINDOW values the moves (a few kB, a memmove) cost less than the pointer chasing of the
  * stats node's order tree, which serves windows of up to a million. Equal values stay in arrival
  * order and the oldest of them leaves first, so the order is exactly that of a stable sort of the
@@ -239,6 +240,45 @@ class SortedWindow implements SlidingValues, Ranked {
     this.sorted.copyWithin(lo, lo + 1, this.n);
     this.n--;
   }
+
+  /**
+   * evict() then push(x) on a full window, as one move: the values between the oldest's place and
+   * x's move by one towards the place the oldest leaves (about a third of the window on average,
+   * where the two moves took about all of it). The same order results: x goes after every equal
+   * value, the oldest is the first of its run.
+   */
+  replace(x: number): void {
+    const sorted = this.sorted;
+    const n = this.n;
+    const old = this.ring[this.head];
+    this.ring[this.head] = x;
+    this.head = (this.head + 1) % this.size;
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const m = (lo + hi) >> 1;
+      if (sorted[m] < old) lo = m + 1;
+      else hi = m;
+    }
+    const i = lo;
+    // Upper bound of x in the window as it is (the oldest still at i): with the oldest gone it is
+    // the same place below i, one place lower above it.
+    lo = 0;
+    hi = n;
+    while (lo < hi) {
+      const m = (lo + hi) >> 1;
+      if (sorted[m] <= x) lo = m + 1;
+      else hi = m;
+    }
+    const j = lo;
+    if (j <= i) {
+      sorted.copyWithin(j + 1, j, i);
+      sorted[j] = x;
+    } else {
+      sorted.copyWithin(i, i + 1, j);
+      sorted[j - 1] = x;
+    }
+  }
 }
 
 /**
@@ -258,9 +298,13 @@ abstract class WindowDetector<W extends SlidingValues> implements Detector {
     const n = this.w.count;
     const baseline = n ? this.centre(n) : null;
     const score = baseline !== null && n >= this.minHistory ? scoreOf(x, baseline, this.spread(n, baseline)) : null;
-    if (n >= this.size) this.w.evict();
-    this.w.push(x, 0, 'good');
+    this.learn(x, n >= this.size);
     return { score, baseline };
+  }
+  /** Takes x into the window, letting the oldest go first when it is full. */
+  protected learn(x: number, full: boolean): void {
+    if (full) this.w.evict();
+    this.w.push(x, 0, 'good');
   }
   baseline() {
     return this.w.count ? this.centre(this.w.count) : null;
@@ -291,6 +335,10 @@ class RobustMad extends WindowDetector<SortedWindow> {
   }
   protected spread(n: number, median: number): number {
     return MAD_SCALE * this.finder.mad(this.w, n, median);
+  }
+  protected override learn(x: number, full: boolean): void {
+    if (full) this.w.replace(x);
+    else this.w.push(x);
   }
 }
 
@@ -340,8 +388,8 @@ class EwmaChart implements Detector {
 }
 
 /** A result, built in one literal (one shape for every result). */
-function result(s: Sample, value: number | null, score: number | null, anomaly: boolean, baseline: number | null, left: number, quality: Quality): AnomalyResult {
-  return { tag: s.tag, value, score, anomaly, baseline, warmingUp: left > 0, warmupLeft: left, quality, ts: s.ts };
+function result(tag: string, ts: number, value: number | null, score: number | null, anomaly: boolean, baseline: number | null, left: number, quality: Quality): AnomalyResult {
+  return { tag, value, score, anomaly, baseline, warmingUp: left > 0, warmupLeft: left, quality, ts };
 }
 
 interface TagState {
@@ -389,24 +437,31 @@ export class AnomalyEngine {
    * it comes back with score null, anomaly false and quality bad.
    */
   process(s: Sample): AnomalyResult {
-    const x = s.value === null ? null : numericValue(s);
-    if (x !== null && Math.abs(x) > MAX_MAGNITUDE) throw new InputError(`tag "${s.tag}": value ${x} is beyond ±1e100 and cannot be scored`);
-    this.future.check(s.tag, s.ts);
-    let t = this.tags.get(s.tag);
-    if (t && s.ts < t.lastTs) throw new InputError(`tag "${s.tag}": timestamp ${formatTime(s.ts)} is earlier than the previous sample's`);
+    return this.processValue(s.tag, s.value === null ? null : numericValue(s), s.quality, s.ts);
+  }
+
+  /**
+   * process() for a value already read (a number, or null for a failed reading): what a single-form
+   * message of one number takes, without a sample object.
+   */
+  processValue(tag: string, x: number | null, quality: Quality, ts: number): AnomalyResult {
+    if (x !== null && Math.abs(x) > MAX_MAGNITUDE) throw new InputError(`tag "${tag}": value ${x} is beyond ±1e100 and cannot be scored`);
+    this.future.check(tag, ts);
+    let t = this.tags.get(tag);
+    if (t && ts < t.lastTs) throw new InputError(`tag "${tag}": timestamp ${formatTime(ts)} is earlier than the previous sample's`);
     if (!t) {
-      if (this.tags.size >= MAX_TAGS) throw new InputError(`more than ${MAX_TAGS} tags: tag "${s.tag}" refused`);
-      t = { detector: this.create(), learned: 0, lastTs: s.ts };
-      this.tags.set(s.tag, t);
+      if (this.tags.size >= MAX_TAGS) throw new InputError(`more than ${MAX_TAGS} tags: tag "${tag}" refused`);
+      t = { detector: this.create(), learned: 0, lastTs: ts };
+      this.tags.set(tag, t);
     }
-    t.lastTs = s.ts;
+    t.lastTs = ts;
     const left = Math.max(0, this.warmup - t.learned);
-    if (x === null || s.quality === 'bad') return result(s, x, null, false, t.detector.baseline(), left, 'bad');
+    if (x === null || quality === 'bad') return result(tag, ts, x, null, false, t.detector.baseline(), left, 'bad');
     const r = t.detector.update(x);
     t.learned++;
-    if (left > 0) return result(s, x, null, false, r.baseline, left, s.quality);
+    if (left > 0) return result(tag, ts, x, null, false, r.baseline, left, quality);
     const score = r.score;
-    return result(s, x, score, score !== null && Math.abs(score) > this.o.threshold, r.baseline, left, s.quality);
+    return result(tag, ts, x, score, score !== null && Math.abs(score) > this.o.threshold, r.baseline, left, quality);
   }
 
   /** Refuses, as a whole, a batch whose new tags would pass MAX_TAGS (one batch must not lock out later tags). */

@@ -175,13 +175,13 @@ export function readInputSamples(msg: SampleMessage, options: ReadOptions): Samp
  * the range of dates, or none (arrival time, read now). NaN for anything else (a Date, an ISO text,
  * a bad number), which samplesFromMessage reads or refuses.
  */
-function plainTimestamp(raw: unknown, read: ReadOptions): number {
+export function plainTimestamp(raw: unknown, read: ReadOptions): number {
   if (typeof raw === 'number') return raw >= -DATE_LIMIT_MS && raw <= DATE_LIMIT_MS ? raw : NaN;
   return raw === undefined || raw === null ? (read.now ?? Date.now)() : NaN;
 }
 
 /** msg.quality when it is a quality or none (good); undefined for anything samplesFromMessage refuses. */
-function plainQuality(raw: unknown): Quality | undefined {
+export function plainQuality(raw: unknown): Quality | undefined {
   // "good" first: one comparison, where isQuality looks the text up in a Set.
   if (raw === 'good' || raw === undefined || raw === null) return 'good';
   return isQuality(raw) ? raw : undefined;

@@ -94,6 +94,31 @@ describe('plantwire-anomaly node', () => {
     expect(out.map((m) => m.payload.value)).toEqual([2]);
   });
 
+  it.each(['zscore', 'mad', 'ewma'])('%s: a plain single-form message (the fast path) answers as the general path does', async (method) => {
+    // The same samples twice: plain numbers (judged without a sample object), and with ISO text
+    // timestamps, which only the general path reads. Spikes, ties, a bad and an uncertain sample.
+    const values = [5, 5, 5.2, 4.9, 5, 5.1, 5, 12, 5, 5, -3, 5, 5.05, 5, 4.95, 5, 5, 20, 5, 5];
+    const quality = (i: number) => (i === 9 ? 'bad' : i === 13 ? 'uncertain' : undefined);
+    const run = async (asText: boolean) => {
+      await load(anomalyNode, flow({ method, window: '6', warmup: '3' }));
+      const n = helper.getNode('n');
+      const got = nextMessages(helper.getNode('out'), values.length);
+      values.forEach((v, i) => {
+        const ts = Date.UTC(2026, 0, 1) + i * 1000;
+        n.receive({ topic: 'pump', payload: v, quality: quality(i), timestamp: asText ? new Date(ts).toISOString() : ts });
+      });
+      const msgs = await got;
+      await stop();
+      await startServer();
+      return msgs.map((m) => ({ topic: m.topic, payload: m.payload, quality: m.quality, timestamp: m.timestamp }));
+    };
+    const fast = await run(false);
+    const general = await run(true);
+    expect(fast).toEqual(general);
+    expect(fast.some((m) => m.payload.anomaly)).toBe(true);
+    expect(fast[9]).toMatchObject({ quality: 'bad', payload: { score: null } });
+  });
+
   it('logs a clear error for an impossible window', async () => {
     await load(anomalyNode, flow({ method: 'mad', window: '2' }));
     await sleep(20);
