@@ -23,7 +23,10 @@
  * 1,000-sample bucket, alarm one per state change, vibration one per 1,024-sample block, OEE one
  * per period (a timer of 1 s, so none in most measurements: it measures what taking counts costs).
  * `passThroughWithoutDone`: a pass-through that never calls done(), as neither anchor does, while
- * every Plantwire node does (Complete nodes depend on it): what the runtime's completion costs.
+ * every Plantwire node does (Complete nodes depend on it): what the runtime's completion costs
+ * (measured in the stats and the deadband groups). `ownNsPerSample`: what a sample costs each flow
+ * beyond the pass-through with the same contract (with done() for Plantwire, without for the
+ * anchors), so that its own code can be compared with an anchor's.
  * Plus the engines alone, without Node-RED. Prints one JSON line.
  *
  * Node-RED runs as a library in this process (no HTTP listener, a temporary user folder); the
@@ -253,6 +256,15 @@ async function main() {
   /** Per flow, per round: its rate over the pass-through's (or its anchor's) in the same round. */
   const perRound = {};
   const passRates = [];
+  /**
+   * Per flow: what a sample costs it beyond a pass-through with the same completion contract (the
+   * median over rounds of the difference of the time per sample, ns): the runtime's own hops taken
+   * out, so that nodes that call done() (every Plantwire node) and the anchors that do not are
+   * compared by what their own code costs. Negative for filters: they skip the sink's hop.
+   */
+  const ownNs = {};
+  /** The anchors: they never call done(), so their own cost is taken against passThroughWithoutDone. */
+  const ANCHORS = new Set(['smooth_mean', 'rbe_deadband']);
   // BENCH_ONLY (a regular expression): measure only the flows it matches, and the pass-through (for profiling).
   const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null;
   const passThrough = ['passThrough', { type: 'junction' }, single];
@@ -282,6 +294,8 @@ async function main() {
     for (const [name] of members) {
       flows[name] = median(rounds.map((x) => x[name]));
       perRound[name] = rounds;
+      const base = ANCHORS.has(name) ? 'passThroughWithoutDone' : 'passThrough';
+      if (base in rounds[0] && name !== base) ownNs[name] = Math.round(median(rounds.map((x) => 1e9 / x[name] - 1e9 / x[base])));
       if (process.env.BENCH_DEBUG) console.error(name, JSON.stringify(rounds.map((x) => [x.passThrough, x[name]])));
     }
   };
@@ -303,6 +317,7 @@ async function main() {
     ['deadband_absolute', { ...deadband, mode: 'absolute' }, single],
     ['deadband_swingingDoor', { ...deadband, mode: 'swinging-door' }, single],
     ['rbe_deadband', { type: 'rbe', func: 'deadband', gap: '1', start: '', inout: 'out', septopics: true, property: 'payload', topi: 'topic' }, single],
+    ['passThroughWithoutDone', { type: 'bench-nodone' }, single],
   ]);
   await group([
     ['rate', { type: 'plantwire-rate', mode: 'rate', per: 's', rollover: '0' }, (i) => ({ topic: 'c', payload: i, quality: 'good', timestamp: T0 + i * 10 })],
@@ -386,6 +401,7 @@ async function main() {
       // Both filters pass the same samples (|x - last passed| > 1): the same work downstream.
       messagesOut,
       statsMeanVsSmooth: ratioOf('stats_mean', 'smooth_mean'),
+      ownNsPerSample: ownNs,
       smooth: smoothVersion ? `node-red-node-smooth ${smoothVersion}` : 'not installed: node-red-node-smooth (in bench/anchors) is needed for the stats-mean anchor',
       engine,
     }),
