@@ -7,6 +7,7 @@ import { ConfigError, InputError } from '../shared/errors';
 import { numericValue, type Quality, type Sample } from '../shared/sample';
 import { FutureCheck, formatTime } from './event-clock';
 import { CompensatedSum } from './tag-table';
+import { SortedValues } from './sorted-values';
 import { RollingWindow, type RollingFeatures } from './window';
 
 export const ANOMALY_METHODS = ['zscore', 'ewma', 'mad'] as const;
@@ -178,24 +179,18 @@ interface SlidingValues {
 }
 
 /**
- * The last `size` values in arrival order (a ring) and in value order (a sorted array), for the
- * median and the MAD: a value goes in at its place by binary search and one move of the values
- * above it, the oldest leaves the same way (once the window is full, both in one move of the
- * values between the two places), and the k-th smallest is one read. With windows of at
- * most MAX_WINDOW values the moves (a few kB, a memmove) cost less than the pointer chasing of the
- * stats node's order tree, which serves windows of up to a million. Equal values stay in arrival
- * order and the oldest of them leaves first, so the order is exactly that of a stable sort of the
- * window (down to the sign of a zero).
+ * The last `size` values in arrival order (a ring) and in value order (SortedValues), for the
+ * median and the MAD.
  */
 class SortedWindow implements SlidingValues, Ranked {
   private readonly ring: Float64Array;
-  private readonly sorted: Float64Array;
+  private readonly values: SortedValues;
   private head = 0;
   private n = 0;
 
   constructor(private readonly size: number) {
     this.ring = new Float64Array(size);
-    this.sorted = new Float64Array(size);
+    this.values = new SortedValues(size);
   }
 
   get count(): number {
@@ -203,81 +198,22 @@ class SortedWindow implements SlidingValues, Ranked {
   }
 
   kth(k: number): number {
-    return this.sorted[k];
+    return this.values.kth(k);
   }
 
   /** Adds x; the window must have room (evict first). */
   push(x: number): void {
-    // After every equal value: equal values keep their arrival order.
-    let lo = 0;
-    let hi = this.n;
-    while (lo < hi) {
-      const m = (lo + hi) >> 1;
-      if (this.sorted[m] <= x) lo = m + 1;
-      else hi = m;
-    }
-    this.sorted.copyWithin(lo + 1, lo, this.n);
-    this.sorted[lo] = x;
+    this.values.insert(x);
     this.ring[(this.head + this.n) % this.size] = x;
     this.n++;
   }
 
-  /**
-   * Removes the oldest value. Equal values sit in arrival order, so the oldest of the window is
-   * the first of its run of equals (down to the sign of a zero): the lower bound finds it.
-   */
+  /** Removes the oldest value (moved out of the order together with the next push). */
   evict(): void {
     if (this.n === 0) return;
-    const old = this.ring[this.head];
+    this.values.remove(this.ring[this.head]);
     this.head = (this.head + 1) % this.size;
-    let lo = 0;
-    let hi = this.n;
-    while (lo < hi) {
-      const m = (lo + hi) >> 1;
-      if (this.sorted[m] < old) lo = m + 1;
-      else hi = m;
-    }
-    this.sorted.copyWithin(lo, lo + 1, this.n);
     this.n--;
-  }
-
-  /**
-   * evict() then push(x) on a full window, as one move: the values between the oldest's place and
-   * x's move by one towards the place the oldest leaves (about a third of the window on average,
-   * where the two moves took about all of it). The same order results: x goes after every equal
-   * value, the oldest is the first of its run.
-   */
-  replace(x: number): void {
-    const sorted = this.sorted;
-    const n = this.n;
-    const old = this.ring[this.head];
-    this.ring[this.head] = x;
-    this.head = (this.head + 1) % this.size;
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const m = (lo + hi) >> 1;
-      if (sorted[m] < old) lo = m + 1;
-      else hi = m;
-    }
-    const i = lo;
-    // Upper bound of x in the window as it is (the oldest still at i): with the oldest gone it is
-    // the same place below i, one place lower above it.
-    lo = 0;
-    hi = n;
-    while (lo < hi) {
-      const m = (lo + hi) >> 1;
-      if (sorted[m] <= x) lo = m + 1;
-      else hi = m;
-    }
-    const j = lo;
-    if (j <= i) {
-      sorted.copyWithin(j + 1, j, i);
-      sorted[j] = x;
-    } else {
-      sorted.copyWithin(i, i + 1, j);
-      sorted[j - 1] = x;
-    }
   }
 }
 
@@ -298,13 +234,9 @@ abstract class WindowDetector<W extends SlidingValues> implements Detector {
     const n = this.w.count;
     const baseline = n ? this.centre(n) : null;
     const score = baseline !== null && n >= this.minHistory ? scoreOf(x, baseline, this.spread(n, baseline)) : null;
-    this.learn(x, n >= this.size);
-    return { score, baseline };
-  }
-  /** Takes x into the window, letting the oldest go first when it is full. */
-  protected learn(x: number, full: boolean): void {
-    if (full) this.w.evict();
+    if (n >= this.size) this.w.evict();
     this.w.push(x, 0, 'good');
+    return { score, baseline };
   }
   baseline() {
     return this.w.count ? this.centre(this.w.count) : null;
@@ -324,7 +256,7 @@ class ZScore extends WindowDetector<RollingWindow> {
   }
 }
 
-/** Median and MAD, from the window's values kept in order: a sample costs two binary searches and two moves of at most `size` doubles, the MAD a few reads by rank. */
+/** Median and MAD, from the window's values kept in order: a sample costs two binary searches and one move of at most `size` doubles (SortedValues), the MAD a few reads by rank. */
 class RobustMad extends WindowDetector<SortedWindow> {
   private readonly finder = new MadFinder();
   constructor(size: number) {
@@ -335,10 +267,6 @@ class RobustMad extends WindowDetector<SortedWindow> {
   }
   protected spread(n: number, median: number): number {
     return MAD_SCALE * this.finder.mad(this.w, n, median);
-  }
-  protected override learn(x: number, full: boolean): void {
-    if (full) this.w.replace(x);
-    else this.w.push(x);
   }
 }
 

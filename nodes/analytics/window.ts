@@ -10,9 +10,11 @@
  *   the window's own spread (a level shift that has just left the window), keeping stddev to about
  *   1e-10 relative.
  * - min, max: monotonic deques (rings of positions, no Array.shift), O(1) amortised.
- * - median, p95: exact, from an order-statistics tree over the window (a treap with subtree sizes):
- *   O(log n) expected to insert, remove and find a rank. (A sorted array costs an O(n) shift per
- *   sample: 8 MB of memmove per sample for a window of a million.)
+ * - median, p95: exact. Up to SORTED_VALUES_MAX samples the values are kept in a sorted typed array
+ *   (sorted-values.ts: a binary search and a move of a few kB a sample, a rank one read); past
+ *   that, in an order-statistics tree over the window (a treap with subtree sizes): O(log n)
+ *   expected to insert, remove and find a rank, where the array's move would be up to 8 MB a sample
+ *   for a window of a million. A window that grows past the limit moves to the tree.
  * - first, last, count: O(1).
  * The window is a ring of typed arrays (value, timestamp, quality): no object per sample. The deques
  * and the tree are kept only when a statistic that needs them is asked for: a mean alone is the
@@ -22,6 +24,7 @@
  */
 import { ConfigError, InputError } from '../shared/errors';
 import { numericValue, type Quality, type Sample } from '../shared/sample';
+import { SORTED_VALUES_MAX, SortedValues } from './sorted-values';
 import { CompensatedSum, DEFAULT_MAX_TAGS, TagTable, estimatedEventTime } from './tag-table';
 
 export const STAT_NAMES = ['mean', 'min', 'max', 'sum', 'count', 'stddev', 'rms', 'range', 'median', 'p95', 'first', 'last'] as const;
@@ -309,7 +312,9 @@ export class RollingWindow {
   private n = 0;
   private readonly minQ: ExtremeDeque | null;
   private readonly maxQ: ExtremeDeque | null;
-  private readonly order: OrderTree | null;
+  /** The values in order (median, p95), when asked for: one of these two, by the ring's size. */
+  private order: OrderTree | null = null;
+  private sortedValues: SortedValues | null = null;
   private shift = 0;
   // Two Neumaier compensated sums (see CompensatedSum), kept inline: s1 of (x - shift), s2 of its square.
   private s1 = 0;
@@ -336,7 +341,10 @@ export class RollingWindow {
     this.qs = new Uint8Array(cap);
     this.minQ = f.extremes ? new ExtremeDeque(cap) : null;
     this.maxQ = f.extremes ? new ExtremeDeque(cap) : null;
-    this.order = f.order ? new OrderTree(cap) : null;
+    if (f.order) {
+      if (cap <= SORTED_VALUES_MAX) this.sortedValues = new SortedValues(cap);
+      else this.order = new OrderTree(cap);
+    }
   }
 
   get count(): number {
@@ -376,7 +384,8 @@ export class RollingWindow {
       while (maxQ.length > 0 && vals[maxQ.back()] < v) maxQ.popBack();
       maxQ.push(pos);
     }
-    if (this.order) this.order.insert(pos, v);
+    if (this.sortedValues) this.sortedValues.insert(v);
+    else if (this.order) this.order.insert(pos, v);
     if (qc === BAD) this.bad++;
     else if (qc === UNCERTAIN) this.uncertain++;
   }
@@ -394,7 +403,8 @@ export class RollingWindow {
       if (this.minQ.length > 0 && this.minQ.front() === pos) this.minQ.shift();
       if (this.maxQ!.length > 0 && this.maxQ!.front() === pos) this.maxQ!.shift();
     }
-    if (this.order) this.order.remove(pos);
+    if (this.sortedValues) this.sortedValues.remove(v);
+    else if (this.order) this.order.remove(pos);
     const qc = this.qs[pos];
     if (qc === BAD) this.bad--;
     else if (qc === UNCERTAIN) this.uncertain--;
@@ -409,6 +419,7 @@ export class RollingWindow {
     this.minQ?.clear();
     this.maxQ?.clear();
     this.order?.clear();
+    this.sortedValues?.clear();
     this.s1 = this.c1 = this.s2 = this.c2 = 0;
     this.removedSinceRebase = 0;
     this.mass = 0;
@@ -438,7 +449,14 @@ export class RollingWindow {
     this.qs = qs;
     this.mask = cap - 1;
     this.head = 0;
-    if (this.order) {
+    // The sorted array holds values, not ring positions: it only needs room. Past its limit the
+    // window moves to the tree, which is filled again oldest first, as the tree always is.
+    if (this.sortedValues && cap > SORTED_VALUES_MAX) {
+      this.sortedValues = null;
+      this.order = new OrderTree(cap);
+      for (let i = 0; i < this.n; i++) this.order.insert(i, vals[i]);
+    } else if (this.sortedValues) this.sortedValues.grow(cap);
+    else if (this.order) {
       this.order.regrow(cap);
       for (let i = 0; i < this.n; i++) this.order.insert(i, vals[i]);
     }
@@ -513,6 +531,11 @@ export class RollingWindow {
     return this.n < 2 ? NaN : Math.sqrt(this.accurateM2() / (this.n - 1));
   }
 
+  /** Quantile p of the values held (type 7); the window must keep its order and hold a value. */
+  private quantile(p: number): number {
+    return this.sortedValues ? this.sortedValues.quantile(p) : this.order!.quantile(this.n, p);
+  }
+
   compute(stats: readonly StatName[]): StatsResult {
     const n = this.n;
     const out: StatsResult = {};
@@ -547,10 +570,10 @@ export class RollingWindow {
           out.rms = Math.sqrt(mean * mean + m2 / n);
           break;
         case 'median':
-          out.median = this.order!.quantile(n, 0.5);
+          out.median = this.quantile(0.5);
           break;
         case 'p95':
-          out.p95 = this.order!.quantile(n, 0.95);
+          out.p95 = this.quantile(0.95);
           break;
         case 'first':
           out.first = this.vals[this.head];
