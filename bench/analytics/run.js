@@ -10,8 +10,8 @@
  * (node -> sink). The flows of a group (stats + smooth; deadband + rbe; rate; resample + scale;
  * alarm, anomaly, vibration, OEE) are deployed once, side by side with a pass-through, so their
  * nodes keep their state (full windows) from one measurement to the next. Each flow has one untimed
- * warm-up run, then BENCH_ROUNDS (51) rounds of N (20,000) samples each, taken round-robin with the
- * pass-through: short measurements, many of them, because on these virtual machines a
+ * warm-up run, then BENCH_ROUNDS (101) rounds of N (20,000) samples each, the pass-through and the
+ * flows in a new (seeded) order every round: short measurements, many of them, because on these virtual machines a
  * message-heavy workload's speed moves by +-20 % from one fraction of a second to the next (a pure
  * computing loop does not), so one flow and the pass-through are compared in adjacent slices of
  * time and the median of the ratios taken. A second pass-through (`passThroughAgain`) is measured
@@ -142,8 +142,8 @@ const ENGINE_N = 200_000;
 const values = series(Math.max(N, ENGINE_N));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Timed runs per flow (round-robin with the pass-through), and the untimed warm-up run's length. */
-const ROUNDS = Number(process.env.BENCH_ROUNDS) || 51;
+/** Timed rounds per group (each flow and the pass-through once a round), and the untimed warm-up run's length. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS) || 101;
 const WARMUP = Math.min(N, 50_000);
 let deployed = 0;
 
@@ -212,6 +212,20 @@ async function measureSlice(h, n) {
  */
 const single = (i, v) => ({ topic: 'line1/temp', payload: v, quality: 'good', timestamp: T0 + i });
 
+/** A seeded shuffle (Fisher-Yates, xorshift32): the same sequence of orders in every run. */
+let shuffleSeed = 0x9e3779b9 | 0;
+function shuffled(xs) {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    shuffleSeed ^= shuffleSeed << 13;
+    shuffleSeed ^= shuffleSeed >>> 17;
+    shuffleSeed ^= shuffleSeed << 5;
+    const j = (shuffleSeed >>> 0) % (i + 1);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
@@ -269,10 +283,10 @@ async function main() {
   const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null;
   const passThrough = ['passThrough', { type: 'junction' }, single];
   /**
-   * Measures a group of flows round-robin: the group is deployed once (the pass-through beside its
-   * flows), each flow has one untimed warm-up run, then in each round the pass-through first and
-   * every flow of the group after it, so that a change in the machine's load (other processes
-   * share its CPUs) weighs on the flows and on the runtime's ceiling alike.
+   * Measures a group of flows in rounds: the group is deployed once (the pass-through beside its
+   * flows), each flow has one untimed warm-up run, then each round measures the pass-through and
+   * every flow of the group once, in a new order, so that a change in the machine's load (other
+   * processes share its CPUs) weighs on the flows and on the runtime's ceiling alike.
    * Figures: the median of ROUNDS runs per flow, and the median of the per-round ratios.
    */
   const group = async (members) => {
@@ -283,7 +297,10 @@ async function main() {
     const rounds = [];
     for (let r = 0; r < ROUNDS; r++) {
       const round = {};
-      for (const h of handles) {
+      // A new order every round (seeded, the same in every run): a flow measured right after a
+      // costly one pays part of that one's garbage collection, and a fixed order would bill the
+      // same neighbour every round.
+      for (const h of shuffled(handles)) {
         const m = await measureSlice(h, N);
         round[h.name] = m.rate;
         messagesOut[h.name] = m.out;
@@ -391,7 +408,7 @@ async function main() {
       unit: 'samples/s',
       samples: N,
       engineSamples: ENGINE_N,
-      rounds: `median of ${ROUNDS}, round-robin with the pass-through`,
+      rounds: `median of ${ROUNDS} rounds, flows and pass-through in a new order each`,
       window: WINDOW,
       node: process.version,
       nodeRed: require('node-red/package.json').version,
