@@ -7,7 +7,7 @@ import { type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from '../shared/throttled-status';
 import { anyNotGood, handleSamples, resultMessages, shortNumber, tickMs, type Result, type SampleInput, type SendResults } from './sample-output';
-import { STAT_NAMES, StatsEngine, type StatName, type StatsResult, type StatsSample } from './window';
+import { DEFAULT_STATS, STAT_NAMES, StatsEngine, type StatName, type StatsResult, type StatsSample } from './window';
 
 interface StatsDef extends NodeDef {
   window: string;
@@ -16,9 +16,7 @@ interface StatsDef extends NodeDef {
   stats: string[] | string;
 }
 
-const DEFAULT_STATS: StatName[] = ['mean', 'min', 'max', 'stddev', 'count'];
-
-function statsSetting(raw: unknown): StatName[] {
+function statsSetting(raw: unknown): readonly StatName[] {
   if (raw === undefined || raw === null || raw === '') return DEFAULT_STATS;
   const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((x) => x.trim()).filter(Boolean) : null;
   if (!list) throw new ConfigError('stats must be a list of statistics');
@@ -34,7 +32,7 @@ export = function register(RED: NodeAPI): void {
     const node = this;
     const status = new ThrottledStatus(new StatusReporter(this));
     let engine: StatsEngine;
-    let stats: StatName[];
+    let stats: readonly StatName[];
     try {
       const window = choiceSetting(config.window, 'window', ['count', 'time'] as const, 'count');
       stats = statsSetting(config.stats);

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { STAT_NAMES, StatsEngine, quantileSorted, type StatName, type StatsResult } from '../../../nodes/analytics/window';
+import { DEFAULT_STATS, RollingWindow, STAT_NAMES, StatsEngine, StatsLayout, quantileSorted, statsLayout, type StatName, type StatsResult } from '../../../nodes/analytics/window';
 import type { Quality, Sample } from '../../../nodes/shared/sample';
 
 const ALL: StatName[] = [...STAT_NAMES];
@@ -334,5 +334,38 @@ describe('StatsEngine: large windows (ring growth, order-statistics tree)', () =
       { median: 2, min: 2, max: 9 },
       { median: 7, min: 7, max: 7 },
     ]);
+  });
+});
+
+describe('result layouts (the default and the full list built by one literal)', () => {
+  it('give the same figures, keys and order as building the result property by property (property)', () => {
+    fc.assert(
+      fc.property(series, fc.integer({ min: 1, max: 40 }), (xs, size) => {
+        const w = new RollingWindow({ extremes: true, order: true }, size);
+        xs.forEach((x, i) => {
+          if (w.count >= size) w.evict();
+          w.push(x, i, 'good');
+          for (const [list, layout] of [[DEFAULT_STATS, StatsLayout.Default], [STAT_NAMES, StatsLayout.All]] as const) {
+            const fast = w.compute(list, layout);
+            const listed = w.compute(list, StatsLayout.Listed);
+            expect(Object.keys(fast)).toEqual([...list]);
+            expect(Object.keys(listed)).toEqual([...list]);
+            for (const k of list) expect(Object.is(fast[k], listed[k])).toBe(true);
+          }
+        });
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('are chosen only for exactly those lists, in that order', () => {
+    expect(statsLayout(['mean', 'min', 'max', 'stddev', 'count'])).toBe(StatsLayout.Default);
+    expect(statsLayout([...STAT_NAMES])).toBe(StatsLayout.All);
+    expect(statsLayout(['min', 'mean', 'max', 'stddev', 'count'])).toBe(StatsLayout.Listed);
+    expect(statsLayout(['mean', 'min', 'max', 'stddev'])).toBe(StatsLayout.Listed);
+    expect(statsLayout(['mean', 'min', 'max', 'stddev', 'count', 'count'])).toBe(StatsLayout.Listed);
+    const e = new StatsEngine({ window: 'count', size: 3, emit: 'sample', stats: ['mean', 'min', 'max', 'stddev', 'count'] });
+    expect(Object.keys(e.push([s(4, 1)], 0)[0].value)).toEqual(['mean', 'min', 'max', 'stddev', 'count']);
+    expect(e.push([s(6, 2)], 0)[0].value).toEqual({ mean: 5, min: 4, max: 6, stddev: Math.SQRT2, count: 2 });
   });
 });
