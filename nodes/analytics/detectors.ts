@@ -80,6 +80,11 @@ function medianOf(w: Ranked, n: number): number {
   return n % 2 ? w.kth(mid) : (w.kth(mid - 1) + w.kth(mid)) / 2;
 }
 
+/** A window's values by rank. */
+interface Ranked {
+  kth(k: number): number;
+}
+
 /**
  * The median absolute deviation of a window's values from their median, without listing the
  * deviations. Below the median (ranks 0..split) the deviations grow downwards, above it (ranks
@@ -89,11 +94,6 @@ function medianOf(w: Ranked, n: number): number {
  * starts where the last one ended and gallops out from there (O(log n) reads at worst, a few as a
  * rule), where sorting the deviations was O(n log n) a sample.
  */
-/** A window's values by rank. */
-interface Ranked {
-  kth(k: number): number;
-}
-
 class MadFinder {
   private w!: Ranked;
   private med = 0;

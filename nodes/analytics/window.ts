@@ -47,6 +47,11 @@ export function statsLayout(stats: readonly StatName[]): StatsLayout {
   const same = (list: readonly StatName[]) => list.length === stats.length && list.every((s, i) => stats[i] === s);
   return same(DEFAULT_STATS) ? StatsLayout.Default : same(STAT_NAMES) ? StatsLayout.All : StatsLayout.Listed;
 }
+/** Sample standard deviation (n - 1) from the sum of squared deviations; null below two values. */
+function sampleSd(m2: number, n: number): number | null {
+  return n < 2 ? null : Math.sqrt(m2 / (n - 1));
+}
+
 /** One figure per requested statistic; `stddev` is null while the window holds fewer than two samples. */
 export type StatsResult = Partial<Record<StatName, number | null>>;
 
@@ -562,9 +567,8 @@ export class RollingWindow {
     const m2 = this.accurateM2();
     const s1 = this.s1 + this.c1;
     const mean = this.shift + s1 / n;
-    const stddev = n < 2 ? null : Math.sqrt(m2 / (n - 1));
     if (layout === StatsLayout.Default) {
-      return { mean, min: this.vals[this.minQ!.front()], max: this.vals[this.maxQ!.front()], stddev, count: n };
+      return { mean, min: this.vals[this.minQ!.front()], max: this.vals[this.maxQ!.front()], stddev: sampleSd(m2, n), count: n };
     }
     if (layout === StatsLayout.All) {
       const min = this.vals[this.minQ!.front()];
@@ -575,7 +579,7 @@ export class RollingWindow {
         max,
         sum: this.shift * n + s1,
         count: n,
-        stddev,
+        stddev: sampleSd(m2, n),
         rms: Math.sqrt(mean * mean + m2 / n),
         range: max - min,
         median: this.quantile(0.5),
@@ -605,7 +609,7 @@ export class RollingWindow {
           out.range = this.vals[this.maxQ!.front()] - this.vals[this.minQ!.front()];
           break;
         case 'stddev':
-          out.stddev = stddev;
+          out.stddev = sampleSd(m2, n);
           break;
         case 'rms':
           out.rms = Math.sqrt(mean * mean + m2 / n);
