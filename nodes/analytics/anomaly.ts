@@ -3,8 +3,8 @@ import { errorMessage } from '../shared/errors';
 import { choiceSetting, numberSetting } from '../shared/config';
 import { onSyncInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
-import { isBatchMessage, samplesFromMessage, singleTag, type Quality, type SampleMessage } from '../shared/sample';
-import { plainQuality, plainTimestamp } from './sample-output';
+import { isBatchMessage, samplesFromMessage, type Quality, type SampleMessage } from '../shared/sample';
+import { plainSingleNumber } from './sample-output';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from '../shared/throttled-status';
 import { ANOMALY_METHODS, AnomalyEngine, type AnomalyResult } from './detectors';
@@ -92,13 +92,9 @@ export = function register(RED: NodeAPI): void {
      * having changed nothing, for any other message.
      */
     function handledAsSingleNumber(m: SampleMessage, send: (m: NodeMessage) => void): boolean {
-      const x = m.payload;
-      if (typeof x !== 'number' || !Number.isFinite(x)) return false;
-      const quality = plainQuality(m.quality);
-      if (quality === undefined) return false;
-      const ts = plainTimestamp(m.timestamp, read);
-      if (Number.isNaN(ts)) return false;
-      const r = engine.processValue(singleTag(m, read), x, quality, ts);
+      const p = plainSingleNumber(m, read);
+      if (p === undefined) return false;
+      const r = engine.processValue(p.tag, p.value, p.quality, p.ts);
       writeSingle(m, r);
       noteFirst(r);
       status.refresh(statusView);

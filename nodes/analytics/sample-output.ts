@@ -175,13 +175,13 @@ export function readInputSamples(msg: SampleMessage, options: ReadOptions): Samp
  * the range of dates, or none (arrival time, read now). NaN for anything else (a Date, an ISO text,
  * a bad number), which samplesFromMessage reads or refuses.
  */
-export function plainTimestamp(raw: unknown, read: ReadOptions): number {
+function plainTimestamp(raw: unknown, read: ReadOptions): number {
   if (typeof raw === 'number') return raw >= -DATE_LIMIT_MS && raw <= DATE_LIMIT_MS ? raw : NaN;
   return raw === undefined || raw === null ? (read.now ?? Date.now)() : NaN;
 }
 
 /** msg.quality when it is a quality or none (good); undefined for anything samplesFromMessage refuses. */
-export function plainQuality(raw: unknown): Quality | undefined {
+function plainQuality(raw: unknown): Quality | undefined {
   // "good" first: one comparison, where isQuality looks the text up in a Set.
   if (raw === 'good' || raw === undefined || raw === null) return 'good';
   return isQuality(raw) ? raw : undefined;
@@ -194,17 +194,45 @@ export function plainQuality(raw: unknown): Quality | undefined {
  * message (a batch, another value, a quality or timestamp to parse or refuse): the general path's.
  */
 function handledAsSingleNumber<R extends Result>(msg: SampleMessage, send: SendResults, input: SampleInput<R>): boolean {
-  const value = msg.payload;
-  if (input.pushOne === undefined || typeof value !== 'number' || !Number.isFinite(value)) return false;
-  const quality = plainQuality(msg.quality);
-  if (quality === undefined) return false;
-  const ts = plainTimestamp(msg.timestamp, input.read);
-  if (Number.isNaN(ts)) return false;
-  const tag = singleTag(msg, input.read);
+  if (input.pushOne === undefined) return false;
+  const p = plainSingleNumber(msg, input.read);
+  if (p === undefined) return false;
+  const { tag, value, quality, ts } = p;
   checkSampleTime(tag, ts);
   const r = input.pushOne(tag, value, quality, ts, typeof msg.unit === 'string' && msg.unit !== '' ? msg.unit : undefined);
   if (r !== undefined) send(singleResult(r, msg));
   return true;
+}
+
+/** A single-form sample of one finite number, as plainSingleNumber reads it. */
+export interface PlainSingle {
+  tag: string;
+  value: number;
+  quality: Quality;
+  ts: number;
+}
+
+/** plainSingleNumber's answer: one record, overwritten by the next call (no object per message). */
+const plain: PlainSingle = { tag: '', value: 0, quality: 'good', ts: 0 };
+
+/**
+ * A single-form message of one finite number whose quality and timestamp need no parsing (most
+ * messages): its sample, in a record the next call overwrites (read it at once), or undefined for
+ * any other message, which the general path (samplesFromMessage) reads or refuses. The one rule
+ * for the analytics nodes' fast paths.
+ */
+export function plainSingleNumber(msg: SampleMessage, read: ReadOptions): PlainSingle | undefined {
+  const value = msg.payload;
+  if (typeof value !== 'number' || !Number.isFinite(value)) return undefined;
+  const quality = plainQuality(msg.quality);
+  if (quality === undefined) return undefined;
+  const ts = plainTimestamp(msg.timestamp, read);
+  if (Number.isNaN(ts)) return undefined;
+  plain.tag = singleTag(msg, read);
+  plain.value = value;
+  plain.quality = quality;
+  plain.ts = ts;
+  return plain;
 }
 
 /**

@@ -476,9 +476,9 @@ export class RollingWindow {
     // window moves to the tree, which is filled again oldest first, as the tree always is.
     if (this.sortedValues && cap > SORTED_VALUES_MAX) {
       this.sortedValues = null;
-      this.order = new OrderTree(cap);
-      for (let i = 0; i < this.n; i++) this.order.insert(i, vals[i]);
-    } else if (this.sortedValues) this.sortedValues.grow(cap);
+      this.order = new OrderTree(0);
+    }
+    if (this.sortedValues) this.sortedValues.grow(cap);
     else if (this.order) {
       this.order.regrow(cap);
       for (let i = 0; i < this.n; i++) this.order.insert(i, vals[i]);
