@@ -6,7 +6,7 @@
  * core junction node called the same way. A tool for work on the handlers (bench/analytics/run.js
  * gives the figures in a real flow, which are what the targets are about): nanoseconds a message,
  * the median of 7 timed runs of 200,000 after 3 untimed ones. Prints one JSON line.
- * Usage: `node bench/analytics/handlers.js [node ...]` (stats, stats_default, deadband, rate, scale, anomaly_zscore, anomaly_mad, junction).
+ * Usage: `node bench/analytics/handlers.js [node ...]` (stats, stats_default, stats_all12, deadband, rate, scale, anomaly_zscore, anomaly_mad, junction).
  * BENCH_ROOT: the Plantwire sources to measure (another checkout, for before/after figures).
  */
 'use strict';
@@ -19,6 +19,7 @@ const root = path.resolve(process.env.BENCH_ROOT || path.join(__dirname, '../..'
 const CASES = {
   stats: ['nodes/analytics/stats.ts', { window: 'count', size: '1000', emit: 'sample', stats: ['mean'] }],
   stats_default: ['nodes/analytics/stats.ts', { window: 'count', size: '1000', emit: 'sample' }],
+  stats_all12: ['nodes/analytics/stats.ts', { window: 'count', size: '1000', emit: 'sample', stats: ['mean', 'min', 'max', 'sum', 'count', 'stddev', 'rms', 'range', 'median', 'p95', 'first', 'last'] }],
   deadband: ['nodes/analytics/deadband.ts', { mode: 'absolute', deadband: '1', deviation: '1', rangeLow: '0', rangeHigh: '100', heartbeat: '0' }],
   rate: ['nodes/analytics/rate.ts', { mode: 'rate', per: 's', rollover: '0' }],
   scale: ['nodes/analytics/scale.ts', { inLow: '0', inHigh: '100', outLow: '0', outHigh: '1000', clamp: false, unit: '' }],
