@@ -2,11 +2,15 @@
 /**
  * What each analytics node's input handler costs a message on its own, without the Node-RED
  * runtime around it: the node is made with a fake runtime (send keeps the message in a ring, done
- * does nothing) and its input listener is called in a loop with single-form samples, against the
- * core junction node called the same way. A tool for work on the handlers (bench/analytics/run.js
- * gives the figures in a real flow, which are what the targets are about): nanoseconds a message,
- * the median of 7 timed runs of 200,000 after 3 untimed ones. Prints one JSON line.
- * Usage: `node bench/analytics/handlers.js [node ...]` (stats, stats_default, stats_all12, deadband, rate, scale, anomaly_zscore, anomaly_mad, junction).
+ * does nothing) and its input listener is called in a loop with single-form samples of the random
+ * walk bench/analytics/run.js sends (the deadband passes the same 1 % or so), against the core
+ * junction node called the same way, and the two anchors: the core filter (rbe) and
+ * node-red-node-smooth (when bench/analytics/anchors is installed). `done` costs nothing here; in
+ * a flow it costs what `passThroughWithoutDone` shows (the runtime's completion), which the anchors
+ * never pay. A tool for work on the handlers (bench/analytics/run.js gives the figures in a real
+ * flow, which are what the targets are about): nanoseconds a message, the median of 7 timed runs
+ * of 200,000 after 3 untimed ones. Prints one JSON line.
+ * Usage: `node bench/analytics/handlers.js [node ...]` (stats, stats_default, stats_all12, deadband, rate, scale, anomaly_zscore, anomaly_mad, junction, rbe, smooth).
  * BENCH_ROOT: the Plantwire sources to measure (another checkout, for before/after figures).
  */
 'use strict';
@@ -26,9 +30,24 @@ const CASES = {
   anomaly_zscore: ['nodes/analytics/anomaly.ts', { method: 'zscore', window: '1000', threshold: '3', warmup: '100' }],
   anomaly_mad: ['nodes/analytics/anomaly.ts', { method: 'mad', window: '1000', threshold: '5', warmup: '100' }],
   junction: [require.resolve('@node-red/nodes/core/common/05-junction.js'), {}],
+  rbe: [require.resolve('@node-red/nodes/core/function/rbe.js'), { func: 'deadband', gap: '1', start: '', inout: 'out', septopics: true, property: 'payload', topi: 'topic' }],
+  smooth: [path.join(__dirname, 'anchors/node_modules/node-red-node-smooth/17-smooth.js'), { action: 'mean', count: '1000', round: '', mult: 'multi', reduce: false }],
 };
+const redUtil = require('@node-red/util').util;
 const N = 200_000;
 const T0 = 1_700_000_000_000;
+/** The random walk of bench/analytics/run.js (the same seed and steps). */
+const WALK = (() => {
+  let seed = 42;
+  let v = 50;
+  const out = new Float64Array(1 << 20);
+  for (let i = 0; i < out.length; i++) {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    v += (seed / 0x7fffffff - 0.5) * 0.4;
+    out[i] = v;
+  }
+  return out;
+})();
 
 /** The listener a node registers for 'input', and the ring its sends go to. */
 function makeNode(file, config) {
@@ -46,7 +65,8 @@ function makeNode(file, config) {
       registerType: (_type, c) => (ctor = c),
     },
     _: (key) => key,
-    util: { cloneMessage: (m) => JSON.parse(JSON.stringify(m)) },
+    // The runtime's own helpers (the anchors read and write the message through them).
+    util: redUtil,
     settings: {},
   };
   require(path.isAbsolute(file) ? file : path.join(root, file))(RED);
@@ -60,18 +80,18 @@ function makeNode(file, config) {
     node.send.apply(node, arguments);
   };
   const done = () => undefined;
-  return { listener: node.listeners('input')[0], send, done, sent: () => out };
+  return { node, listener: node.listeners('input')[0], send, done, sent: () => out };
 }
 
 function measure(name) {
   const [file, config] = CASES[name];
-  const { listener, send, done, sent } = makeNode(file, config);
+  const { node, listener, send, done, sent } = makeNode(file, config);
   let ts = 0;
   const run = () => {
     const t = process.hrtime.bigint();
     for (let i = 0; i < N; i++) {
       ts++;
-      listener({ topic: 'line1/temp', payload: 50 + Math.sin(ts) * 3, quality: 'good', timestamp: T0 + ts, _msgid: 'm' }, send, done);
+      listener.call(node, { topic: 'line1/temp', payload: WALK[ts & (WALK.length - 1)], quality: 'good', timestamp: T0 + ts, _msgid: 'm' }, send, done);
     }
     return Number(process.hrtime.bigint() - t) / N;
   };
