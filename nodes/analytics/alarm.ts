@@ -6,6 +6,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { readTimestamp, samplesFromMessage, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from '../shared/throttled-status';
+import { afterLoad, SavedState, type StateContext } from './saved-state';
 import { ALARM_PRIORITIES, AlarmEngine, type AlarmEvent } from './alarm-state';
 
 interface AlarmDef extends NodeDef {
@@ -64,11 +65,6 @@ export = function register(RED: NodeAPI): void {
       this.error(errorMessage(err));
       return;
     }
-    const context = this.context();
-    const rejected = engine.restore(context.get(STORE_KEY));
-    if (rejected.length) this.warn(RED._('alarm.warn.restore', { tags: rejected.join(', ') }));
-
-    const save = () => context.set(STORE_KEY, engine.snapshot());
     // Whether the newest handling saw a bad-quality sample: read by the status view when it is shown.
     let lastBad = false;
     const statusView = (): { health: 'ok' | 'busy' | 'stopped'; text: string } => {
@@ -90,17 +86,25 @@ export = function register(RED: NodeAPI): void {
       showStatus(events.some((e) => e.quality === 'bad'));
     };
     engine.onTimed = (events) => emit(events, (m) => node.send(m));
+    // Alarm states kept in the node context; messages wait for an asynchronous store's answer.
+    const saved = new SavedState(this.context() as unknown as StateContext, {
+      key: STORE_KEY,
+      restore: (state) => {
+        const rejected = engine.restore(state);
+        if (rejected.length) node.warn(RED._('alarm.warn.restore', { tags: rejected.join(', ') }));
+        showStatus();
+      },
+      snapshot: () => engine.snapshot(),
+      failed: (what, err) => node.error(RED._(what === 'load' ? 'alarm.error.load' : 'alarm.error.save', { error: err.message })),
+    });
+    const save = (): void => saved.save();
     showStatus();
 
-    onInput(this, (msg, send, done) => {
-      try {
-        handle(msg as unknown as SampleMessage, send, done);
-      } catch (err) {
-        // A refusal shows on the node as well as in Catch and the log.
-        status.set('error', RED._('alarm.status.refused'));
-        throw err;
-      }
-    });
+    // A refusal shows on the node as well as in Catch and the log.
+    onInput(
+      this,
+      afterLoad(saved, (msg, send, done) => handle(msg as unknown as SampleMessage, send, done), () => status.set('error', RED._('alarm.status.refused'))),
+    );
 
     function handle(m: SampleMessage, send: (m: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void, done: (err?: Error) => void): void {
       const at = m.timestamp === undefined ? undefined : readTimestamp(m.timestamp, Date.now);
@@ -152,6 +156,7 @@ export = function register(RED: NodeAPI): void {
     }
 
     this.on('close', (_removed: boolean, done: () => void) => {
+      saved.close(new Error(RED._('alarm.error.closed')));
       engine.dispose();
       status.dispose();
       done();

@@ -6,6 +6,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { samplesFromMessage, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from '../shared/throttled-status';
+import { afterLoad, SavedState, type StateContext } from './saved-state';
 import { COUNT_MODES, lineOf, OeeEngine, type OeeReport } from './oee-calc';
 
 interface OeeDef extends NodeDef {
@@ -63,10 +64,6 @@ export = function register(RED: NodeAPI): void {
       this.error(errorMessage(err));
       return;
     }
-    const context = this.context();
-    const rejected = engine.restore(context.get(STORE_KEY));
-    if (rejected.length) this.warn(RED._('oee.warn.restore', { lines: rejected.join(', ') }));
-    const save = () => context.set(STORE_KEY, engine.snapshot());
 
     const show = (reports: OeeReport[]) => {
       const r = reports[reports.length - 1];
@@ -84,19 +81,30 @@ export = function register(RED: NodeAPI): void {
       save();
       emit(reports, (m) => node.send(m));
     };
-    engine.start();
-    if (engine.lineNames.length) status.set('ok', RED._('oee.status.restored', { count: engine.lineNames.length }));
-    else status.set('stopped', RED._('oee.status.waiting'));
-
-    onInput(this, (msg, send, done) => {
-      try {
-        handle(msg as unknown as SampleMessage, send, done);
-      } catch (err) {
-        // A refusal shows on the node as well as in Catch and the log.
-        status.set('error', RED._('oee.status.refused'));
-        throw err;
-      }
+    status.set('stopped', RED._('oee.status.waiting'));
+    // Counters kept in the node context; messages wait for an asynchronous store's answer, and the
+    // period timers start once the counters are back.
+    const saved = new SavedState(this.context() as unknown as StateContext, {
+      key: STORE_KEY,
+      restore: (state) => {
+        const rejected = engine.restore(state);
+        if (rejected.length) node.warn(RED._('oee.warn.restore', { lines: rejected.join(', ') }));
+        engine.start();
+        if (engine.lineNames.length) status.set('ok', RED._('oee.status.restored', { count: engine.lineNames.length }));
+      },
+      snapshot: () => engine.snapshot(),
+      failed: (what, err) => {
+        node.error(RED._(what === 'load' ? 'oee.error.load' : 'oee.error.save', { error: err.message }));
+        if (what === 'load') engine.start();
+      },
     });
+    const save = (): void => saved.save();
+
+    // A refusal shows on the node as well as in Catch and the log.
+    onInput(
+      this,
+      afterLoad(saved, (msg, send, done) => handle(msg as unknown as SampleMessage, send, done), () => status.set('error', RED._('oee.status.refused'))),
+    );
 
     function handle(m: SampleMessage, send: (m: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void, done: (err?: Error) => void): void {
       if (m.reset === true) {
@@ -131,6 +139,7 @@ export = function register(RED: NodeAPI): void {
     }
 
     this.on('close', (_removed: boolean, done: () => void) => {
+      saved.close(new Error(RED._('oee.error.closed')));
       engine.dispose();
       status.dispose();
       done();

@@ -1,6 +1,7 @@
 import { collect, helper, load, nextError, nextMessages, sleep, startServer, stop, type FlowNode } from '../../helpers/red';
 import { statusesOf, withFigures } from './statuses';
 import alarmNode = require('../../../nodes/analytics/alarm');
+import { asyncStore, loadWithAsyncStore } from '../../helpers/async-store';
 
 const T0 = Date.UTC(2026, 0, 1, 8, 0, 0);
 const flow = (extra: Record<string, unknown> = {}): FlowNode[] => [
@@ -133,6 +134,23 @@ describe('plantwire-alarm node', () => {
     helper.getNode('a').receive({ topic: 'p', ack: true, timestamp: T0 + 1000 });
     const [msg] = await after;
     expect(msg).toMatchObject({ topic: 'p', priority: 'critical', previous: 'unack', payload: { state: 'acked', level: 'HH', since: T0 + 1000 } });
+  });
+
+  it('keeps its states in an asynchronous-only store, holding messages until they are back', async () => {
+    const store = asyncStore();
+    await loadWithAsyncStore(alarmNode, flow(), store);
+    const raised = nextMessages(helper.getNode('out'));
+    helper.getNode('a').receive({ topic: 'p', payload: 95, timestamp: T0 });
+    await raised;
+    expect(store.written.map(([, key]) => key)).toContain('alarms');
+    await helper.setFlows(flow({ priority: 'critical' }), 'full');
+    // Sent at once: the acknowledgement and the list wait for the saved states, then see them.
+    const after = nextMessages(helper.getNode('out'), 2);
+    helper.getNode('a').receive({ topic: 'p', ack: true, timestamp: T0 + 1000 });
+    helper.getNode('a').receive({ action: 'list' });
+    const [ack, list] = await after;
+    expect(ack).toMatchObject({ topic: 'p', previous: 'unack', payload: { state: 'acked', level: 'HH' } });
+    expect(list.payload).toEqual([expect.objectContaining({ tag: 'p', state: 'acked', level: 'HH' })]);
   });
 
   it('completes an on-delay by timer when no further sample arrives', async () => {

@@ -1,5 +1,6 @@
 import { collect, helper, load, nextError, nextMessages, sleep, startServer, stop, type FlowNode } from '../../helpers/red';
 import oeeNode = require('../../../nodes/analytics/oee');
+import { asyncStore, loadWithAsyncStore } from '../../helpers/async-store';
 
 const H = 3_600_000;
 const DAY = Date.UTC(2026, 2, 10);
@@ -113,6 +114,26 @@ describe('plantwire-oee node', () => {
     expect(msg.payload.runTime).toBeGreaterThanOrEqual(7200);
     expect(msg.payload.runTime).toBeLessThan(7260);
     expect(msg.payload.performance).toBeCloseTo((3 * 1500) / msg.payload.runTime, 12);
+    expect(msg.shiftStart).toBe(at(6));
+  });
+
+  it('keeps counters in an asynchronous-only store, holding messages until they are back', async () => {
+    const store = asyncStore();
+    await loadWithAsyncStore(oeeNode, flow(), store);
+    const o = helper.getNode('o');
+    o.receive({ topic: 'state', payload: true, timestamp: at(6) });
+    o.receive({ topic: 'good', payload: 1200, timestamp: at(7) });
+    // Both wait for the store's first answer (100 ms), then count.
+    await sleep(250);
+    expect(store.written.map(([, key]) => key)).toContain('oee');
+    await helper.setFlows(flow({ idealCycleTime: '3' }), 'full');
+    const o2 = helper.getNode('o');
+    const got = nextMessages(helper.getNode('out'));
+    // Sent at once: both wait for the saved counters, then add to them.
+    o2.receive({ topic: 'good', payload: 300, timestamp: at(8) });
+    o2.receive({ action: 'report' });
+    const [msg] = await got;
+    expect(msg.payload).toMatchObject({ good: 1500, total: 1500 });
     expect(msg.shiftStart).toBe(at(6));
   });
 
