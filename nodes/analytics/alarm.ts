@@ -6,7 +6,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { readTimestamp, samplesFromMessage, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from '../shared/throttled-status';
-import { afterLoad, SavedState, type StateContext } from './saved-state';
+import { afterLoad, SavedState, type StateContext } from '../shared/saved-state';
 import { ALARM_PRIORITIES, AlarmEngine, type AlarmEvent } from './alarm-state';
 
 interface AlarmDef extends NodeDef {

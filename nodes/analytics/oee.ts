@@ -6,7 +6,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { samplesFromMessage, type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from '../shared/throttled-status';
-import { afterLoad, SavedState, type StateContext } from './saved-state';
+import { afterLoad, SavedState, type StateContext } from '../shared/saved-state';
 import { COUNT_MODES, lineOf, OeeEngine, type OeeReport } from './oee-calc';
 
 interface OeeDef extends NodeDef {

@@ -12,7 +12,7 @@ import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from '../shared/throttled-status';
 import { CounterRate, type RateSample } from './counter-rate';
 import { anyNotGood, handleSamples, shortNumber, type SampleInput, type SendResults } from './sample-output';
-import { SavedState, type StateContext } from './saved-state';
+import { SavedState, type StateContext } from '../shared/saved-state';
 
 interface RateDef extends NodeDef {
   mode: string;

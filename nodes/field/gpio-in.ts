@@ -1,9 +1,10 @@
 /** plantwire-gpio-in: a digital input as a state (on/off) or as a pulse counter with a rate. */
 import { boolSetting, choiceSetting, numberSetting } from '../shared/config';
 import { ConfigError, DeviceError, InputError, errorMessage } from '../shared/errors';
-import { onInput } from '../shared/input';
+import { onInput, type InputHandler } from '../shared/input';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { batchMessage, singleMessage } from '../shared/sample';
+import { afterLoad, SavedState, type StateContext } from '../shared/saved-state';
 import { StatusReporter } from '../shared/status';
 import { openGpioChip, simulatedGpio, type GpioLine } from './gpio-bus';
 import { GpioInput, type CountEvent, type Edge, type InputMode, type StateEvent } from './gpio-input';
@@ -50,14 +51,12 @@ export = function register(RED: NodeAPI): void {
       const simFrequency = numberSetting(config.simFrequency, 'simulated pulse frequency', 0);
       if (simFrequency < 0 || simFrequency > 500) throw new ConfigError('simulated pulse frequency must be 0-500 Hz');
       tag = (config.tag ?? '').trim() || `gpio${pin}`;
-      const saved = context.get(TOTAL_KEY);
       engine = new GpioInput({
         edge: choiceSetting(config.edge, 'edge', ['rising', 'falling', 'both'] as const, 'both') as Edge,
         debounce: numberSetting(config.debounce, 'debounce', 0),
         activeLow: boolSetting(config.activeLow),
         mode,
         reportInterval: numberSetting(config.interval, 'report interval', 1000),
-        initialTotal: typeof saved === 'number' ? saved : 0,
       });
       engine.on('state', (e) => {
         status.set('ok', RED._(e.active ? 'gpio-in.status.on' : 'gpio-in.status.off'));
@@ -69,7 +68,7 @@ export = function register(RED: NodeAPI): void {
       });
       engine.on('count', (e: CountEvent) => {
         // Kept in node context: with a persistent context store the total survives a restart.
-        context.set(TOTAL_KEY, e.total);
+        saved.save();
         const rate = Math.round(e.rate * 1000) / 1000;
         status.set('ok', RED._('gpio-in.status.count', { total: e.total, rate }));
         node.send(
@@ -115,9 +114,21 @@ export = function register(RED: NodeAPI): void {
       this.error(errorMessage(err));
       return;
     }
-    void reopener.start();
+    // The pulse total kept in the node context, read back (from any store, asynchronous-only ones
+    // included) before the line opens, so that no pulse is counted on a total about to be replaced.
+    const saved = new SavedState(context as unknown as StateContext, {
+      key: TOTAL_KEY,
+      restore: (total) => {
+        if (mode === 'count') engine.restoreTotal(total);
+      },
+      snapshot: () => engine.total,
+      failed: (what, err) => node.error(RED._(what === 'load' ? 'gpio-in.error.load' : 'gpio-in.error.save', { error: err.message })),
+    });
+    saved.whenReady((err) => {
+      if (!err) void reopener.start();
+    });
 
-    onInput(this, (msg, send, done) => {
+    const handler: InputHandler = (msg, send, done) => {
       const m = msg as unknown as Record<string, unknown>;
       if (m.reset !== undefined && m.reset !== true && m.reset !== false) {
         throw new InputError('msg.reset must be true to reset the pulse total');
@@ -125,7 +136,7 @@ export = function register(RED: NodeAPI): void {
       if (!reopener.current) throw new DeviceError(`GPIO ${config.pin} is not available (see the node status)`, { code: 'UNAVAILABLE' });
       if (m.reset === true) {
         engine.resetTotal();
-        context.set(TOTAL_KEY, 0);
+        saved.saveNow();
       }
       // A message asks for the present state (or count); it leaves through the normal path.
       if (mode === 'count') engine.report();
@@ -134,13 +145,16 @@ export = function register(RED: NodeAPI): void {
         send(singleMessage({ tag, value: e.active, quality: 'good', ts: e.ts }) as never);
       }
       done();
-    });
+    };
+    onInput(this, afterLoad(saved, handler, () => undefined));
 
     this.on('close', (_removed: boolean, done: () => void) => {
       stopPulses?.();
       if (startTimer) clearTimeout(startTimer);
       engine.stop();
-      if (mode === 'count') context.set(TOTAL_KEY, engine.total);
+      // Pulses since the last report count too.
+      if (mode === 'count') saved.saveNow();
+      saved.close(new Error(RED._('gpio-in.error.closed')));
       reopener.stop()?.close();
       done();
     });

@@ -139,6 +139,13 @@ export class GpioInput extends EventEmitter<GpioInputEvents> {
     this.totalCount = 0;
   }
 
+  /** Count mode: continues from a saved total (a whole number >= 0; anything else is ignored). Returns whether it was taken. */
+  restoreTotal(total: unknown): boolean {
+    if (typeof total !== 'number' || !Number.isSafeInteger(total) || total < 0) return false;
+    this.totalCount = total;
+    return true;
+  }
+
   stop(): void {
     if (this.debounceTimer) clearTimeout(this.debounceTimer);
     if (this.reportTimer) clearInterval(this.reportTimer);

@@ -21,6 +21,18 @@ async function pulses(pin: number, n: number) {
   }
 }
 
+/**
+ * Stops the flows as a Node-RED restart does, keeping every node context (the helper's unload
+ * wipes them, as a fresh test wants; a restart must not).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function stopKeepingContext(ctx: any): Promise<void> {
+  const clean = ctx.clean;
+  ctx.clean = () => Promise.resolve();
+  await helper.unload();
+  ctx.clean = clean;
+}
+
 describe('plantwire-gpio-in node', () => {
   beforeEach(async () => {
     simulatedGpio.reset();
@@ -76,11 +88,7 @@ describe('plantwire-gpio-in node', () => {
     expect(first.units).toEqual({ 'fm1/count': 'pulses', 'fm1/rate': 'pulses/s' });
 
     // Restart: stop the flows, close the context store (it flushes to disk), start again from disk.
-    // (The helper's unload wipes every context, as a fresh test wants; a restart must not.)
-    const clean = ctx.clean;
-    ctx.clean = () => Promise.resolve();
-    await helper.unload();
-    ctx.clean = clean;
+    await stopKeepingContext(ctx);
     await ctx.close();
     expect(fs.readdirSync(path.join(dir, 'context')).length).toBeGreaterThan(0);
     await load([gpioIn, withFileStore], flow);
@@ -95,6 +103,40 @@ describe('plantwire-gpio-in node', () => {
     expect((await got)[0].payload['fm1/count']).toBe(0);
     await ctx.close();
     ctx.init({}); // back to the helper's memory store before the directory goes
+    await ctx.load();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('count mode: the total kept in a file context store without cache (asynchronous only), read back before counting', async () => {
+    // Node-RED's file store with its cache off answers only through callbacks (a synchronous get throws).
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const ctx = (helper as any)._context;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-ctx-'));
+    const withFileStore = () => {
+      ctx.init({ contextStorage: { default: { module: 'localfilesystem', config: { dir, cache: false } } } });
+      return ctx.load();
+    };
+    const flow = [
+      { id: 'g', type: 'plantwire-gpio-in', backend: 'simulated', pin: '7', edge: 'rising', debounce: '0', mode: 'count', interval: '300', tag: 'fm2', wires: [['out']] },
+      { id: 'out', type: 'helper' },
+    ];
+    await load([gpioIn, withFileStore], flow);
+    await sleep(50);
+    await pulses(7, 5);
+    const [first] = await nextMessages(helper.getNode('out'), 1, 2000);
+    expect(first.payload['fm2/count']).toBe(5);
+    expect(errorsLogged()).toEqual([]);
+    // Restart, as in the test above; the store writes its files itself (no cache to flush).
+    await stopKeepingContext(ctx);
+    await sleep(100);
+    await ctx.close();
+    await load([gpioIn, withFileStore], flow);
+    await sleep(50);
+    await pulses(7, 2);
+    const [after] = await nextMessages(helper.getNode('out'), 1, 2000);
+    expect(after.payload['fm2/count']).toBe(7);
+    await ctx.close();
+    ctx.init({});
     await ctx.load();
     fs.rmSync(dir, { recursive: true, force: true });
   });

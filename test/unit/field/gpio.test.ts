@@ -98,6 +98,15 @@ describe('GpioInput', () => {
     expect(input.report().total).toBe(1);
   });
 
+  it('takes a saved total read back later (a whole number >= 0 only) and counts on from it', () => {
+    const { chip, input } = wire({ mode: 'count', edge: 'rising' });
+    for (const bad of [-1, 2.5, NaN, Infinity, '12', null, undefined, 2 ** 53]) expect([bad, input.restoreTotal(bad)]).toEqual([bad, false]);
+    expect(input.total).toBe(0);
+    expect(input.restoreTotal(41)).toBe(true);
+    chip.set(5, 1);
+    expect(input.total).toBe(42);
+  });
+
   it('counts debounced pulses only', () => {
     const { chip, input } = wire({ mode: 'count', edge: 'rising', debounce: 5 });
     for (let i = 0; i < 10; i++) {

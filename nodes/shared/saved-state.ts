@@ -1,6 +1,6 @@
 /**
  * A node's state kept in its node context, for the nodes whose state must outlive a redeploy, and
- * a restart with a persistent context store (rate totals, alarm states, OEE counters).
+ * a restart with a persistent context store (rate totals, alarm states, OEE counters, a GPIO input's pulse total).
  *
  * Any context store: the saved state is read with a callback, as asynchronous-only stores (a file
  * store without cache, database-backed stores) require, and input that arrives before it is back
@@ -9,9 +9,9 @@
  * rate node's throughput (bench/analytics) and a file store without cache would write a file each
  * time; the file store with its cache flushes every 30 s anyway.
  */
-import { InputError } from '../shared/errors';
-import type { InputHandler } from '../shared/input';
-import type { Done, NodeMessageInFlow, Send } from '../shared/red';
+import { InputError } from './errors';
+import type { InputHandler } from './input';
+import type { Done, NodeMessageInFlow, Send } from './red';
 
 /** The node context calls used here (Node-RED's context API with callbacks). */
 export interface StateContext {

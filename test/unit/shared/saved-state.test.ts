@@ -1,4 +1,4 @@
-import { SavedState, type StateContext } from '../../../nodes/analytics/saved-state';
+import { SavedState, type StateContext } from '../../../nodes/shared/saved-state';
 
 /** A context whose get answers when told (or at once), and which records every set. */
 function fakeContext(answerAtOnce: boolean, saved: unknown = undefined) {
