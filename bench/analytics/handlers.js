@@ -10,7 +10,7 @@
  * never pay. A tool for work on the handlers (bench/analytics/run.js gives the figures in a real
  * flow, which are what the targets are about): nanoseconds a message, the median of 7 timed runs
  * of 200,000 after 3 untimed ones. Prints one JSON line.
- * Usage: `node bench/analytics/handlers.js [node ...]` (stats, stats_default, stats_all12, deadband, rate, scale, anomaly_zscore, anomaly_mad, junction, rbe, smooth).
+ * Usage: `node bench/analytics/handlers.js [node ...]` (stats, stats_default, stats_dialog, stats_all12, deadband, rate, scale, anomaly_zscore, anomaly_mad, junction, rbe, smooth).
  * BENCH_ROOT: the Plantwire sources to measure (another checkout, for before/after figures).
  */
 'use strict';
@@ -23,6 +23,8 @@ const root = path.resolve(process.env.BENCH_ROOT || path.join(__dirname, '../..'
 const CASES = {
   stats: ['nodes/analytics/stats.ts', { window: 'count', size: '1000', emit: 'sample', stats: ['mean'] }],
   stats_default: ['nodes/analytics/stats.ts', { window: 'count', size: '1000', emit: 'sample' }],
+  // The default five as the dialog saves them (its order, STAT_NAMES').
+  stats_dialog: ['nodes/analytics/stats.ts', { window: 'count', size: '1000', emit: 'sample', stats: ['mean', 'min', 'max', 'count', 'stddev'] }],
   stats_all12: ['nodes/analytics/stats.ts', { window: 'count', size: '1000', emit: 'sample', stats: ['mean', 'min', 'max', 'sum', 'count', 'stddev', 'rms', 'range', 'median', 'p95', 'first', 'last'] }],
   deadband: ['nodes/analytics/deadband.ts', { mode: 'absolute', deadband: '1', deviation: '1', rangeLow: '0', rangeHigh: '100', heartbeat: '0' }],
   rate: ['nodes/analytics/rate.ts', { mode: 'rate', per: 's', rollover: '0' }],

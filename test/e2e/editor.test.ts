@@ -3,7 +3,9 @@
  * playwright-core. Node-RED runs through `npm start`'s script (scripts/start.js) with its own user
  * folder and a free port. Checks the plantwire palette category and its nodes, then the Modbus
  * scenario: open a plantwire-modbus-read node's dialog, add a tag in its tag table, deploy, and
- * see the node's status turn green. Screenshots go to test-results/.
+ * see the node's status turn green; then the stats dialog: a time window's size is checked as seconds
+ * in the dialog (a size too small is marked), the statistics are chosen with check boxes, and the
+ * deployed node shows its waiting status. Screenshots go to test-results/.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -37,6 +39,8 @@ function scenarioFlow(port: number): Record<string, unknown>[] {
     },
     { id: 'e2e-read', type: 'plantwire-modbus-read', z: 'e2e-tab', name: '', connection: 'e2e-conn', unitId: 1, interval: 500, output: 'batch', tags: [], x: 200, y: 180, wires: [['e2e-debug']] },
     { id: 'e2e-debug', type: 'debug', z: 'e2e-tab', name: '', active: true, complete: 'false', tosidebar: true, x: 420, y: 180, wires: [] },
+    // An analytics node with the dialog's defaults, for the stats dialog scenario.
+    { id: 'e2e-stats', type: 'plantwire-stats', z: 'e2e-tab', name: '', window: 'count', size: '10', emit: 'sample', stats: ['mean', 'min', 'max', 'count', 'stddev'], x: 200, y: 280, wires: [[]] },
   ];
 }
 
@@ -184,5 +188,59 @@ describe('the plantwire palette in the editor', () => {
       throw err;
     });
     await shot('e2e-modbus-debug');
+  });
+
+  it('opens the stats dialog: a time window size is checked as seconds, statistics are chosen by check boxes, the node deploys', async () => {
+    const node = page.locator('#red-ui-workspace-chart g.red-ui-flow-node-group[id="e2e-stats"]');
+    await node.waitFor();
+    await node.locator('rect.red-ui-flow-node').dblclick();
+    const tray = page.locator('.red-ui-tray');
+    const boxes = tray.locator('#node-input-stats-list input[type="checkbox"]');
+    await boxes.first().waitFor();
+    // Twelve statistics, the node's five checked.
+    await expect(boxes.count()).resolves.toBe(12);
+    const checked = await tray.locator('#node-input-stats-list input:checked').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value));
+    expect(checked).toEqual(['mean', 'min', 'max', 'count', 'stddev']);
+    await expect(tray.locator('#node-input-size-unit').innerText()).resolves.toBe('samples');
+
+    // A time window: sizes are seconds, at least 0.001 s; a count window takes whole samples only.
+    await tray.locator('#node-input-window').selectOption('time');
+    await expect(tray.locator('#node-input-size-unit').innerText()).resolves.toBe('seconds');
+    const size = tray.locator('#node-input-size');
+    const marked = () => size.evaluate((e) => e.classList.contains('input-error'));
+    await size.fill('0.0005');
+    await size.dispatchEvent('change');
+    await expect(marked()).resolves.toBe(true);
+    await shot('e2e-stats-dialog-invalid-size');
+    await size.fill('2.5');
+    await size.dispatchEvent('change');
+    await expect(marked()).resolves.toBe(false);
+    await tray.locator('#node-input-window').selectOption('count');
+    await expect(marked()).resolves.toBe(true);
+    await tray.locator('#node-input-window').selectOption('time');
+    await expect(marked()).resolves.toBe(false);
+
+    await tray.locator('#node-input-stat-count').uncheck();
+    await tray.locator('#node-input-stat-median').check();
+    await shot('e2e-stats-dialog');
+    await page.locator('#node-dialog-ok').click();
+    await tray.waitFor({ state: 'detached' });
+    const edited = await page.evaluate(() => {
+      const w = window as unknown as { RED: { nodes: { node(id: string): { window: string; size: string; stats: string[]; valid: boolean } } } };
+      const n = w.RED.nodes.node('e2e-stats');
+      return { window: n.window, size: n.size, stats: n.stats, valid: n.valid };
+    });
+    expect(edited).toEqual({ window: 'time', size: '2.5', stats: ['mean', 'min', 'max', 'stddev', 'median'], valid: true });
+
+    await page.locator('#red-ui-header-button-deploy').click();
+    await page
+      .waitForFunction(() => /waiting/.test(document.querySelector('g.red-ui-flow-node-group[id="e2e-stats"] .red-ui-flow-node-status-label')?.textContent || ''), undefined, { timeout: 30000 })
+      .catch(async (err) => {
+        await shot('e2e-stats-not-waiting');
+        throw err;
+      });
+    const flows = (await httpRequest(`${base}/flows`, { headers: { Accept: 'application/json' } })).body as Record<string, unknown>[];
+    expect(flows.find((n) => n.id === 'e2e-stats')).toMatchObject({ window: 'time', size: '2.5', stats: ['mean', 'min', 'max', 'stddev', 'median'] });
+    await shot('e2e-stats-deployed');
   });
 });

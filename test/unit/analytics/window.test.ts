@@ -358,14 +358,45 @@ describe('result layouts (the default and the full list built by one literal)', 
     );
   });
 
-  it('are chosen only for exactly those lists, in that order', () => {
-    expect(statsLayout(['mean', 'min', 'max', 'stddev', 'count'])).toBe(StatsLayout.Default);
+  it('are chosen only for exactly those lists, in STAT_NAMES order', () => {
+    expect(statsLayout(['mean', 'min', 'max', 'count', 'stddev'])).toBe(StatsLayout.Default);
     expect(statsLayout([...STAT_NAMES])).toBe(StatsLayout.All);
-    expect(statsLayout(['min', 'mean', 'max', 'stddev', 'count'])).toBe(StatsLayout.Listed);
-    expect(statsLayout(['mean', 'min', 'max', 'stddev'])).toBe(StatsLayout.Listed);
-    expect(statsLayout(['mean', 'min', 'max', 'stddev', 'count', 'count'])).toBe(StatsLayout.Listed);
-    const e = new StatsEngine({ window: 'count', size: 3, emit: 'sample', stats: ['mean', 'min', 'max', 'stddev', 'count'] });
-    expect(Object.keys(e.push([s(4, 1)], 0)[0].value)).toEqual(['mean', 'min', 'max', 'stddev', 'count']);
+    expect(statsLayout(['min', 'mean', 'max', 'count', 'stddev'])).toBe(StatsLayout.Listed);
+    expect(statsLayout(['mean', 'min', 'max', 'count'])).toBe(StatsLayout.Listed);
+    expect(statsLayout(['mean', 'min', 'max', 'count', 'stddev', 'stddev'])).toBe(StatsLayout.Listed);
+    const e = new StatsEngine({ window: 'count', size: 3, emit: 'sample', stats: ['mean', 'min', 'max', 'count', 'stddev'] });
+    expect(Object.keys(e.push([s(4, 1)], 0)[0].value)).toEqual(['mean', 'min', 'max', 'count', 'stddev']);
     expect(e.push([s(6, 2)], 0)[0].value).toEqual({ mean: 5, min: 4, max: 6, stddev: Math.SQRT2, count: 2 });
+  });
+
+  it('the engine lists statistics once each in STAT_NAMES order, whatever the order or repeats of its list (property)', () => {
+    fc.assert(
+      fc.property(fc.shuffledSubarray([...STAT_NAMES], { minLength: 1 }), fc.array(fc.constantFrom(...STAT_NAMES), { maxLength: 3 }), series, (list, repeats, xs) => {
+        const given = [...list, ...repeats.filter((r) => list.includes(r))];
+        const canonical = STAT_NAMES.filter((n) => list.includes(n));
+        const e = new StatsEngine({ window: 'count', size: 5, emit: 'sample', stats: given });
+        const ref = new StatsEngine({ window: 'count', size: 5, emit: 'sample', stats: canonical });
+        expect(e.statistics).toEqual(canonical);
+        xs.forEach((x, i) => {
+          const [a] = e.push([s(x, i)], 0);
+          const [b] = ref.push([s(x, i)], 0);
+          expect(Object.keys(a.value)).toEqual(canonical);
+          expect(a.value).toEqual(b.value);
+        });
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('a list in another order gives the default statistics through the default build (the dialog saves STAT_NAMES order)', () => {
+    const older = new StatsEngine({ window: 'count', size: 3, emit: 'sample', stats: ['mean', 'min', 'max', 'stddev', 'count'] });
+    const dflt = new StatsEngine({ window: 'count', size: 3, emit: 'sample', stats: DEFAULT_STATS });
+    for (const [v, t] of [[4, 1], [6, 2], [5, 3]]) {
+      const a = older.push([s(v, t)], 0)[0].value;
+      const b = dflt.push([s(v, t)], 0)[0].value;
+      expect(Object.keys(a)).toEqual(Object.keys(b));
+      expect(a).toEqual(b);
+    }
+    expect(older.statistics).toEqual(DEFAULT_STATS);
   });
 });
