@@ -47,6 +47,11 @@ describe.each(entries)('$type', ({ type, family, name, dir }) => {
     expect(html).toContain(`data-template-name="${type}"`);
   });
 
+  it('translates dialog texts with its own catalogue (this._ or data-i18n), never RED._, which looks in the editor\'s', () => {
+    const html = read(path.join(dir, `${name}.html`));
+    expect(html.match(/RED\._\(/g) ?? []).toEqual([]);
+  });
+
   it('has an icon that exists (config nodes excepted)', () => {
     const html = read(path.join(dir, `${name}.html`));
     if (/category:\s*'config'/.test(html)) return;

@@ -37,7 +37,7 @@ describe.each(ANALYTICS)('editor of plantwire-%s', (name) => {
     const source = fs.readFileSync(path.join(dir, `${name}.ts`), 'utf8');
     const keys = [
       ...[...html.matchAll(/data-i18n="(?:\[[a-z]+\])?([^"]+)"/g)].map((m) => m[1]),
-      ...[...html.matchAll(/RED\._\('([^']+)'/g)].map((m) => m[1]),
+      ...[...html.matchAll(/(?:RED|this|node)\._\('([^']+)'/g)].map((m) => m[1]),
       ...[...source.matchAll(/RED\._\('([^']+)'/g)].map((m) => m[1]),
     ];
     expect(keys.length).toBeGreaterThan(5);
