@@ -5,12 +5,15 @@
  * scenario: open a plantwire-modbus-read node's dialog, add a tag in its tag table, deploy, and
  * see the node's status turn green; then the stats dialog: a time window's size is checked as seconds
  * in the dialog (a size too small is marked), the statistics are chosen with check boxes, and the
- * deployed node shows its waiting status. Screenshots go to test-results/.
+ * deployed node shows its waiting status; then every analytics dialog, in English and in Chinese,
+ * shows translated texts only (no catalogue key left). Screenshots go to test-results/.
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { ANALYTICS } from '../helpers/analytics-editor-cases';
+import { editorDef, editorDefaults } from '../helpers/editor-def';
 import { freePort, httpRequest, startProcess, type ProcessHandle } from '../interop/lib/procs';
 
 const root = path.resolve(__dirname, '../..');
@@ -41,6 +44,11 @@ function scenarioFlow(port: number): Record<string, unknown>[] {
     { id: 'e2e-debug', type: 'debug', z: 'e2e-tab', name: '', active: true, complete: 'false', tosidebar: true, x: 420, y: 180, wires: [] },
     // An analytics node with the dialog's defaults, for the stats dialog scenario.
     { id: 'e2e-stats', type: 'plantwire-stats', z: 'e2e-tab', name: '', window: 'count', size: '10', emit: 'sample', stats: ['mean', 'min', 'max', 'count', 'stddev'], x: 200, y: 280, wires: [[]] },
+    // The other analytics nodes, each with its dialog's defaults, for the translation check.
+    ...ANALYTICS.filter((n) => n !== 'stats').map((n, i) => ({
+      ...editorDefaults(editorDef(path.join(root, 'nodes/analytics', `${n}.html`), `plantwire-${n}`)),
+      id: `e2e-${n}`, type: `plantwire-${n}`, z: 'e2e-tab', x: 200 + (i % 4) * 220, y: 380 + Math.floor(i / 4) * 80, wires: [[]],
+    })),
   ];
 }
 
@@ -242,5 +250,47 @@ describe('the plantwire palette in the editor', () => {
     const flows = (await httpRequest(`${base}/flows`, { headers: { Accept: 'application/json' } })).body as Record<string, unknown>[];
     expect(flows.find((n) => n.id === 'e2e-stats')).toMatchObject({ window: 'time', size: '2.5', stats: ['mean', 'min', 'max', 'stddev', 'median'] });
     await shot('e2e-stats-deployed');
+  });
+
+  it('shows every analytics dialog translated, in English and in Chinese (no catalogue key left in a label, option or placeholder)', async () => {
+    /** The texts of each analytics dialog, opened on `p`: labels, options, placeholders, titles. */
+    const dialogTexts = async (p: Page): Promise<Record<string, string>> => {
+      const texts: Record<string, string> = {};
+      for (const n of ANALYTICS) {
+        await p.locator(`#red-ui-workspace-chart g.red-ui-flow-node-group[id="e2e-${n}"] rect.red-ui-flow-node`).dblclick();
+        const tray = p.locator('.red-ui-tray');
+        await tray.locator('.red-ui-tray-body').waitFor();
+        await p.waitForTimeout(300); // oneditprepare's own texts (units, placeholders)
+        texts[n] = await tray.evaluate((t) =>
+          [(t as HTMLElement).innerText, ...[...t.querySelectorAll('[placeholder], [title], option')].map((e) => e.getAttribute('placeholder') || e.getAttribute('title') || e.textContent || '')].join('\n'),
+        );
+        await p.locator('#node-dialog-cancel').click();
+        await tray.waitFor({ state: 'detached' });
+      }
+      return texts;
+    };
+    // A catalogue key the editor could not translate shows as itself: `stats.label.size`, `oee.placeholder.hostZone`.
+    const KEY = new RegExp(`\\b(?:${ANALYTICS.join('|')})\\.[a-z]+\\.[A-Za-z.]+`, 'g');
+    const untranslated = (texts: Record<string, string>) => Object.entries(texts).flatMap(([n, t]) => (t.match(KEY) ?? []).map((k) => `${n}: ${k}`));
+
+    const english = await dialogTexts(page);
+    expect(untranslated(english)).toEqual([]);
+    expect(english.stats).toMatch(/Statistics/);
+
+    // Chinese: a second browser whose language is zh-CN (the editor follows the browser's).
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+    try {
+      const zh = await (await browser.newContext({ locale: 'zh-CN', viewport: { width: 1600, height: 1000 } })).newPage();
+      zh.setDefaultTimeout(60000);
+      await zh.goto(base);
+      await zh.waitForFunction(() => !!(window as unknown as { RED?: { nodes?: { node(id: string): unknown } } }).RED?.nodes?.node('e2e-scale'));
+      const chinese = await dialogTexts(zh);
+      expect(untranslated(chinese)).toEqual([]);
+      // The same dialogs, in Chinese: no English label of the dialogs left in them.
+      for (const n of ANALYTICS) expect([n, /[\u4e00-\u9fff]/.test(chinese[n])]).toEqual([n, true]);
+      expect(chinese.stats).not.toMatch(/Statistics/);
+    } finally {
+      await browser.close();
+    }
   });
 });
