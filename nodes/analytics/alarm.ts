@@ -98,7 +98,8 @@ export = function register(RED: NodeAPI): void {
       failed: (what, err) => node.error(RED._(what === 'load' ? 'alarm.error.load' : 'alarm.error.save', { error: err.message })),
     });
     const save = (): void => saved.save();
-    showStatus();
+    // Restoring shows the status; until an asynchronous store answers, the waiting one.
+    if (!saved.ready) showStatus();
 
     // A refusal shows on the node as well as in Catch and the log.
     onInput(

@@ -12,7 +12,7 @@ import { StatusReporter } from '../shared/status';
 import { ThrottledStatus } from '../shared/throttled-status';
 import { CounterRate, type RateSample } from './counter-rate';
 import { anyNotGood, handleSamples, shortNumber, type SampleInput, type SendResults } from './sample-output';
-import { SavedState, type StateContext } from '../shared/saved-state';
+import { afterLoad, SavedState, type StateContext } from '../shared/saved-state';
 
 interface RateDef extends NodeDef {
   mode: string;
@@ -105,21 +105,21 @@ export = function register(RED: NodeAPI): void {
       done();
     });
 
+    // Until the saved state is back (an asynchronous store), messages wait for it, in order.
+    const afterState = afterLoad(
+      saved,
+      (msg, send, done) => {
+        handle(msg, send);
+        done();
+      },
+      () => undefined, // handleSamples has shown the refusal
+    );
     onSyncInput(this, (msg, send, done) => {
       if (saved.ready) {
         handle(msg, send);
         return;
       }
-      const settle = settleLater(node, done);
-      saved.whenReady((err) => {
-        if (err) return settle(err);
-        try {
-          handle(msg, send);
-          settle();
-        } catch (e) {
-          settle(e instanceof Error ? e : new Error(String(e)));
-        }
-      });
+      afterState(msg, send, settleLater(node, done));
       return HELD;
     });
   }
