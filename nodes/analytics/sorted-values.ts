@@ -115,26 +115,28 @@ export class SortedValues {
   /** The first place whose value is not below x. */
   private lowerBound(x: number): number {
     const sorted = this.sorted;
-    let lo = 0;
-    let hi = this.held;
-    while (lo < hi) {
-      const m = (lo + hi) >> 1;
-      if (sorted[m] < x) lo = m + 1;
-      else hi = m;
+    let base = 0;
+    let len = this.held;
+    // Branch-free halving: the step taken is masked by the comparison, not chosen by a branch
+    // (a comparison of unrelated values mispredicts half the time; the mask keeps one chain).
+    while (len > 1) {
+      const half = len >> 1;
+      base += half & -((sorted[base + half - 1] < x) as unknown as number);
+      len -= half;
     }
-    return lo;
+    return len === 1 && sorted[base] < x ? base + 1 : base;
   }
 
   /** The first place whose value is above x. */
   private upperBound(x: number): number {
     const sorted = this.sorted;
-    let lo = 0;
-    let hi = this.held;
-    while (lo < hi) {
-      const m = (lo + hi) >> 1;
-      if (sorted[m] <= x) lo = m + 1;
-      else hi = m;
+    let base = 0;
+    let len = this.held;
+    while (len > 1) {
+      const half = len >> 1;
+      base += half & -((sorted[base + half - 1] <= x) as unknown as number);
+      len -= half;
     }
-    return lo;
+    return len === 1 && sorted[base] <= x ? base + 1 : base;
   }
 }
