@@ -294,7 +294,9 @@ describe('Sparkplug B edge node against Mosquitto, checked by protoc', () => {
     const history = back.filter((s) => s.metrics.some((m) => m.is_historical));
     const historyTs = history.flatMap((s) => s.metrics.map((m) => m.timestamp!));
     expect(Math.min(...historyTs)).toBeGreaterThanOrEqual(outageStart - 1000);
-    expect(Math.max(...historyTs)).toBeLessThanOrEqual(outageEnd + 5000);
+    // Data stays historical until the device has reconnected (attempts every 2 s; a loaded machine's
+    // Mosquitto can take seconds to come back): 10 s of slack past the outage.
+    expect(Math.max(...historyTs)).toBeLessThanOrEqual(outageEnd + 10000);
     expect(history.every((s) => s.metrics.every((m) => m.is_historical === true && m.name === undefined))).toBe(true);
     const historyCounts = history.flatMap((s) => s.metrics.filter((m) => m.alias === countAlias).map((m) => m.int_value!));
     expect(historyCounts.length).toBeGreaterThanOrEqual(10);

@@ -2,6 +2,7 @@ import fs = require('fs');
 import os = require('os');
 import path = require('path');
 import { collect, helper, load, nextError, nextMessages, sleep, startServer, stop, type Msg, type TestNode } from '../../helpers/red';
+import { until } from '../modbus/ports';
 import { simulatedGpio } from '../../../nodes/field/gpio-bus';
 import gpioIn = require('../../../nodes/field/gpio-in');
 import gpioOut = require('../../../nodes/field/gpio-out');
@@ -12,13 +13,31 @@ const errorsLogged = () =>
     .args.filter((a: unknown[]) => (a[0] as { level: number }).level === 20)
     .map((a: unknown[]) => String((a[0] as { msg: unknown }).msg));
 
-async function pulses(pin: number, n: number) {
+/** n pulses on a simulated pin: counted at once by an input without debounce. */
+function pulses(pin: number, n: number): void {
   for (let i = 0; i < n; i++) {
     simulatedGpio.set(pin, 1);
-    await sleep(2);
     simulatedGpio.set(pin, 0);
-    await sleep(2);
   }
+}
+
+/** Until node `id` has its line open (count mode then shows its total), after its saved total was read. */
+async function lineOpen(id: string): Promise<TestNode> {
+  const g: TestNode = helper.getNode(id);
+  await until(
+    () => g.status.getCalls().some((c: { thisValue: unknown; args: Array<{ text?: string }> }) => c.thisValue === g && c.args[0]?.text === 'gpio-in.status.count'),
+    `GPIO line of ${id} to open`,
+  );
+  // A report needs time since the line opened for its rate (milliseconds).
+  await sleep(5);
+  return g;
+}
+
+/** The count report that `g` sends when asked (any message), instead of waiting for its timer. */
+async function report(g: TestNode): Promise<Msg> {
+  const got = nextMessages(helper.getNode('out'), 1, 2000);
+  g.receive({});
+  return (await got)[0];
 }
 
 /**
@@ -54,7 +73,10 @@ describe('plantwire-gpio-in node', () => {
     simulatedGpio.set(4, 0); // bounce back within the debounce time
     await sleep(3);
     simulatedGpio.set(4, 1);
-    await sleep(80);
+    // The change goes out once the level held for 20 ms (a timer, late on a loaded machine); a
+    // bounce that got through would have come first.
+    await until(() => all.length >= 2, 'the debounced change', 2000);
+    await sleep(40);
     expect(all.map((m) => [m.topic, m.payload, m.quality])).toEqual([
       ['door', true, 'good'],
       ['door', false, 'good'],
@@ -75,13 +97,14 @@ describe('plantwire-gpio-in node', () => {
       return ctx.load();
     };
     const flow = [
-      { id: 'g', type: 'plantwire-gpio-in', backend: 'simulated', pin: '6', edge: 'rising', debounce: '0', mode: 'count', interval: '300', tag: 'fm1', wires: [['out']] },
+      // Reports when asked (a timer of 10 min never fires here): a loaded machine cannot split the pulses over two reports.
+      { id: 'g', type: 'plantwire-gpio-in', backend: 'simulated', pin: '6', edge: 'rising', debounce: '0', mode: 'count', interval: '600000', tag: 'fm1', wires: [['out']] },
       { id: 'out', type: 'helper' },
     ];
     await load([gpioIn, withFileStore], flow);
-    await sleep(20);
-    await pulses(6, 7);
-    const [first] = await nextMessages(helper.getNode('out'), 1, 2000);
+    const opened: TestNode = await lineOpen('g');
+    pulses(6, 7);
+    const first = await report(opened);
     expect(first.topic).toBe('fm1');
     expect(first.payload['fm1/count']).toBe(7);
     expect(first.payload['fm1/rate']).toBeGreaterThan(0);
@@ -92,12 +115,11 @@ describe('plantwire-gpio-in node', () => {
     await ctx.close();
     expect(fs.readdirSync(path.join(dir, 'context')).length).toBeGreaterThan(0);
     await load([gpioIn, withFileStore], flow);
-    await sleep(20);
-    await pulses(6, 3);
-    const [after] = await nextMessages(helper.getNode('out'), 1, 2000);
+    const g: TestNode = await lineOpen('g');
+    pulses(6, 3);
+    const after = await report(g);
     expect(after.payload['fm1/count']).toBe(10);
 
-    const g: TestNode = helper.getNode('g');
     const got = nextMessages(helper.getNode('out'), 1, 2000);
     g.receive({ reset: true });
     expect((await got)[0].payload['fm1/count']).toBe(0);
@@ -117,13 +139,14 @@ describe('plantwire-gpio-in node', () => {
       return ctx.load();
     };
     const flow = [
-      { id: 'g', type: 'plantwire-gpio-in', backend: 'simulated', pin: '7', edge: 'rising', debounce: '0', mode: 'count', interval: '300', tag: 'fm2', wires: [['out']] },
+      { id: 'g', type: 'plantwire-gpio-in', backend: 'simulated', pin: '7', edge: 'rising', debounce: '0', mode: 'count', interval: '600000', tag: 'fm2', wires: [['out']] },
       { id: 'out', type: 'helper' },
     ];
     await load([gpioIn, withFileStore], flow);
-    await sleep(50);
-    await pulses(7, 5);
-    const [first] = await nextMessages(helper.getNode('out'), 1, 2000);
+    // Pulses count only once the saved total is read back and the line opens.
+    const g: TestNode = await lineOpen('g');
+    pulses(7, 5);
+    const first = await report(g);
     expect(first.payload['fm2/count']).toBe(5);
     expect(errorsLogged()).toEqual([]);
     // Restart, as in the test above; the store writes its files itself (no cache to flush).
@@ -131,9 +154,9 @@ describe('plantwire-gpio-in node', () => {
     await sleep(100);
     await ctx.close();
     await load([gpioIn, withFileStore], flow);
-    await sleep(50);
-    await pulses(7, 2);
-    const [after] = await nextMessages(helper.getNode('out'), 1, 2000);
+    const again: TestNode = await lineOpen('g');
+    pulses(7, 2);
+    const after = await report(again);
     expect(after.payload['fm2/count']).toBe(7);
     await ctx.close();
     ctx.init({});

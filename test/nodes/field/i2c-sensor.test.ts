@@ -2,6 +2,7 @@ import fs = require('fs');
 import { collect, helper, load, nextMessages, sleep, startServer, stop, type TestNode } from '../../helpers/red';
 import { resetSimulatedI2cBuses, simulatedI2cBus } from '../../../nodes/field/i2c-bus';
 import sensorNode = require('../../../nodes/field/i2c-sensor');
+import { until } from '../modbus/ports';
 
 function statuses(node: TestNode): { fill?: string; shape?: string; text?: string }[] {
   const got: { fill?: string; text?: string }[] = [];
@@ -79,9 +80,11 @@ describe('plantwire-i2c-sensor node', () => {
     await sleep(1500);
     expect(st.some((s) => s.fill === 'red')).toBe(true);
     expect(errorsLogged().filter((m) => /no answer from 0x44/.test(m))).toHaveLength(1);
+    // A bad reading of a retry already under way may still arrive first: wait for the good one.
+    const got = collect(out);
     model.nack = false;
-    const [back] = await nextMessages(out, 1, 5000);
-    expect(back.quality.temperature).toBe('good');
+    await until(() => got.some((m) => m.quality.temperature === 'good'), 'a good reading', 8000);
+    expect(got.find((m) => m.quality.temperature === 'good')?.quality).toEqual({ temperature: 'good', humidity: 'good' });
   });
 
   it('hardware backend on this machine (no /dev/i2c-*): red status, one error, retries, no crash', async () => {
