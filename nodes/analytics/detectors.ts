@@ -178,19 +178,24 @@ interface SlidingValues {
   evict(): void;
 }
 
+/** Room a window's arrays start with; they double as values arrive, up to the window's size. */
+const INITIAL_CAPACITY = 16;
+
 /**
  * The last `size` values in arrival order (a ring) and in value order (SortedValues), for the
  * median and the MAD.
  */
 class SortedWindow implements SlidingValues, Ranked {
-  private readonly ring: Float64Array;
+  /** The values in arrival order: a ring that starts small and grows to `size` with the values. */
+  private ring: Float64Array;
   private readonly values: SortedValues;
   private head = 0;
   private n = 0;
 
   constructor(private readonly size: number) {
-    this.ring = new Float64Array(size);
-    this.values = new SortedValues(size);
+    const start = Math.min(size, INITIAL_CAPACITY);
+    this.ring = new Float64Array(start);
+    this.values = new SortedValues(start);
   }
 
   get count(): number {
@@ -204,7 +209,8 @@ class SortedWindow implements SlidingValues, Ranked {
   /** Adds x; the window must have room (evict first). */
   push(x: number): void {
     this.values.insert(x);
-    this.ring[(this.head + this.n) % this.size] = x;
+    if (this.n === this.ring.length) this.grow();
+    this.ring[(this.head + this.n) % this.ring.length] = x;
     this.n++;
   }
 
@@ -212,8 +218,16 @@ class SortedWindow implements SlidingValues, Ranked {
   evict(): void {
     if (this.n === 0) return;
     this.values.remove(this.ring[this.head]);
-    this.head = (this.head + 1) % this.size;
+    this.head = (this.head + 1) % this.ring.length;
     this.n--;
+  }
+
+  /** Twice the room (at most `size`), the values unrolled oldest first. */
+  private grow(): void {
+    const next = new Float64Array(Math.min(this.size, this.ring.length * 2));
+    for (let i = 0; i < this.n; i++) next[i] = this.ring[(this.head + i) % this.ring.length];
+    this.ring = next;
+    this.head = 0;
   }
 }
 
@@ -246,7 +260,8 @@ abstract class WindowDetector<W extends SlidingValues> implements Detector {
 /** z-score: mean and sample standard deviation as running sums (compensated, shifted, rebased as the window turns over), O(1) a sample. */
 class ZScore extends WindowDetector<RollingWindow> {
   constructor(size: number) {
-    super(new RollingWindow(NO_FEATURES, size), size, MIN_HISTORY.zscore);
+    // The window's arrays start small and grow with the values (memory follows what is held).
+    super(new RollingWindow(NO_FEATURES), size, MIN_HISTORY.zscore);
   }
   protected centre(): number {
     return this.w.mean();

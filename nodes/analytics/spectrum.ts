@@ -351,8 +351,15 @@ export class VibrationEngine {
     }
     this.lastTs.set(s.tag, s.ts);
     if (!c) {
-      c = { buf: new Float64Array(this.o.fftSize), count: 0, quality: 'good', lastTs: s.ts };
+      // The block starts small and doubles as samples arrive (fftSize is a power of two, so it ends
+      // exactly full): many tags that send a few samples do not each claim a whole block.
+      c = { buf: new Float64Array(Math.min(this.o.fftSize, 1024)), count: 0, quality: 'good', lastTs: s.ts };
       this.collectors.set(s.tag, c);
+    }
+    if (c.count === c.buf.length) {
+      const buf = new Float64Array(c.buf.length * 2);
+      buf.set(c.buf);
+      c.buf = buf;
     }
     c.buf[c.count++] = v;
     c.quality = worstQuality(c.quality, s.quality);

@@ -649,7 +649,6 @@ export class StatsEngine {
   private readonly sizeMs: number;
   private readonly maxSamples: number;
   private readonly features: RollingFeatures;
-  private readonly capacity: number;
   private readonly maxTags: number;
   private readonly layout: StatsLayout;
   /** The statistics asked for, once each, in STAT_NAMES order. */
@@ -680,10 +679,11 @@ export class StatsEngine {
       extremes: o.stats.includes('min') || o.stats.includes('max') || o.stats.includes('range'),
       order: o.stats.includes('median') || o.stats.includes('p95'),
     };
-    this.capacity = o.window === 'count' ? Math.min(o.size, 4096) : 16;
     this.maxTags = o.maxTags ?? DEFAULT_MAX_TAGS;
     this.tags = new TagTable<TagWindow>(
-      () => ({ window: new RollingWindow(this.features, this.capacity), lastTs: -Infinity, lastArrival: 0, slot: NaN }),
+      // Every window starts small and doubles as its samples arrive: memory follows the samples
+      // held, and one batch of many new tags cannot claim each one's whole window at once.
+      () => ({ window: new RollingWindow(this.features), lastTs: -Infinity, lastArrival: 0, slot: NaN }),
       this.maxTags,
     );
   }

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { heldArrayBytes } from '../../helpers/memory';
 import { MAX_COLLECTING_TAGS, parseBands, SpectrumAnalyser, VibrationEngine, type VibrationOptions } from '../../../nodes/analytics/spectrum';
 
 const opts = (o: Partial<VibrationOptions> = {}): VibrationOptions => ({ sampleRate: 1000, fftSize: 1024, windowFn: 'hann', bands: [], spectrum: false, ...o });
@@ -162,6 +163,32 @@ describe('VibrationEngine: input rules', () => {
     expect(ry!.figures.dominantHz).toBeCloseTo(5, 6);
     // The next block starts empty.
     expect(eng.sample({ tag: 'x', value: 1, quality: 'good', ts: 16 })).toEqual({ collected: 1 });
+  });
+
+  it('collects a block larger than its first buffer (8,192 samples, grown as they come): the same figures as the waveform, two blocks in a row', () => {
+    const big = () => new VibrationEngine(opts({ fftSize: 8192, sampleRate: 8192 }));
+    const eng = big();
+    const x = tones(8192 * 2, 8192, 0.25, [[440, 1.5], [1200, 0.5, 1]]);
+    const results = [];
+    for (let i = 0; i < x.length; i++) {
+      const r = eng.sample({ tag: 'x', value: x[i], quality: 'good', ts: i }).result;
+      if (r) results.push(r);
+    }
+    expect(results).toHaveLength(2);
+    const whole = big().waveform('x', x, 'good', 0);
+    expect(results[0].figures).toEqual(whole[0].figures);
+    expect(results[1].figures).toEqual(whole[1].figures);
+    expect(results[0].figures.dominantHz).toBeCloseTo(440, 6);
+  });
+
+  it('a sample for each of 256 tags does not claim a whole block per tag (fftSize 65,536)', () => {
+    const held = heldArrayBytes(() => {
+      const eng = new VibrationEngine(opts({ fftSize: 65_536, sampleRate: 65_536 }));
+      for (let i = 0; i < MAX_COLLECTING_TAGS; i++) eng.sample({ tag: `t${i}`, value: 1, quality: 'good', ts: 0 });
+      return eng;
+    });
+    // A whole block each would be 256 x 512 KiB = 128 MiB; the first buffers are 8 KiB each (2 MiB).
+    expect(held).toBeLessThan(16 * 1024 * 1024);
   });
 
   it('a null value drops the partial block (a gap); out-of-order samples are refused; reset forgets', () => {

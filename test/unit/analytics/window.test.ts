@@ -1,3 +1,4 @@
+import { heldArrayBytes } from '../../helpers/memory';
 import fc from 'fast-check';
 import { DEFAULT_STATS, RollingWindow, STAT_NAMES, StatsEngine, StatsLayout, quantileSorted, statsLayout, type StatName, type StatsResult } from '../../../nodes/analytics/window';
 import type { Quality, Sample } from '../../../nodes/shared/sample';
@@ -46,7 +47,8 @@ const series = fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true, noDefaultI
 describe('StatsEngine: sliding count window', () => {
   it('matches a brute-force recomputation over the window for random series', () => {
     fc.assert(
-      fc.property(series, fc.integer({ min: 1, max: 25 }), (xs, size) => {
+      // Sizes past 16 and 32: windows start with room for 16 samples and grow as they fill.
+      fc.property(series, fc.integer({ min: 1, max: 70 }), (xs, size) => {
         const e = new StatsEngine({ window: 'count', size, emit: 'sample', stats: ALL });
         const scale = Math.max(1, ...xs.map(Math.abs)) * size;
         xs.forEach((x, i) => {
@@ -55,6 +57,18 @@ describe('StatsEngine: sliding count window', () => {
         });
       }),
     );
+  });
+
+  it('a batch of 10,000 new tags does not claim each one a whole window (1,000,000 samples, all statistics)', () => {
+    const batch = Array.from({ length: 10_000 }, (_, i) => s(i, 0, `t${i}`));
+    const held = heldArrayBytes(() => {
+      const e = new StatsEngine({ window: 'count', size: 1_000_000, emit: 'sample', stats: ALL });
+      expect(e.push(batch, 0)).toHaveLength(10_000);
+      return e;
+    });
+    // Each window's arrays hold 16 samples (~0.6 KB a tag, 6 MB in all); room for the first 4,096
+    // of each was 1.3 GB.
+    expect(held).toBeLessThan(64 * 1024 * 1024);
   });
 
   it('gives the NIST-style answer exactly: 1000000001, 1000000003, 1000000002 -> mean 1000000002, sd 1', () => {
