@@ -13,7 +13,9 @@
  * - fill `previous`: an empty bucket between two others repeats the previous bucket's value and
  *   quality (sample-and-hold, right for report-by-exception input); for `count` and `sum` an empty
  *   bucket is 0. At most `maxFill` (1000) empty buckets are filled per gap; the rest of a longer gap
- *   is skipped. fill `none`: empty buckets give nothing.
+ *   is skipped. One message (or one timer tick) fills at most FILL_BUDGET (100,000) buckets, shared
+ *   evenly by its tags (at least one each): a batch of 10,000 tags after a long outage would
+ *   otherwise make 10 million samples at once. fill `none`: empty buckets give nothing.
  * - null (a failed reading) is not aggregated.
  */
 import { ConfigError, InputError } from '../shared/errors';
@@ -23,12 +25,17 @@ import { CompensatedSum, DEFAULT_MAX_TAGS, TagTable, estimatedEventTime } from '
 export const AGGREGATES = ['mean', 'min', 'max', 'last', 'sum', 'count'] as const;
 export type Aggregate = (typeof AGGREGATES)[number];
 
+/** Empty buckets filled for one message or one timer tick, all its tags together. */
+export const FILL_BUDGET = 100_000;
+
 export interface ResampleOptions {
   /** Seconds. */
   interval: number;
   aggregate: Aggregate;
   fill: 'none' | 'previous';
   maxFill?: number;
+  /** Empty buckets one message (or timer tick) may fill, shared by its tags (FILL_BUDGET). */
+  fillBudget?: number;
   maxTags?: number;
 }
 
@@ -63,6 +70,7 @@ export class Resampler {
   private readonly tags: TagTable<TagState>;
   private readonly ms: number;
   private readonly maxFill: number;
+  private readonly fillBudget: number;
   readonly graceMs: number;
   /** Late samples dropped since start. */
   late = 0;
@@ -75,6 +83,7 @@ export class Resampler {
     if (o.fill !== 'none' && o.fill !== 'previous') throw new ConfigError('fill must be "none" or "previous"');
     this.ms = o.interval * 1000;
     this.maxFill = o.maxFill ?? 1000;
+    this.fillBudget = o.fillBudget ?? FILL_BUDGET;
     this.graceMs = Math.min(this.ms, 2000);
     this.tags = new TagTable<TagState>(
       () => ({ open: null, closedUntil: -Infinity, prev: null, lastTs: -Infinity, lastArrival: 0 }),
@@ -112,6 +121,7 @@ export class Resampler {
   push(samples: readonly Sample[], arrival: number): ResampleSample[] {
     this.validate(samples);
     const out: ResampleSample[] = [];
+    const cap = this.fillCap(samples.length);
     for (const s of samples) {
       if (s.value === null) continue;
       const v = numericValue(s);
@@ -128,7 +138,7 @@ export class Resampler {
       }
       if (st.open && k > st.open.k) this.close(s.tag, st, out);
       if (!st.open) {
-        this.fill(s.tag, st, k, out);
+        this.fill(s.tag, st, k, out, cap);
         st.open = { k, n: 0, sum: new CompensatedSum(), min: Infinity, max: -Infinity, last: v, lastTs: -Infinity, q: 'good' };
       }
       const b = st.open;
@@ -148,13 +158,14 @@ export class Resampler {
   /** Timer: closes (and with fill previous, fills) the buckets of quiet tags whose end has passed. */
   closeDue(now: number): ResampleSample[] {
     const out: ResampleSample[] = [];
+    const cap = this.fillCap(this.tags.size);
     for (const [tag, st] of this.tags.entries()) {
       if (st.lastTs === -Infinity) continue;
       const horizon = estimatedEventTime(st.lastTs, st.lastArrival, now) - this.graceMs;
       // Buckets whose end is at or before the horizon are over; the first one not over:
       const firstOpen = Math.floor(horizon / this.ms);
       if (st.open && st.open.k < firstOpen) this.close(tag, st, out);
-      if (!st.open) this.fill(tag, st, firstOpen, out, true);
+      if (!st.open) this.fill(tag, st, firstOpen, out, cap, true);
     }
     return out;
   }
@@ -176,12 +187,17 @@ export class Resampler {
     out.push(this.sample(tag, st, value, b.q, b.k));
   }
 
+  /** Empty buckets each of `tags` tags may fill in one call: maxFill, less when the budget is shared by many. */
+  private fillCap(tags: number): number {
+    return Math.max(1, Math.min(this.maxFill, Math.floor(this.fillBudget / Math.max(1, tags))));
+  }
+
   /**
-   * Closes the empty buckets before bucket `until`; with fill previous, emits them (at most maxFill
+   * Closes the empty buckets before bucket `until`; with fill previous, emits them (at most `cap`
    * a call). From the timer (`byTimer`) a longer run continues on the next tick; from a sample, the
    * rest of a very long gap is skipped.
    */
-  private fill(tag: string, st: TagState, until: number, out: ResampleSample[], byTimer = false): void {
+  private fill(tag: string, st: TagState, until: number, out: ResampleSample[], cap: number, byTimer = false): void {
     if (this.o.fill !== 'previous' || st.prev === null || st.closedUntil === -Infinity) {
       if (!byTimer) st.closedUntil = Math.max(st.closedUntil, until);
       return;
@@ -189,7 +205,7 @@ export class Resampler {
     const zero = this.o.aggregate === 'count' || this.o.aggregate === 'sum';
     let filled = 0;
     while (st.closedUntil < until) {
-      if (filled >= this.maxFill) {
+      if (filled >= cap) {
         if (!byTimer) st.closedUntil = until;
         break;
       }

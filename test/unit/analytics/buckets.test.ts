@@ -73,6 +73,36 @@ describe('Resampler', () => {
     expect(pairs(r.push([s(3, 1_001_000)], 0))).toEqual([[1_000_000, 2]]);
   });
 
+  it('shares the fill budget of a message among its tags: a 10,000-tag batch after a long outage fills 10 buckets a tag, not 1,000', () => {
+    const r = make({ fill: 'previous', interval: 1 });
+    const tags = Array.from({ length: 10_000 }, (_, i) => `t${i}`);
+    r.push(tags.map((t) => s(1, 0, t)), 0);
+    // 20 minutes later: 1,200 empty buckets a tag. The closed bucket 0 and 10 filled ones each.
+    const got = r.push(tags.map((t) => s(2, 1_200_000, t)), 0);
+    expect(got).toHaveLength(10_000 * 11);
+    const first = got.filter((x) => x.tag === 't0');
+    expect(pairs(first)).toEqual(Array.from({ length: 11 }, (_, k) => [k * 1000, 1]));
+    expect(first.slice(1).every((x) => x.filled === true)).toBe(true);
+    // The rest of the gap is skipped, as for a gap longer than maxFill: the next bucket closes next.
+    expect(pairs(r.push([s(3, 1_201_000, 't0')], 0))).toEqual([[1_200_000, 2]]);
+    // A message with few tags still fills up to maxFill for each.
+    const few = make({ fill: 'previous', interval: 1 });
+    few.push([s(1, 0, 'a'), s(1, 0, 'b')], 0);
+    expect(few.push([s(2, 1_200_000, 'a'), s(2, 1_200_000, 'b')], 0)).toHaveLength(2 * 1001);
+  });
+
+  it('shares the fill budget of a timer tick among the quiet tags (a host clock that jumped an hour), catching up over the next ticks', () => {
+    const r = make({ fill: 'previous', interval: 1, fillBudget: 100 });
+    const tags = Array.from({ length: 20 }, (_, i) => `t${i}`);
+    r.push(tags.map((t) => s(5, 0, t)), 0);
+    expect(r.closeDue(2_000)).toHaveLength(20); // bucket 0 of each tag closes
+    // Wall clock one hour on: 3,600 empty buckets a tag, 100 / 20 = 5 a tag this tick, and so on.
+    const tick = r.closeDue(3_602_000);
+    expect(tick).toHaveLength(100);
+    expect(pairs(tick.filter((x) => x.tag === 't7'))).toEqual([[1000, 5], [2000, 5], [3000, 5], [4000, 5], [5000, 5]]);
+    expect(pairs(r.closeDue(3_602_000).filter((x) => x.tag === 't7'))).toEqual([[6000, 5], [7000, 5], [8000, 5], [9000, 5], [10_000, 5]]);
+  });
+
   it('drops and counts late samples for closed buckets; early order inside the open bucket is fine', () => {
     const r = make();
     r.push([s(1, 15_000)], 0);
