@@ -39,7 +39,11 @@ export class Reopener<T> {
       const first = this.backoff.failures === 0;
       const retryIn = this.backoff.next();
       this.h.failed(asError(err), first, this.backoff.failures, retryIn);
-      this.timer = setTimeout(() => void this.start(), retryIn);
+      this.timer = setTimeout(() => {
+        // Done waiting: a later loss must see no retry pending, or it would never reopen.
+        this.timer = undefined;
+        void this.start();
+      }, retryIn);
     }
   }
 

@@ -62,6 +62,21 @@ describe('Reopener', () => {
     expect(failed).toEqual([true, false]);
   });
 
+  it('reopens after a loss that follows an episode which ended in a retry (every loss, however it opened before)', async () => {
+    // Fails once, opens on the retry; later lost twice, reopening at once each time.
+    const { r, opened, calls } = setup(1);
+    await r.start();
+    await jest.advanceTimersByTimeAsync(100);
+    expect(opened).toEqual(['line2']);
+    r.lost();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(opened).toEqual(['line2', 'line3']);
+    r.lost();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(opened).toEqual(['line2', 'line3', 'line4']);
+    expect(calls()).toBe(4);
+  });
+
   it('stops retrying when stopped and hands back what is open', async () => {
     const { r, calls } = setup(100);
     await r.start();
