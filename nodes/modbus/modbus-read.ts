@@ -119,10 +119,21 @@ function messagesOf(
     return [Object.assign(m, form) as NodeMessage];
   }
   const samples = samplesOf(r);
+  // The copies of the input for all but the last message leave out what each message replaces
+  // (payload, quality, unit, units): a large input payload copied once per tag held the event loop
+  // for a second with 1,000 tags. The user's other properties are copied, one copy each.
+  let rest: NodeMessage | undefined;
+  const copy = (): NodeMessage => {
+    if (!rest) {
+      const { payload: _payload, quality: _quality, unit: _unit, units: _units, ...others } = base as NodeMessage & Record<string, unknown>;
+      rest = others as NodeMessage;
+    }
+    return clone(rest);
+  };
   return samples.map((s, i) => {
     const form = singleMessage(s);
     if (!base) return form as NodeMessage;
-    const m = (i === samples.length - 1 ? base : clone(base)) as NodeMessage & Record<string, unknown>;
+    const m = (i === samples.length - 1 ? base : copy()) as NodeMessage & Record<string, unknown>;
     delete m.unit;
     delete m.units;
     return Object.assign(m, form) as NodeMessage;

@@ -120,9 +120,21 @@ describe('plantwire-modbus-read and -write against plantwire-modbus-server', () 
     await load(nodes, flow(port, { read: { output: 'single' } }));
     await serverUp();
     const got = nextMessages(get('out'), tags.length);
-    get('read').receive({ payload: 'go', keep: 'me' });
+    // The input's payload is replaced in every message: it is not copied for each tag (a large
+    // one copied per tag held the event loop); the user's other properties are, one copy each.
+    let payloadReads = 0;
+    const payload = {
+      get big() {
+        payloadReads++;
+        return 'x';
+      },
+    };
+    get('read').receive({ payload, keep: 'me', nested: { a: 1 } });
     const msgs = await got;
+    expect(payloadReads).toBe(0);
     expect(msgs.map((m) => m.topic)).toEqual(tags.map((t) => t.name));
+    expect(msgs.every((m) => m.nested?.a === 1)).toBe(true);
+    expect(new Set(msgs.map((m) => m.nested)).size).toBe(msgs.length);
     const pressure = msgs.find((m) => m.topic === 'pressure') as Msg;
     expect(pressure).toMatchObject({ quality: 'good', unit: 'bar', keep: 'me' });
     expect(pressure.payload).toBeCloseTo(4.2, 10);
