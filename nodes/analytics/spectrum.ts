@@ -62,6 +62,11 @@ export const MAX_BANDS = 64;
 export const MAX_MAGNITUDE = 1e60;
 /** Tags collecting single samples at once (each holds an fftSize buffer) and tags tracked for time order. */
 export const MAX_COLLECTING_TAGS = 256;
+/**
+ * Blocks (each a result message) one message's waveforms may hold in all: a 1,048,576-sample
+ * waveform at an FFT size of 16 made 65,536 results, with bands and spectrum 339 MB from one message.
+ */
+export const MAX_BLOCKS_PER_MESSAGE = 4096;
 export const MAX_TAGS = 10_000;
 
 export function isPowerOfTwo(n: number): boolean {
@@ -281,9 +286,17 @@ export class VibrationEngine {
 
   /**
    * Refuses, as a whole, a batch whose new tags would pass the bounds (tags tracked, and tags
-   * collecting single samples), so that one oversized batch cannot lock out every later tag.
+   * collecting single samples), so that one oversized batch cannot lock out every later tag, or
+   * whose waveforms (their lengths in `waveforms`) hold more than MAX_BLOCKS_PER_MESSAGE blocks.
    */
-  admit(tags: readonly string[], collecting: readonly string[]): void {
+  admit(tags: readonly string[], collecting: readonly string[], waveforms: readonly number[] = []): void {
+    let blocks = 0;
+    for (const n of waveforms) blocks += Math.floor(n / this.o.fftSize);
+    if (blocks > MAX_BLOCKS_PER_MESSAGE) {
+      throw new InputError(
+        `message refused: its waveforms hold ${blocks} blocks of ${this.o.fftSize} samples, more than ${MAX_BLOCKS_PER_MESSAGE} (one result each); send shorter waveforms or use a larger FFT size`,
+      );
+    }
     const fresh = new Set(tags.filter((t) => !this.lastTs.has(t))).size;
     if (this.lastTs.size + fresh > MAX_TAGS) {
       throw new InputError(`batch refused: its ${fresh} new tags would pass the limit of ${MAX_TAGS} tags (${this.lastTs.size} known)`);

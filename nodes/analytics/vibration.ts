@@ -80,6 +80,7 @@ export = function register(RED: NodeAPI): void {
       engine.admit(
         samples.map((s) => s.tag),
         samples.filter((s) => s.value !== null && typeof s.value !== 'object').map((s) => s.tag),
+        samples.map((s): unknown => s.value).filter(isWaveform).map((w) => w.length),
       );
       const results: VibrationResult[] = [];
       let failure: unknown;

@@ -54,6 +54,22 @@ describe('plantwire-vibration node', () => {
     expect(out[0].timestamp).toBe(63);
   });
 
+  it('refuses, whole, a message whose waveforms hold more than 4,096 blocks in all (one result each), and keeps running', async () => {
+    await load(vibrationNode, flow());
+    const v = helper.getNode('v');
+    const out = collect(helper.getNode('out'));
+    const err = nextError(v);
+    // Two tags of one batch: 2,049 + 2,048 blocks of 64 samples.
+    v.receive({ payload: { a: new Float64Array(64 * 2049), b: new Float64Array(64 * 2048) }, timestamp: 100 });
+    expect(String((await err).error)).toMatch(/4097 blocks of 64 samples, more than 4096/);
+    await sleep(20);
+    expect(out).toEqual([]);
+    // Exactly the limit is taken: 4,096 results, in one send.
+    const got = nextMessages(helper.getNode('out'), 4096, 10_000);
+    v.receive({ payload: { a: new Float64Array(64 * 2048), b: new Float64Array(64 * 2048) }, timestamp: 200 });
+    expect(await got).toHaveLength(4096);
+  });
+
   it.each([
     [{ topic: 'w', payload: [...sine(63, 64, 8, 1), NaN] }, /sample 63 is NaN/],
     [{ topic: 'w', payload: sine(100, 64, 8, 1) }, /100 samples; it must be a multiple of fftSize \(64\)/],

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { heldArrayBytes } from '../../helpers/memory';
-import { MAX_COLLECTING_TAGS, parseBands, SpectrumAnalyser, VibrationEngine, type VibrationOptions } from '../../../nodes/analytics/spectrum';
+import { MAX_BLOCKS_PER_MESSAGE, MAX_COLLECTING_TAGS, parseBands, SpectrumAnalyser, VibrationEngine, type VibrationOptions } from '../../../nodes/analytics/spectrum';
 
 const opts = (o: Partial<VibrationOptions> = {}): VibrationOptions => ({ sampleRate: 1000, fftSize: 1024, windowFn: 'hann', bands: [], spectrum: false, ...o });
 
@@ -200,6 +200,14 @@ describe('VibrationEngine: input rules', () => {
     expect(() => eng.sample({ tag: 'x', value: 'loud', quality: 'good', ts: 12 })).toThrow(/must be a number/);
     eng.reset('x');
     expect(eng.sample({ tag: 'x', value: 1, quality: 'good', ts: 0 })).toEqual({ collected: 1 });
+  });
+
+  it('admit refuses waveforms of more than MAX_BLOCKS_PER_MESSAGE blocks in one message, counted over all its tags', () => {
+    const eng = e(); // fftSize 16
+    expect(() => eng.admit(['a'], [], [16 * MAX_BLOCKS_PER_MESSAGE])).not.toThrow();
+    expect(() => eng.admit(['a', 'b'], [], [16 * 2048, 16 * 2049])).toThrow(/4097 blocks of 16 samples, more than 4096/);
+    // Samples short of a block count for nothing here (waveform() refuses them on its own).
+    expect(() => eng.admit(['a'], [], [16 * MAX_BLOCKS_PER_MESSAGE + 15])).not.toThrow();
   });
 
   it('bounds the tags collecting single samples (each holds a block buffer)', () => {
