@@ -96,6 +96,15 @@ interface DeviceMetric extends Metric {
   alias: number;
 }
 
+/** A DBIRTH a device owes for metrics that appeared after its birth, sent at the end of the turn. */
+interface PendingBirth {
+  /** Settles like the publish of that DBIRTH; what update() hands back as `sent` meanwhile. */
+  sent: Promise<void>;
+  settle: (result?: Promise<void>) => void;
+  /** Metrics whose current value only that DBIRTH will carry (nothing published them yet). */
+  unsent: Set<string>;
+}
+
 const ID_FORBIDDEN = /[+#/]/;
 
 /** Sparkplug ids are topic levels: no '/', '+' or '#' (tck-id-intro-group-id-chars and its siblings). */
@@ -124,6 +133,13 @@ export class EdgeNodeSession {
   private lastHostTimestamp = -Infinity;
   private replaying: Promise<void> | undefined;
   private droppedCount = 0;
+  /**
+   * An NCMD rebirth was answered in this event-loop turn. Further requests in the same turn were
+   * sent by the host before it could have seen that birth, so the birth answers them too; without
+   * this, an NCMD repeating the Rebirth metric, or a burst of NCMDs, would republish every device
+   * once per request.
+   */
+  private rebirthAnswered = false;
 
   constructor(private readonly o: EdgeSessionOptions) {
     this.groupId = checkSparkplugId(o.groupId, 'groupId');
@@ -215,7 +231,8 @@ export class EdgeNodeSession {
   /** The MQTT session was lost (the broker will publish our will). */
   connectionLost(): void {
     this.mqttUp = false;
-    for (const d of this.devices.values()) d.born = false;
+    this.rebirthAnswered = false;
+    for (const d of this.devices.values()) d.sessionLost();
     if (this.stateValue !== 'stopped') this.setState('disconnected');
   }
 
@@ -267,11 +284,18 @@ export class EdgeNodeSession {
   }
 
   private handleNodeCommand(metrics: CommandMetric[]): void {
-    for (const m of metrics) {
-      const isRebirth = m.name === REBIRTH_METRIC || (m.name === undefined && m.alias === REBIRTH_ALIAS);
-      // tck-id-operational-behavior-edge-node-rebirth: NCMD Node Control/Rebirth=true -> NBIRTH and every DBIRTH.
-      if (isRebirth && m.value === true && this.mqttUp && this.stateValue === 'online') this.birth();
-    }
+    const rebirth = metrics.some(
+      (m) => (m.name === REBIRTH_METRIC || (m.name === undefined && m.alias === REBIRTH_ALIAS)) && m.value === true,
+    );
+    // tck-id-operational-behavior-edge-node-rebirth: NCMD Node Control/Rebirth=true -> NBIRTH and every DBIRTH.
+    // One birth answers the whole NCMD, however often it repeats the metric, and every other request
+    // of the same turn (see rebirthAnswered).
+    if (!rebirth || !this.mqttUp || this.stateValue !== 'online' || this.rebirthAnswered) return;
+    this.rebirthAnswered = true;
+    setImmediate(() => {
+      this.rebirthAnswered = false;
+    });
+    this.birth();
   }
 
   private handleDeviceCommand(deviceId: string, payload: Buffer): void {
@@ -312,6 +336,8 @@ export class EdgeNodeSession {
   /** Stops the session: NDEATH if connected; the node then ends its MQTT client. */
   async stop(): Promise<void> {
     if (this.stateValue === 'stopped') return;
+    // A DBIRTH still waiting for the end of the turn goes out before the NDEATH, so its values are not lost.
+    for (const d of this.devices.values()) d.flushBirth();
     try {
       await this.publishNdeath();
     } finally {
@@ -435,6 +461,9 @@ export class EdgeDevice {
   private readonly metrics = new Map<string, DeviceMetric>();
   private readonly fixedList: boolean;
   private removed = false;
+  /** A DBIRTH for new metrics went out at once in this event-loop turn (see update()). */
+  private rebornThisTurn = false;
+  private pending: PendingBirth | undefined;
 
   constructor(
     private readonly session: EdgeNodeSession,
@@ -492,6 +521,18 @@ export class EdgeDevice {
     if (this.metrics.size + newCount > MAX_DEVICE_METRICS) {
       throw new InputError(`device "${this.id}" would have ${this.metrics.size + newCount} metrics; the limit is ${MAX_DEVICE_METRICS}`);
     }
+    const pending = this.pending;
+    if (pending) {
+      // A value that only the waiting DBIRTH carries is about to be replaced: that DBIRTH goes out
+      // now, so the host still sees every value, in order.
+      for (const { sample, value, isNew } of staged) {
+        const prev = isNew ? undefined : this.metrics.get(sample.tag);
+        if (prev && pending.unsent.has(prev.name) && (prev.value !== value || prev.quality !== sample.quality)) {
+          this.flushBirth();
+          break;
+        }
+      }
+    }
 
     const changed: DeviceMetric[] = [];
     for (const { sample, datatype, value, isNew } of staged) {
@@ -523,12 +564,27 @@ export class EdgeDevice {
     if (this.allBad()) {
       // The source went bad (every metric bad): the device is lost (tck-id-operational-behavior-device-ddeath).
       if (!this.born) return { outcome: 'unchanged', changed: changed.length };
+      // Metrics that only a waiting DBIRTH would announce are announced before the death.
+      this.flushBirth();
       this.born = false;
       return { outcome: 'DDEATH', changed: changed.length, sent: this.session.send('DDEATH', this.id, []) };
     }
-    if (!this.born || newCount > 0) {
+    if (!this.born) return { outcome: 'DBIRTH', changed: changed.length, sent: this.publishBirth() };
+    if (newCount > 0) {
       // A new metric after birth: the host only knows metrics from a birth, so the device is reborn.
-      return { outcome: 'DBIRTH', changed: changed.length, sent: this.publishBirth() };
+      // Each DBIRTH carries every metric, so sources that bring one new metric per message (a Modbus
+      // read in "one message per tag" mode) would send N DBIRTHs of growing size for N tags. The
+      // first rebirth of a turn goes out at once; later ones in the same turn wait for one DBIRTH at
+      // the end of the turn with every metric known by then. The values of this batch ride in it, as
+      // they would have in an immediate DBIRTH: nothing about them is published before it.
+      if (!this.pending && !this.rebornThisTurn) {
+        this.rebornThisTurn = true;
+        this.scheduleTurnEnd();
+        return { outcome: 'DBIRTH', changed: changed.length, sent: this.publishBirth() };
+      }
+      const p = this.pending ?? (this.pending = pendingBirth());
+      for (const m of changed) p.unsent.add(m.name);
+      return { outcome: 'DBIRTH', changed: changed.length, sent: p.sent };
     }
     if (changed.length === 0) return { outcome: 'unchanged', changed: 0 };
     // DDATA carries aliases only, no names (tck-id-payloads-alias-data-cmd-requirement) and a
@@ -548,7 +604,58 @@ export class EdgeDevice {
       quality: m.quality,
       ts: m.ts || this.session.clock(),
     }));
-    return this.session.send('DBIRTH', this.id, out);
+    const sent = this.session.send('DBIRTH', this.id, out);
+    // Any birth (this device's or the whole node's) carries what a waiting DBIRTH would have.
+    const pending = this.pending;
+    this.pending = undefined;
+    if (pending) pending.settle(sent);
+    return sent;
+  }
+
+  /**
+   * @internal Sends a DBIRTH that waits for the end of the turn now (when the device can still be
+   * born), or lets it go: the values stay the device's current values and go out in its next birth.
+   */
+  flushBirth(): void {
+    const pending = this.pending;
+    if (!pending) return;
+    if (this.born && !this.removed && this.session.isOnline) {
+      this.publishBirth();
+      return;
+    }
+    this.pending = undefined;
+    pending.settle();
+  }
+
+  /**
+   * @internal The MQTT session is gone. Values only a waiting DBIRTH would have carried could not
+   * go out live: they are kept for historical replay, like any data produced offline.
+   */
+  sessionLost(): void {
+    this.born = false;
+    const pending = this.pending;
+    if (!pending) return;
+    this.pending = undefined;
+    const metrics: HistoryRecord['metrics'] = [];
+    for (const name of pending.unsent) {
+      const m = this.metrics.get(name);
+      if (m) metrics.push({ name: m.name, value: m.value, quality: m.quality, ts: m.ts });
+    }
+    pending.settle(metrics.length > 0 ? this.session.keep({ device: this.id, metrics }).sent : undefined);
+  }
+
+  /** Ends the turn: the waiting DBIRTH goes out, and counts as this new turn's rebirth. */
+  private scheduleTurnEnd(): void {
+    setImmediate(() => {
+      this.rebornThisTurn = false;
+      if (!this.pending) return;
+      const publish = this.born && !this.removed && this.session.isOnline;
+      this.flushBirth();
+      if (publish) {
+        this.rebornThisTurn = true;
+        this.scheduleTurnEnd();
+      }
+    });
   }
 
   /** @internal The metrics of a buffered record that this device still has, flagged historical. */
@@ -587,12 +694,22 @@ export class EdgeDevice {
   /** The device node is gone: DDEATH if it was born, then forget it (tck-id-operational-behavior-device-ddeath). */
   remove(): Promise<void> {
     if (this.removed) return Promise.resolve();
+    // A waiting DBIRTH first, so the values it carries reach the host before the DDEATH.
+    this.flushBirth();
     this.removed = true;
     this.session.removeDevice(this);
     if (!this.born || !this.session.isOnline) return Promise.resolve();
     this.born = false;
     return this.session.send('DDEATH', this.id, []).catch(() => undefined);
   }
+}
+
+function pendingBirth(): PendingBirth {
+  let settle!: (result?: Promise<void>) => void;
+  const sent = new Promise<void>((resolve) => {
+    settle = (result) => resolve(result);
+  });
+  return { sent, settle, unsent: new Set() };
 }
 
 /** bdSeq kept in a small JSON file, written atomically (temporary file, then rename). */
