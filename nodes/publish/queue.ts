@@ -29,7 +29,9 @@
  *   file a few chunks at a time, with a small SQLite page cache and no memory map.
  * - `peek` returns only committed items, oldest first; ids grow strictly (the next id is kept in
  *   the file), so `peek(n, lastId)` never skips an item even after the queue ran empty.
- *   Acknowledged items are never returned again.
+ *   Acknowledged items are never returned again. SqliteQueue may return fewer than asked for when
+ *   payloads are large (it holds about AHEAD_MAX_BYTES of them at a time); an empty result means
+ *   nothing is left after `afterId`.
  * - `ack` takes effect at once for `peek`, `size` and `bytes`; on disk it is a bit in its chunk's
  *   bitmap, and the chunk's row is deleted once all its items are gone; that is written with
  *   the next group commit, or within `ackDelayMs` without an fsync of its own (a crash before it
@@ -109,7 +111,10 @@ export interface StoreAndForwardQueue {
    * drains the queue (the Forwarder), so that it looks for work once per commit, not per message.
    */
   onAppended?: () => void;
-  /** Up to `max` oldest items with id greater than `afterId`, in FIFO order. */
+  /**
+   * Up to `max` oldest items with id greater than `afterId`, in FIFO order; fewer when they are
+   * large (see AHEAD_MAX_BYTES), but none only when there are none.
+   */
   peek(max: number, afterId?: number): StoredItem[];
   /** Removes items the broker acknowledged. */
   ack(ids: readonly number[]): void;
@@ -162,7 +167,7 @@ export interface SqliteQueueOptions extends QueueOptions {
 }
 
 export const DEFAULT_MAX_BYTES = 100 * 1024 * 1024;
-/** Items SqliteQueue reads ahead at least, when peek has to read from disk. */
+/** Items SqliteQueue reads ahead at least, when peek has to read from disk (unless they pass AHEAD_MAX_BYTES). */
 const READ_AHEAD = 256;
 /** Chunks (rows) read at once. */
 const READ_CHUNKS = 4;
@@ -569,6 +574,8 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
   private aheadAt = 0;
   /** Bytes of the entries from `aheadAt` on. */
   private aheadBytes = 0;
+  /** Bytes of the passed entries still in `ahead` (before `aheadAt`), until it is compacted. */
+  private passedBytes = 0;
   private aheadAfter = -1;
   /** What is in `ahead` reaches the end of the table (until something is committed past it). */
   private aheadEnd = false;
@@ -705,8 +712,15 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     // Chunks are read ahead of the reader: a draining forwarder asks for one or two items after
     // every PUBACK, and a query for each would cost more than the send.
     if (this.aheadAfter < 0 || afterId < this.aheadAfter) this.resetAhead(afterId);
-    while (this.aheadAt < this.ahead.length && this.ahead[this.aheadAt].item.id <= afterId) {
-      this.aheadBytes -= this.ahead[this.aheadAt].bytes;
+    // Pass what the reader has passed, and what is gone at the head as well: gone items are never
+    // handed out again, so a reader that acknowledges from the head without giving `afterId` still
+    // moves the read position on (else it would rescan them on every peek and the read-ahead grew
+    // with every chunk read).
+    while (this.aheadAt < this.ahead.length) {
+      const e = this.ahead[this.aheadAt];
+      if (e.item.id > afterId && !isGone(e.chunk, e.item.id - e.chunk.id)) break;
+      this.aheadBytes -= e.bytes;
+      this.passedBytes += e.bytes;
       this.aheadAt++;
     }
     if (afterId > this.aheadAfter) this.aheadAfter = afterId;
@@ -720,20 +734,31 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
         out.push(e.item);
       }
       if (out.length >= max || this.aheadEnd) break;
+      // Large payloads: once AHEAD_MAX_BYTES are held ahead, the rest waits until the reader has
+      // passed some of them (it gets fewer than `max` items, never none while any are left).
+      if (out.length > 0 && this.aheadBytes >= AHEAD_MAX_BYTES) break;
       this.readChunks(max - out.length);
     }
     this.compactAhead();
     return out;
   }
 
-  /** Reads chunks after `diskAfter` into `ahead` until it holds `want` (at least READ_AHEAD) more items, or the table ends. */
+  /**
+   * Reads chunks after `diskAfter` into `ahead` until it holds `want` (at least READ_AHEAD) more
+   * items, or AHEAD_MAX_BYTES are held ahead (once at least one item was read), or the table ends.
+   */
   private readChunks(want: number): void {
     let got = 0;
+    let rowsAtOnce = READ_CHUNKS;
     while (got < Math.max(READ_AHEAD, want)) {
-      const rows = this.st.page.all(this.diskAfter, READ_CHUNKS) as ChunkDataRow[];
+      const rows = this.st.page.all(this.diskAfter, rowsAtOnce) as ChunkDataRow[];
       for (const row of rows) {
+        // A count alone is no bound: 256 items of 1 MB each were 256 MB in memory after a restart.
+        if (got > 0 && this.aheadBytes >= AHEAD_MAX_BYTES) return;
         const chunk = this.chunkOf(row);
         this.diskAfter = chunk.id;
+        // Rows this large are read one at a time, so that at most one row goes past the byte bound.
+        if (this.aheadBytes + row[7].length * READ_CHUNKS > AHEAD_MAX_BYTES) rowsAtOnce = 1;
         if (chunk.live === 0) continue;
         decodeChunk(
           row[7],
@@ -746,10 +771,11 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
           },
         );
       }
-      if (rows.length < READ_CHUNKS) {
+      if (rows.length < rowsAtOnce) {
         this.aheadEnd = true;
         return;
       }
+      if (got > 0 && this.aheadBytes >= AHEAD_MAX_BYTES) return;
     }
   }
 
@@ -767,6 +793,7 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     this.ahead = [];
     this.aheadAt = 0;
     this.aheadBytes = 0;
+    this.passedBytes = 0;
     this.aheadAfter = after;
     this.aheadEnd = false;
     // From the chunk that holds the item after `after` (items up to `after` are skipped as they are read).
@@ -774,14 +801,20 @@ export class SqliteQueue extends BaseQueue implements StoreAndForwardQueue {
     this.diskAfter = row ? row[0] - 1 : -1;
   }
 
-  /** Forgets passed entries once they are most of the array (O(1) amortised per item). */
+  /**
+   * Forgets passed entries once they are most of the array (O(1) amortised per item), or once they
+   * hold AHEAD_MAX_BYTES (O(1) amortised per byte): with large payloads a few hundred passed
+   * entries would otherwise keep hundreds of MB alive while the reader drains a backlog.
+   */
   private compactAhead(): void {
     if (this.aheadAt === this.ahead.length) {
       this.ahead = [];
       this.aheadAt = 0;
-    } else if (this.aheadAt > 512 && this.aheadAt * 2 > this.ahead.length) {
+      this.passedBytes = 0;
+    } else if ((this.aheadAt > 512 && this.aheadAt * 2 > this.ahead.length) || this.passedBytes >= AHEAD_MAX_BYTES) {
       this.ahead = this.ahead.slice(this.aheadAt);
       this.aheadAt = 0;
+      this.passedBytes = 0;
     }
   }
 

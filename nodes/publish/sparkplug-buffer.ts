@@ -8,6 +8,12 @@ import type { HistoryBuffer, HistoryRecord } from './sparkplug-session';
 
 export class QueueHistoryBuffer implements HistoryBuffer {
   private peeked: number[] = [];
+  /**
+   * Id of the last record acknowledged by `drop`: the next peek reads after it, the way the
+   * forwarder reads after the last id it sent. Without it every peek starts over at the head of
+   * the queue, and the disk queue cannot let go of what it has read ahead of the reader.
+   */
+  private lastId = 0;
   private unreadable = 0;
 
   constructor(
@@ -28,7 +34,7 @@ export class QueueHistoryBuffer implements HistoryBuffer {
   }
 
   async peek(max: number): Promise<HistoryRecord[]> {
-    const items = this.queue.peek(max);
+    const items = this.queue.peek(max, this.lastId);
     this.peeked = items.map((i) => i.id);
     const out: HistoryRecord[] = [];
     for (const item of items) {
@@ -44,8 +50,12 @@ export class QueueHistoryBuffer implements HistoryBuffer {
   }
 
   async drop(count: number): Promise<void> {
-    this.queue.ack(this.peeked.slice(0, count));
+    const done = this.peeked.slice(0, count);
+    this.queue.ack(done);
     this.peeked = this.peeked.slice(count);
+    // Ids grow strictly and drop takes the oldest records handed out, so everything up to here is
+    // gone; what was peeked but not dropped has larger ids and is handed out again.
+    if (done.length) this.lastId = done[done.length - 1];
   }
 
   size(): number {
