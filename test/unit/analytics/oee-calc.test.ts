@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { Timers } from '../../../nodes/analytics/event-clock';
-import { lineOf, MAX_LINES, nextShiftStart, OeeEngine, parseShiftTimes, type OeeOptions, type OeeReport } from '../../../nodes/analytics/oee-calc';
+import { CLOSE_BUDGET, lineOf, MAX_LINES, nextShiftStart, OeeEngine, parseShiftTimes, ShiftCalendar, type OeeOptions, type OeeReport } from '../../../nodes/analytics/oee-calc';
 import type { Quality, SampleValue } from '../../../nodes/shared/sample';
 
 
@@ -304,5 +304,263 @@ describe('OeeEngine: properties', () => {
   it('refuses counts beyond exact integers', () => {
     const e = mk(base);
     expect(() => feed(e, 'good', 2 ** 60, at(6))).toThrow(/larger than/);
+  });
+});
+
+describe('OeeEngine: long gaps (a budget of shift closes per call)', () => {
+  const DAY_MS = 24 * H;
+  /**
+   * Sums the closing reports of one line, in order, and checks that they tile the time from `from`
+   * to `to` with no gap or overlap, each with its run time within its planned time (plain checks
+   * gathered into one result: thousands of expect calls would be most of the test's time).
+   */
+  function tiling(closing: OeeReport[], from: number): { from: number; to: number; tiled: boolean; plannedTime: number; runTime: number; good: number; total: number } {
+    let to = from;
+    let tiled = true;
+    const sum = { plannedTime: 0, runTime: 0, good: 0, total: 0 };
+    for (const r of closing) {
+      const f = r.figures;
+      if (r.shiftStart !== to || r.ts <= r.shiftStart || f.plannedTime !== (r.ts - r.shiftStart) / 1000 || f.runTime > f.plannedTime) tiled = false;
+      to = r.ts;
+      sum.plannedTime += f.plannedTime;
+      sum.runTime += f.runTime;
+      sum.good += f.good;
+      sum.total += f.total;
+    }
+    return { from, to, tiled, ...sum };
+  }
+  /** What tiling() must give for a line that ran (or stood) from `from` to `to` and counted good/total in that time. */
+  const tiled = (from: number, to: number, running: boolean, good: number, total: number) => ({
+    from, to, tiled: true, plannedTime: (to - from) / 1000, runTime: running ? (to - from) / 1000 : 0, good, total,
+  });
+
+  it('one batch of 1,000 lines whose event time jumps a year makes at most CLOSE_BUDGET closing reports, counts and times kept', () => {
+    const e = mk(base);
+    const lines = Array.from({ length: MAX_LINES }, (_, i) => `l${i}`);
+    for (const l of lines) {
+      feed(e, `${l}/state`, true, at(6));
+      feed(e, `${l}/good`, 5, at(7));
+      feed(e, `${l}/reject`, 1, at(7));
+    }
+    // 2027-03-10 07:00 UTC: the line is one hour into the 06:00 shift; 1,095 shift ends lie between.
+    const jump = at(7) + 365 * DAY_MS;
+    const current = jump - H;
+    const { reports, failure } = e.processBatch(lines.map((l) => ({ tag: `${l}/good`, value: 2, quality: 'good' as Quality, ts: jump })));
+    expect(failure).toBeUndefined();
+    expect(reports.length).toBeLessThanOrEqual(CLOSE_BUDGET);
+    expect(reports.every((r) => r.closing)).toBe(true);
+    const byLine = new Map<string, OeeReport[]>();
+    for (const r of reports) {
+      const mine = byLine.get(r.line);
+      if (mine) mine.push(r);
+      else byLine.set(r.line, [r]);
+    }
+    expect(byLine.size).toBe(MAX_LINES);
+    const now = new Map(e.report().map((r) => [r.line, r]));
+    for (const l of lines) {
+      const closing = byLine.get(l)!;
+      // An even share: nine shifts one by one (the first holds the counts before the gap), then the rest merged.
+      expect(closing).toHaveLength(CLOSE_BUDGET / MAX_LINES);
+      expect(closing.filter((r) => r.merged)).toEqual([closing[closing.length - 1]]);
+      expect(closing[0].figures).toMatchObject({ good: 5, total: 6, plannedTime: 8 * 3600, runTime: 8 * 3600 });
+      expect(tiling(closing, at(6))).toEqual(tiled(at(6), current, true, 5, 6));
+      // The line is in its current shift, and the sample that made the jump counts there.
+      expect(e.get(l)!.shiftStart).toBe(current);
+      expect(now.get(l)).toMatchObject({ closing: false, shiftStart: current, figures: { good: 2, total: 2, plannedTime: 3600, runTime: 3600 } });
+    }
+  });
+
+  it('one line after two months of hourly shifts: 1,000 reports at most, then it is in its current shift with run time within planned time', () => {
+    const hourly = Array.from({ length: 24 }, (_, h) => `${String(h).padStart(2, '0')}:00`);
+    const e = mk({ ...base, resetAt: hourly });
+    feed(e, 'state', true, at(6));
+    feed(e, 'good', 10, at(6.5));
+    const jump = at(6.5) + 60 * DAY_MS;
+    const closing = feed(e, 'good', 1, jump);
+    expect(closing).toHaveLength(1000);
+    expect(closing[999].merged).toBe(true);
+    expect(closing.slice(0, 999).some((r) => r.merged)).toBe(false);
+    expect(tiling(closing, at(6))).toEqual(tiled(at(6), jump - H / 2, true, 10, 10));
+    const [now] = e.report();
+    expect(now).toMatchObject({ shiftStart: jump - H / 2, figures: { good: 1, plannedTime: 1800, runTime: 1800 } });
+  });
+
+  it('a report request after the jump keeps to the budget as well, and closes nothing twice', () => {
+    const e = mk({ ...base, closeBudget: 20 });
+    for (let i = 0; i < 10; i++) {
+      feed(e, `l${i}/state`, i % 2 === 0, at(6));
+      feed(e, `l${i}/good`, i, at(6));
+    }
+    let wall = at(6);
+    const step = mk({ ...base, closeBudget: 20 }, { now: () => wall, setTimeout: () => 0, clearTimeout: () => undefined });
+    step.restore(JSON.parse(JSON.stringify(e.snapshot())));
+    wall = at(6) + 30 * DAY_MS; // the host's clock stepped forward a month (NTP on a board without RTC)
+    const out = step.report();
+    const closing = out.filter((r) => r.closing);
+    expect(closing).toHaveLength(20);
+    for (let i = 0; i < 10; i++) {
+      const mine = closing.filter((r) => r.line === `l${i}`);
+      expect(mine.map((r) => r.merged === true)).toEqual([false, true]);
+      expect(tiling(mine, at(6))).toEqual(tiled(at(6), wall, i % 2 === 0, i, i));
+    }
+    expect(step.report().filter((r) => r.closing)).toEqual([]);
+  });
+
+  it('refuses a close budget below one', () => {
+    expect(() => new OeeEngine({ ...base, closeBudget: 0 })).toThrow(/closeBudget/);
+  });
+
+  describe('timers', () => {
+    beforeEach(() => {
+      jest.useFakeTimers();
+      jest.setSystemTime(at(6));
+    });
+    afterEach(() => jest.useRealTimers());
+
+    it('the periodic tick after the host clock stepped a month forward closes at most CLOSE_BUDGET shifts for 1,000 lines', () => {
+      const e = mk({ ...base, period: 60 }, fakeTimers());
+      const reports: OeeReport[][] = [];
+      e.onReport = (r) => reports.push(r);
+      e.start();
+      const lines = Array.from({ length: MAX_LINES }, (_, i) => `l${i}`);
+      for (const l of lines) {
+        feed(e, `${l}/state`, true, at(6));
+        feed(e, `${l}/good`, 3, at(6));
+      }
+      // The clock steps; the period timer (monotonic) fires a minute later and sees event time a month on.
+      jest.setSystemTime(at(6) + 30 * DAY_MS);
+      jest.advanceTimersByTime(60_000);
+      expect(reports).toHaveLength(1);
+      const closing = reports[0].filter((r) => r.closing);
+      expect(closing.length).toBeLessThanOrEqual(CLOSE_BUDGET);
+      expect(reports[0].filter((r) => !r.closing)).toHaveLength(MAX_LINES);
+      const end = at(6) + 30 * DAY_MS;
+      for (const l of [lines[0], lines[500], lines[999]]) {
+        const mine = closing.filter((r) => r.line === l);
+        expect(mine).toHaveLength(10);
+        expect(tiling(mine, at(6))).toEqual(tiled(at(6), end, true, 3, 3));
+      }
+      e.dispose();
+    });
+
+    it('the shift-end timer after a clock step shares the budget by its lines', () => {
+      const e = mk({ ...base, closeBudget: 40 }, fakeTimers());
+      const reports: OeeReport[] = [];
+      e.onReport = (r) => reports.push(...r);
+      e.start();
+      for (let i = 0; i < 10; i++) {
+        feed(e, `l${i}/state`, true, at(6));
+        feed(e, `l${i}/reject`, 2, at(7));
+      }
+      jest.setSystemTime(at(7) + 30 * DAY_MS);
+      // The timer armed for the 14:00 shift end fires 7 h later; event time is then a month on.
+      jest.advanceTimersByTime(7 * H);
+      expect(reports).toHaveLength(40);
+      for (let i = 0; i < 10; i++) {
+        const mine = reports.filter((r) => r.line === `l${i}`);
+        expect(mine.map((r) => r.merged === true)).toEqual([false, false, false, true]);
+        expect(tiling(mine, at(6))).toEqual(tiled(at(6), at(14) + 30 * DAY_MS, true, 0, 2));
+      }
+      // Every line is in its current shift: the next shift end closes one shift each.
+      reports.length = 0;
+      jest.advanceTimersByTime(8 * H);
+      expect(reports.map((r) => [r.closing, r.merged, r.figures.plannedTime])).toEqual(Array.from({ length: 10 }, () => [true, undefined, 8 * 3600]));
+      e.dispose();
+    });
+  });
+});
+
+describe('shift calendar', () => {
+  /** The shift-start search as it was before days were cached: the reference for the calendar. */
+  const fmts = new Map<string, Intl.DateTimeFormat>();
+  function refNext(t: number, times: Array<[number, number]>, timeZone: string): number {
+    let fmt = fmts.get(timeZone);
+    if (!fmt) {
+      fmt = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+      fmts.set(timeZone, fmt);
+    }
+    const wall = (x: number) => {
+      const p: Record<string, number> = {};
+      for (const part of fmt.formatToParts(new Date(x))) if (part.type !== 'literal') p[part.type] = Number(part.value);
+      return { y: p.year, mo: p.month - 1, d: p.day, h: p.hour, mi: p.minute, s: p.second };
+    };
+    const instant = (y: number, mo: number, d: number, h: number, mi: number) => {
+      const w0 = Date.UTC(y, mo, d, h, mi);
+      const offset = (x: number) => {
+        const w = wall(x);
+        return Date.UTC(w.y, w.mo, w.d, w.h, w.mi, w.s) - (x - (((x % 1000) + 1000) % 1000));
+      };
+      return w0 - offset(w0 - offset(w0));
+    };
+    const w = wall(t);
+    let best = Infinity;
+    for (let day = 0; day <= 2; day++) {
+      for (const [h, m] of times) {
+        const c = instant(w.y, w.mo, w.d + day, h, m);
+        if (c > t && c < best) best = c;
+      }
+    }
+    return best;
+  }
+  const zones = ['Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'America/Santiago', 'Asia/Shanghai'];
+  const times: Array<[number, number]> = [[0, 0], [2, 30], [6, 0], [14, 0], [23, 30]];
+
+  it('walks the same shift starts as the uncached search, across the daylight-saving changes of 2026', () => {
+    // A week around each change (local dates; Shanghai has none): Santiago changes at midnight, Lord Howe by 30 minutes.
+    const changes: Record<string, number[]> = {
+      'Europe/Berlin': [Date.UTC(2026, 2, 29), Date.UTC(2026, 9, 25)],
+      'America/New_York': [Date.UTC(2026, 2, 8), Date.UTC(2026, 10, 1)],
+      'Australia/Lord_Howe': [Date.UTC(2026, 3, 5), Date.UTC(2026, 9, 4)],
+      'America/Santiago': [Date.UTC(2026, 3, 5), Date.UTC(2026, 8, 6)],
+      'Asia/Shanghai': [Date.UTC(2026, 0, 1)],
+    };
+    for (const zone of zones) {
+      const cal = new ShiftCalendar(times, zone);
+      for (const day of changes[zone]) {
+        let t = day - 3 * 24 * H;
+        const walk: Array<[number, number]> = [];
+        for (let i = 0; i < 6 * times.length; i++) {
+          const next = cal.next(t);
+          // The start of the shift a moment is in is the start before it.
+          walk.push([next, cal.last(next + (cal.next(next) - next) / 2)]);
+          t = next;
+        }
+        t = day - 3 * 24 * H;
+        const want: Array<[number, number]> = [];
+        for (let i = 0; i < 6 * times.length; i++) {
+          t = refNext(t, times, zone);
+          want.push([t, t]);
+        }
+        expect([zone, walk]).toEqual([zone, want]);
+      }
+    }
+  });
+
+  it('any instant: the next start matches the uncached search and the last start is the shift it is in', () => {
+    const cal = new Map(zones.map((z) => [z, new ShiftCalendar(times, z)]));
+    fc.assert(
+      fc.property(fc.constantFrom(...zones), fc.integer({ min: Date.UTC(2025, 0, 1), max: Date.UTC(2027, 0, 1) }), (zone, t) => {
+        const c = cal.get(zone)!;
+        expect(c.next(t)).toBe(refNext(t, times, zone));
+        const last = c.last(t);
+        expect(last).toBeLessThanOrEqual(t);
+        expect(c.next(last)).toBeGreaterThan(t);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('with a time zone, a close reads the wall clock about once (a day\'s starts are worked out once), not ~19 times', () => {
+    const spy = jest.spyOn(Intl.DateTimeFormat.prototype, 'formatToParts');
+    try {
+      const e = mk({ ...base, timeZone: 'Europe/Berlin' });
+      for (let i = 0; i < 10; i++) feed(e, `l${i}/state`, true, at(6));
+      spy.mockClear();
+      const { reports } = e.processBatch(Array.from({ length: 10 }, (_, i) => ({ tag: `l${i}/good`, value: 1, quality: 'good' as Quality, ts: at(6) + 100 * 24 * H })));
+      expect(reports).toHaveLength(10 * 300);
+      expect(spy.mock.calls.length).toBeLessThan(2 * reports.length);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
