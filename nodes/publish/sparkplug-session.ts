@@ -313,15 +313,17 @@ export class EdgeNodeSession {
     if (!this.mqttUp) return;
     const now = this.now();
     this.seq = 0; // tck-id-payloads-nbirth-seq
+    // A failed publish is reported by send() (onError); nobody awaits a birth, so its rejection
+    // is handled here: left unhandled, Node would end the whole Node-RED process.
     this.send('NBIRTH', undefined, [
       // tck-id-payloads-nbirth-bdseq; tck-id-message-flow-edge-node-birth-publish-nbirth-payload-bdSeq (Int64).
       { name: BDSEQ_METRIC, alias: BDSEQ_ALIAS, datatype: 'Int64', value: this.bdSeqValue ?? 0, ts: now },
       // tck-id-payloads-nbirth-rebirth-req
       { name: REBIRTH_METRIC, alias: REBIRTH_ALIAS, datatype: 'Boolean', value: false, ts: now },
-    ]);
+    ]).catch(ignore);
     for (const d of this.devices.values()) {
       d.born = false;
-      if (d.metricCount > 0 && !d.allBad()) d.publishBirth();
+      if (d.metricCount > 0 && !d.allBad()) d.publishBirth().catch(ignore);
     }
     this.setState('online');
     this.replay();
@@ -352,7 +354,7 @@ export class EdgeNodeSession {
     if (this.devices.has(deviceId)) throw new ConfigError(`device "${deviceId}" is already used on edge node ${this.edgeNodeId}`);
     const device = new EdgeDevice(this, deviceId, options);
     this.devices.set(deviceId, device);
-    if (this.stateValue === 'online' && device.metricCount > 0) device.publishBirth();
+    if (this.stateValue === 'online' && device.metricCount > 0) device.publishBirth().catch(ignore);
     return device;
   }
 
@@ -620,7 +622,8 @@ export class EdgeDevice {
     const pending = this.pending;
     if (!pending) return;
     if (this.born && !this.removed && this.session.isOnline) {
-      this.publishBirth();
+      // Those waiting for it get the outcome through the pending promise; the failure is reported.
+      this.publishBirth().catch(ignore);
       return;
     }
     this.pending = undefined;
@@ -703,6 +706,9 @@ export class EdgeDevice {
     return this.session.send('DDEATH', this.id, []).catch(() => undefined);
   }
 }
+
+/** For promises whose failure is already reported (send() calls onError before it rethrows). */
+function ignore(): void {}
 
 function pendingBirth(): PendingBirth {
   let settle!: (result?: Promise<void>) => void;

@@ -230,3 +230,26 @@ describe('new metrics arriving one per message', () => {
     expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/DBIRTH D: socket closed/)]);
   });
 });
+
+describe('a publish that fails during a birth', () => {
+  it('is reported through onError and leaves no unhandled rejection (Node would end the process)', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const { transport, session, errors } = await online();
+      session.addDevice('A').update([s('x', 1)]);
+      await flush();
+      // The NBIRTH of a rebirth fails (the client went down under it); the DBIRTH after it goes out.
+      transport.failNext = new Error('client disconnecting');
+      await session.handleMessage(NCMD, encodeCommand([REBIRTH]));
+      await flush();
+      await new Promise((r) => setTimeout(r, 20));
+      expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/NBIRTH Gateway1: client disconnecting/)]);
+      expect(transport.types()).toContain('DBIRTH:A');
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});
