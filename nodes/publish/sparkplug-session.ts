@@ -262,6 +262,7 @@ export class EdgeNodeSession {
     const online = (state as { online?: unknown } | null)?.online;
     if (typeof online !== 'boolean') throw new InputError('STATE payload has no boolean "online"');
     const ts = (state as { timestamp?: unknown }).timestamp;
+    const previous = this.lastHostTimestamp;
     // tck-id-message-flow-edge-node-birth-publish-phid-wait-timestamp: a STATE older than the last one
     // seen is stale (a retained message overtaken by a newer one) and is ignored.
     if (typeof ts === 'number') {
@@ -270,7 +271,10 @@ export class EdgeNodeSession {
     }
     if (online) {
       // First online STATE: the birth sequence. Online again while born: the host restarted and lost
-      // our births, so it gets a fresh birth sequence.
+      // our births, so it gets a fresh birth sequence; the same STATE again (its timestamp already
+      // answered, as when a retained copy and the live one both arrive) gets none: a burst of them
+      // would republish every device once per copy.
+      if (this.stateValue === 'online' && typeof ts === 'number' && ts === previous) return;
       if (this.stateValue === 'waiting-host' || this.stateValue === 'online') this.birth();
       return;
     }

@@ -390,6 +390,9 @@ describe('primary host STATE', () => {
     expect(transport.sent).toHaveLength(3);
     await session.handleMessage('spBv1.0/STATE/SCADA', state(true, 300));
     expect(transport.types().slice(3)).toEqual(['NBIRTH', 'DBIRTH:D']);
+    // The same STATE again (a retained copy and the live one, or a burst of them): no more births.
+    for (let i = 0; i < 20; i++) await session.handleMessage('spBv1.0/STATE/SCADA', state(true, 300));
+    expect(transport.types().slice(3)).toEqual(['NBIRTH', 'DBIRTH:D']);
   });
 
   it('on online=false while born: NDEATH, then a new MQTT session', async () => {
