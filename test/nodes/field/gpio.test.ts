@@ -1,7 +1,7 @@
 import fs = require('fs');
 import os = require('os');
 import path = require('path');
-import { collect, helper, load, nextError, nextMessages, sleep, startServer, stop, type Msg, type TestNode } from '../../helpers/red';
+import { collect, helper, load, nextError, nextMessages, sleep, startServer, stop, type FlowNode, type Msg, type TestNode } from '../../helpers/red';
 import { until } from '../modbus/ports';
 import { simulatedGpio } from '../../../nodes/field/gpio-bus';
 import gpioIn = require('../../../nodes/field/gpio-in');
@@ -38,6 +38,17 @@ async function report(g: TestNode): Promise<Msg> {
   const got = nextMessages(helper.getNode('out'), 1, 2000);
   g.receive({});
   return (await got)[0];
+}
+
+/**
+ * Starts `flow` (its gpio-in node `g` in count mode), waits for the line, makes `n` pulses on `pin`
+ * and returns the node and the count report it sends when asked.
+ */
+async function loadAndPulse(modules: unknown[], flow: FlowNode[], pin: number, n: number): Promise<{ g: TestNode; msg: Msg }> {
+  await load(modules, flow);
+  const g: TestNode = await lineOpen('g');
+  pulses(pin, n);
+  return { g, msg: await report(g) };
 }
 
 /**
@@ -101,10 +112,7 @@ describe('plantwire-gpio-in node', () => {
       { id: 'g', type: 'plantwire-gpio-in', backend: 'simulated', pin: '6', edge: 'rising', debounce: '0', mode: 'count', interval: '600000', tag: 'fm1', wires: [['out']] },
       { id: 'out', type: 'helper' },
     ];
-    await load([gpioIn, withFileStore], flow);
-    const opened: TestNode = await lineOpen('g');
-    pulses(6, 7);
-    const first = await report(opened);
+    const { msg: first } = await loadAndPulse([gpioIn, withFileStore], flow, 6, 7);
     expect(first.topic).toBe('fm1');
     expect(first.payload['fm1/count']).toBe(7);
     expect(first.payload['fm1/rate']).toBeGreaterThan(0);
@@ -114,10 +122,7 @@ describe('plantwire-gpio-in node', () => {
     await stopKeepingContext(ctx);
     await ctx.close();
     expect(fs.readdirSync(path.join(dir, 'context')).length).toBeGreaterThan(0);
-    await load([gpioIn, withFileStore], flow);
-    const g: TestNode = await lineOpen('g');
-    pulses(6, 3);
-    const after = await report(g);
+    const { g, msg: after } = await loadAndPulse([gpioIn, withFileStore], flow, 6, 3);
     expect(after.payload['fm1/count']).toBe(10);
 
     const got = nextMessages(helper.getNode('out'), 1, 2000);
@@ -142,21 +147,15 @@ describe('plantwire-gpio-in node', () => {
       { id: 'g', type: 'plantwire-gpio-in', backend: 'simulated', pin: '7', edge: 'rising', debounce: '0', mode: 'count', interval: '600000', tag: 'fm2', wires: [['out']] },
       { id: 'out', type: 'helper' },
     ];
-    await load([gpioIn, withFileStore], flow);
     // Pulses count only once the saved total is read back and the line opens.
-    const g: TestNode = await lineOpen('g');
-    pulses(7, 5);
-    const first = await report(g);
+    const { msg: first } = await loadAndPulse([gpioIn, withFileStore], flow, 7, 5);
     expect(first.payload['fm2/count']).toBe(5);
     expect(errorsLogged()).toEqual([]);
     // Restart, as in the test above; the store writes its files itself (no cache to flush).
     await stopKeepingContext(ctx);
     await sleep(100);
     await ctx.close();
-    await load([gpioIn, withFileStore], flow);
-    const again: TestNode = await lineOpen('g');
-    pulses(7, 2);
-    const after = await report(again);
+    const { msg: after } = await loadAndPulse([gpioIn, withFileStore], flow, 7, 2);
     expect(after.payload['fm2/count']).toBe(7);
     await ctx.close();
     ctx.init({});
