@@ -20,7 +20,7 @@
  */
 import { ConfigError, InputError } from '../shared/errors';
 import { numericValue, worstQuality, type Quality, type Sample } from '../shared/sample';
-import { CompensatedSum, DEFAULT_MAX_TAGS, TagTable, estimatedEventTime } from './tag-table';
+import { CompensatedSum, DEFAULT_MAX_TAGS, TagTable, estimatedEventTime, evenShare } from './tag-table';
 
 export const AGGREGATES = ['mean', 'min', 'max', 'last', 'sum', 'count'] as const;
 export type Aggregate = (typeof AGGREGATES)[number];
@@ -189,7 +189,7 @@ export class Resampler {
 
   /** Empty buckets each of `tags` tags may fill in one call: maxFill, less when the budget is shared by many. */
   private fillCap(tags: number): number {
-    return Math.max(1, Math.min(this.maxFill, Math.floor(this.fillBudget / Math.max(1, tags))));
+    return evenShare(this.fillBudget, tags, this.maxFill);
   }
 
   /**

@@ -26,6 +26,7 @@
 import { ConfigError, InputError } from '../shared/errors';
 import { typeName, worstQuality, type Quality, type Sample } from '../shared/sample';
 import { checkEventTime, EventClock, formatTime, MAX_TIMER_MS, systemTimers, type Timers } from './event-clock';
+import { evenShare } from './tag-table';
 
 export const COUNT_MODES = ['increment', 'counter'] as const;
 export type CountMode = (typeof COUNT_MODES)[number];
@@ -369,7 +370,7 @@ export class OeeEngine {
 
   /** Shift closes each of `lines` lines may make in one call: an even part of the budget, at least one. */
   private closeShare(lines: number): number {
-    return Math.max(1, Math.min(MAX_SHIFTS_PER_STEP, Math.floor(this.closeBudget / Math.max(1, lines))));
+    return evenShare(this.closeBudget, lines, MAX_SHIFTS_PER_STEP);
   }
 
   /** process() with at most `share` closing reports; returns how many it made. */

@@ -95,6 +95,14 @@ export class CompensatedSum {
  * arrived. Timers that close buckets of quiet inputs use it, so a device whose clock is off by
  * minutes still has its buckets closed at the right moment of its own time.
  */
+/**
+ * One part of a budget shared evenly by `parts` (tags, lines) for one call: at most `cap`, at least
+ * one, so that every part moves on however many share it.
+ */
+export function evenShare(budget: number, parts: number, cap: number): number {
+  return Math.max(1, Math.min(cap, Math.floor(budget / Math.max(1, parts))));
+}
+
 export function estimatedEventTime(lastTs: number, lastArrival: number, now: number): number {
   return lastTs + Math.max(0, now - lastArrival);
 }
