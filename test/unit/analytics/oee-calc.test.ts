@@ -84,12 +84,17 @@ describe('OeeEngine: worked example', () => {
   });
 });
 
-describe('OeeEngine: timers', () => {
+/** Fake timers, the clock at 06:00 of the test day, for the tests of the describe block it is called in. */
+function fakeClockAtSix(): void {
   beforeEach(() => {
     jest.useFakeTimers();
     jest.setSystemTime(at(6));
   });
   afterEach(() => jest.useRealTimers());
+}
+
+describe('OeeEngine: timers', () => {
+  fakeClockAtSix();
 
   it('reports every period and closes a shift by timer when no sample comes', () => {
     const e = mk({ ...base, period: 3600 }, fakeTimers());
@@ -411,11 +416,7 @@ describe('OeeEngine: long gaps (a budget of shift closes per call)', () => {
   });
 
   describe('timers', () => {
-    beforeEach(() => {
-      jest.useFakeTimers();
-      jest.setSystemTime(at(6));
-    });
-    afterEach(() => jest.useRealTimers());
+    fakeClockAtSix();
 
     it('the periodic tick after the host clock stepped a month forward closes at most CLOSE_BUDGET shifts for 1,000 lines', () => {
       const e = mk({ ...base, period: 60 }, fakeTimers());
