@@ -281,6 +281,11 @@ export class EdgeNodeSession {
     if (this.stateValue === 'online') {
       // tck-id-operational-behavior-edge-node-termination-host-offline: the primary host went offline:
       // NDEATH, disconnect, and start over (the next session waits for online=true again, buffering).
+      // A DBIRTH waiting for the end of the turn goes out before the NDEATH (as on stop); from here on
+      // nothing of this session is published live, so nothing follows the NDEATH while its PUBACK is
+      // awaited: values that come meanwhile go to the buffer and are replayed as historical.
+      for (const d of this.devices.values()) d.flushBirth();
+      this.setState('waiting-host');
       await this.publishNdeath().catch(() => undefined);
       this.connectionLost();
       this.transport.restart();

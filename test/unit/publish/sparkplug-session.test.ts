@@ -16,8 +16,7 @@ import { decode, encodeCommand, fakeClock, FakeTransport, flush, MemoryBdSeqStor
 
 const T0 = 1_700_000_000_000;
 
-function setup(extra: Partial<EdgeSessionOptions> = {}) {
-  const transport = new FakeTransport();
+function setup<T extends FakeTransport = FakeTransport>(extra: Partial<EdgeSessionOptions> = {}, transport: T = new FakeTransport() as T) {
   const store = new MemoryBdSeqStore();
   const clock = fakeClock(T0);
   const errors: Error[] = [];
@@ -404,6 +403,45 @@ describe('primary host STATE', () => {
     expect(transport.types()).toEqual(['NBIRTH', 'NDEATH']);
     expect(transport.restarts).toBe(1);
     expect(session.state).toBe('disconnected');
+  });
+
+  it('on online=false: nothing after the NDEATH; data that comes while it is acknowledged is kept and replayed as historical', async () => {
+    /** A broker slow to acknowledge QoS 1 (the NDEATH): each such publish waits for release(). */
+    class SlowAckTransport extends FakeTransport {
+      private waiting: Array<() => void> = [];
+      override async publish(topic: string, payload: Buffer, qos: 0 | 1): Promise<void> {
+        await super.publish(topic, payload, qos);
+        if (qos === 1) await new Promise<void>((r) => this.waiting.push(r));
+      }
+      release(): void {
+        for (const r of this.waiting.splice(0)) r();
+      }
+    }
+    const { transport, session } = setup({ primaryHostId: 'SCADA', buffer: new QueueHistoryBuffer(new MemoryQueue()) }, new SlowAckTransport());
+    session.nextWill();
+    await session.connected();
+    await session.handleMessage('spBv1.0/STATE/SCADA', state(true, 1));
+    const dev = session.addDevice('D');
+    expect(dev.update([s('v', 1)]).outcome).toBe('DBIRTH');
+    const offline = session.handleMessage('spBv1.0/STATE/SCADA', state(false, 2));
+    await flush();
+    expect(transport.types()).toEqual(['NBIRTH', 'DBIRTH:D', 'NDEATH']);
+    // The NDEATH is out, its PUBACK not yet in: a value now must not follow it as live DDATA.
+    expect(dev.update([s('v', 2, { ts: T0 + 1 })]).outcome).toBe('buffered');
+    expect(dev.update([s('v', 3, { ts: T0 + 2 })]).outcome).toBe('buffered');
+    transport.release();
+    await offline;
+    expect(transport.types()).toEqual(['NBIRTH', 'DBIRTH:D', 'NDEATH']);
+    expect(session.state).toBe('disconnected');
+    // The next session, once the host is back: the newest value in the DBIRTH, the one before it
+    // replayed as historical.
+    session.nextWill();
+    await session.connected();
+    await session.handleMessage('spBv1.0/STATE/SCADA', state(true, 3));
+    await session.idle();
+    expect(transport.types().slice(3)).toEqual(['NBIRTH', 'DBIRTH:D', 'DDATA:D']);
+    expect(transport.sent[4].metrics[0]).toMatchObject({ name: 'v', value: 3 });
+    expect(transport.sent[5].metrics[0]).toMatchObject({ value: 2, isHistorical: true });
   });
 
   it('reports a STATE that is not the 3.0 JSON form and keeps waiting', async () => {
