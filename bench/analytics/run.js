@@ -23,10 +23,10 @@
  * 1,000-sample bucket, alarm one per state change, vibration one per 1,024-sample block, OEE one
  * per period (a timer of 1 s, so none in most measurements: it measures what taking counts costs).
  * `passThroughWithoutDone`: a pass-through that never calls done(), as neither anchor does, while
- * every Plantwire node does (Complete nodes depend on it): what the runtime's completion costs
- * (measured in the stats and the deadband groups). `ownNsPerSample`: what a sample costs each flow
- * beyond the pass-through with the same contract (with done() for Plantwire, without for the
- * anchors), so that its own code can be compared with an anchor's.
+ * every Plantwire node does (Complete nodes depend on it): what the runtime's completion costs a
+ * node that does nothing else (measured in the stats and the deadband groups; in a Plantwire node
+ * it costs less, see the README). `ownNsPerSample`: what a sample costs each flow beyond the
+ * pass-through (junction), the runtime's hop to the sink taken out.
  * Plus the engines alone, without Node-RED. Prints one JSON line.
  *
  * Node-RED runs as a library in this process (no HTTP listener, a temporary user folder); the
@@ -271,14 +271,11 @@ async function main() {
   const perRound = {};
   const passRates = [];
   /**
-   * Per flow: what a sample costs it beyond a pass-through with the same completion contract (the
-   * median over rounds of the difference of the time per sample, ns): the runtime's own hops taken
-   * out, so that nodes that call done() (every Plantwire node) and the anchors that do not are
-   * compared by what their own code costs. Negative for filters: they skip the sink's hop.
+   * Per flow: what a sample costs it beyond the pass-through (the median over rounds of the
+   * difference of the time per sample, ns): the runtime's own hops taken out. Negative for filters:
+   * they skip the sink's hop. One base for every flow: the anchors' saving of done() is theirs.
    */
   const ownNs = {};
-  /** The anchors: they never call done(), so their own cost is taken against passThroughWithoutDone. */
-  const ANCHORS = new Set(['smooth_mean', 'rbe_deadband']);
   // BENCH_ONLY (a regular expression): measure only the flows it matches, and the pass-through (for profiling).
   const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null;
   const passThrough = ['passThrough', { type: 'junction' }, single];
@@ -311,8 +308,7 @@ async function main() {
     for (const [name] of members) {
       flows[name] = median(rounds.map((x) => x[name]));
       perRound[name] = rounds;
-      const base = ANCHORS.has(name) ? 'passThroughWithoutDone' : 'passThrough';
-      if (base in rounds[0] && name !== base) ownNs[name] = Math.round(median(rounds.map((x) => 1e9 / x[name] - 1e9 / x[base])));
+      ownNs[name] = Math.round(median(rounds.map((x) => 1e9 / x[name] - 1e9 / x.passThrough)));
       if (process.env.BENCH_DEBUG) console.error(name, JSON.stringify(rounds.map((x) => [x.passThrough, x[name]])));
     }
   };
