@@ -6,7 +6,7 @@
 import * as os from 'os';
 import * as fs from 'fs';
 import * as path from 'path';
-import { ConfigError, InputError, errorMessage } from '../shared/errors';
+import { ConfigError, DeviceError, InputError, errorMessage } from '../shared/errors';
 import { boolSetting, choiceSetting, numberSetting } from '../shared/config';
 import { HELD, onInput, onSyncInput, settleLater } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
@@ -38,6 +38,12 @@ interface PublishDef extends NodeDef {
 const ACTIONS = ['flush', 'clear', 'stats'] as const;
 /** How samples are read from an input message (made once: this runs for every message). */
 const READ_OPTIONS = Object.freeze({ allowObjectValues: true, defaultTag: '' });
+/**
+ * With the buffer off: messages published and not yet acknowledged (QoS 1/2) or written (QoS 0),
+ * at most, and their payload bytes. A message past either bound is refused (unless none are waiting).
+ */
+const UNBUFFERED_MAX_UNACKED = 10_000;
+const UNBUFFERED_MAX_UNACKED_BYTES = 64 * 1024 * 1024;
 /** Status text is refreshed at most this often while a backlog drains (each is a websocket message). */
 const STATUS_EVERY_MS = 250;
 
@@ -163,8 +169,12 @@ export = function register(RED: NodeAPI): void {
 
     // The broker's protocol version is fixed by its config node: one settings object for every message.
     const messageSettings: MessageSettings = { ...settings, v5: b.protocolVersion === 5 };
+    /** Unbuffered publishes waiting for the broker (see UNBUFFERED_MAX_UNACKED). */
+    const unacked = { count: 0, bytes: 0 };
+    /** Unbuffered messages refused because too many were waiting. */
+    let refused = 0;
     const stats = (): ForwarderStats | Record<string, unknown> =>
-      forwarder ? forwarder.stats() : { connected: b.connected, buffered: false };
+      forwarder ? forwarder.stats() : { connected: b.connected, buffered: false, inFlight: unacked.count, refused };
 
     onSyncInput(this, (msg, send, done) => {
       const m = msg as unknown as SampleMessage;
@@ -196,8 +206,27 @@ export = function register(RED: NodeAPI): void {
         forwarder.add(items, settle);
         return HELD;
       }
-      // Unbuffered: publish now; done() on PUBACK (QoS 1/2) or once written (QoS 0).
-      Promise.all(items.map((it) => b.publish({ topic: it.topic, payload: it.payload, qos: it.qos, retain: it.retain, properties: it.properties }))).then(
+      // Unbuffered: publish now; done() on PUBACK (QoS 1/2) or once written (QoS 0). A broker that
+      // stops acknowledging (or a connection that stalls before keepalive notices) would otherwise
+      // keep every message since in memory: past the bound, messages are refused with an error.
+      let bytes = 0;
+      for (const it of items) bytes += it.payload.length;
+      if (unacked.count > 0 && (unacked.count + items.length > UNBUFFERED_MAX_UNACKED || unacked.bytes + bytes > UNBUFFERED_MAX_UNACKED_BYTES)) {
+        refused++;
+        throw new DeviceError(
+          `the broker has not acknowledged ${unacked.count.toLocaleString('en-US')} message(s) (${Math.ceil(unacked.bytes / 1024).toLocaleString('en-US')} kB) published without the buffer: this message is not sent (the buffer keeps messages through a slow or stalled broker)`,
+        );
+      }
+      unacked.count += items.length;
+      unacked.bytes += bytes;
+      Promise.all(
+        items.map((it) =>
+          b.publish({ topic: it.topic, payload: it.payload, qos: it.qos, retain: it.retain, properties: it.properties }).finally(() => {
+            unacked.count--;
+            unacked.bytes -= it.payload.length;
+          }),
+        ),
+      ).then(
         () => settle(),
         (err: unknown) => settle(err instanceof Error ? err : new Error(String(err))),
       );

@@ -184,6 +184,61 @@ describe('plantwire-mqtt-publish', () => {
     await broker.start();
   });
 
+  it('without the buffer refuses messages past 10,000 waiting for a stalled broker, and takes them again once it acknowledges', async () => {
+    await load(nodes, flow(broker.url, { buffer: false }));
+    const p = helper.getNode('p');
+    const out = record(helper.getNode('out'));
+    const completed = record(helper.getNode('done'));
+    // Completions of sample messages (msg.action messages complete too).
+    const acked = () => completed.filter((m) => m.action === undefined).length;
+    const errs = record(helper.getNode('err'));
+    await waitFor(() => lastStatus(p).fill === 'green', 5000, 'connected');
+    broker.holdPublishes = true;
+    try {
+      // One batch of 10,000 tags: 10,000 publishes, none acknowledged.
+      const batch: Record<string, number> = {};
+      for (let i = 0; i < 10_000; i++) batch[`t${i}`] = i;
+      p.receive({ payload: batch });
+      p.receive({ action: 'stats' });
+      await waitFor(() => out.length === 1);
+      expect(out[0].payload).toMatchObject({ buffered: false, inFlight: 10_000, refused: 0 });
+      p.receive({ topic: 'one-more', payload: 1 });
+      await waitFor(() => errs.length === 1);
+      expect(errs[0].error.message).toMatch(/has not acknowledged 10,000 message\(s\).*not sent/);
+      expect(acked()).toBe(0);
+    } finally {
+      broker.releasePublishes();
+    }
+    await waitFor(() => acked() === 1, 20_000, 'the batch acknowledged');
+    p.receive({ topic: 'after', payload: 2 });
+    await waitFor(() => acked() === 2);
+    p.receive({ action: 'stats' });
+    await waitFor(() => out.length === 2);
+    expect(out[1].payload).toMatchObject({ inFlight: 0, refused: 1 });
+    expect(topics().filter((m) => m.topic === 'plant/one-more')).toHaveLength(0);
+    expect(topics().filter((m) => m.topic === 'plant/after')).toHaveLength(1);
+  }, 30_000);
+
+  it('without the buffer refuses a message past 64 MB of payload waiting, though never one alone', async () => {
+    await load(nodes, flow(broker.url, { buffer: false }));
+    const p = helper.getNode('p');
+    const done = record(helper.getNode('done'));
+    const errs = record(helper.getNode('err'));
+    await waitFor(() => lastStatus(p).fill === 'green', 5000, 'connected');
+    const big = 'x'.repeat(40 * 1024 * 1024);
+    broker.holdPublishes = true;
+    try {
+      p.receive({ topic: 'big1', payload: big }); // alone: taken, though the first is 40 MB
+      p.receive({ topic: 'big2', payload: big }); // 80 MB waiting: refused
+      await waitFor(() => errs.length === 1, 10_000);
+      expect(errs[0].error.message).toMatch(/has not acknowledged 1 message\(s\) \(40,960 kB\)/);
+    } finally {
+      broker.releasePublishes();
+    }
+    await waitFor(() => done.length === 1, 20_000, 'big1 acknowledged');
+    expect(errs).toHaveLength(1);
+  }, 30_000);
+
   it('says so when its buffer file cannot be opened, and refuses messages instead of losing them', async () => {
     const notADir = path.join(userDir, 'file');
     fs.writeFileSync(notADir, 'x');

@@ -26,6 +26,15 @@ export class TestBroker {
   /** Credentials the broker accepts; when set, others are refused. */
   auth: { user: string; password: string } | undefined;
   readonly connects: Array<{ clientId: string; username?: string; password?: string }> = [];
+  /** While true, the broker takes publishes in but neither routes nor acknowledges them (a stalled broker). */
+  holdPublishes = false;
+  private held: Array<() => void> = [];
+
+  /** Ends holdPublishes: what was held is routed and acknowledged now. */
+  releasePublishes(): void {
+    this.holdPublishes = false;
+    for (const go of this.held.splice(0)) go();
+  }
 
   async start(): Promise<void> {
     const aedes = createBroker();
@@ -34,6 +43,10 @@ export class TestBroker {
       if (!this.auth) return cb(null, true);
       const ok = username === this.auth.user && password?.toString() === this.auth.password;
       cb(ok ? null : Object.assign(new Error('bad credentials'), { returnCode: 4 }) as never, ok);
+    };
+    aedes.authorizePublish = (_client, _packet, cb) => {
+      if (this.holdPublishes) this.held.push(() => cb(null));
+      else cb(null);
     };
     aedes.on('publish', (packet: AedesPublishPacket, client) => {
       if (!client) return;
