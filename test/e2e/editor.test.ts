@@ -241,14 +241,23 @@ describe('the plantwire palette in the editor', () => {
     expect(edited).toEqual({ window: 'time', size: '2.5', stats: ['mean', 'min', 'max', 'stddev', 'median'], valid: true });
 
     await page.locator('#red-ui-header-button-deploy').click();
+    // The deploy is done when the runtime's flows carry the edit (the node showed "waiting" before
+    // the deploy too, so its status alone cannot tell; a read right after the click can come first).
+    const deployedStats = async () =>
+      ((await httpRequest(`${base}/flows`, { headers: { Accept: 'application/json' } })).body as Record<string, unknown>[]).find((n) => n.id === 'e2e-stats');
+    const until = Date.now() + 30000;
+    let deployed = await deployedStats();
+    while (deployed?.window !== 'time' && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 200));
+      deployed = await deployedStats();
+    }
+    expect(deployed).toMatchObject({ window: 'time', size: '2.5', stats: ['mean', 'min', 'max', 'stddev', 'median'] });
     await page
       .waitForFunction(() => /waiting/.test(document.querySelector('g.red-ui-flow-node-group[id="e2e-stats"] .red-ui-flow-node-status-label')?.textContent || ''), undefined, { timeout: 30000 })
       .catch(async (err) => {
         await shot('e2e-stats-not-waiting');
         throw err;
       });
-    const flows = (await httpRequest(`${base}/flows`, { headers: { Accept: 'application/json' } })).body as Record<string, unknown>[];
-    expect(flows.find((n) => n.id === 'e2e-stats')).toMatchObject({ window: 'time', size: '2.5', stats: ['mean', 'min', 'max', 'stddev', 'median'] });
     await shot('e2e-stats-deployed');
   });
 
