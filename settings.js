@@ -18,6 +18,9 @@ module.exports = {
     memory: { module: 'memory' },
   },
   logging: { console: { level: process.env.PLANTWIRE_LOG_LEVEL || 'info', metrics: false, audit: false } },
+  // The per-sample analytics nodes tell the runtime a message is done only when something can see
+  // it (a Complete node, an onComplete hook, metrics logging); true: always (README: Install).
+  plantwireAlwaysDone: false,
   editorTheme: {
     projects: { enabled: false },
     tours: false,

@@ -22,18 +22,20 @@
  * (plantwire-deadband and rbe pass the same ones, |x - last passed| > 1), resample one per
  * 1,000-sample bucket, alarm one per state change, vibration one per 1,024-sample block, OEE one
  * per period (a timer of 1 s, so none in most measurements: it measures what taking counts costs).
- * `passThroughWithoutDone`: a pass-through that never calls done(), as neither anchor does, while
- * every Plantwire node does (Complete nodes depend on it): what the runtime's completion costs a
- * node that does nothing else (measured in the stats and the deadband groups; in a Plantwire node
- * it costs less, see the README). `ownNsPerSample`: what a sample costs each flow beyond the
- * pass-through (junction), the runtime's hop to the sink taken out.
+ * `passThroughWithoutDone`: a pass-through that never calls done(), as neither anchor does: what
+ * the runtime's completion costs a node that does nothing else (measured in the stats and the
+ * deadband groups). The per-sample Plantwire nodes call done() only when something observes it
+ * (nodes/shared/completion.ts): nothing does in these flows; BENCH_ALWAYS_DONE=1 makes them call
+ * it for every message, as with a Complete node in the flows. `ownNsPerSample`: what a sample
+ * costs each flow beyond the pass-through (junction), the runtime's hop to the sink taken out.
  * Plus the engines alone, without Node-RED. Prints one JSON line.
  *
  * Node-RED runs as a library in this process (no HTTP listener, a temporary user folder); the
  * Plantwire nodes load straight from their TypeScript sources, transpiled on load, through a
  * generated package in that folder. Core nodes (junction, filter) are Node-RED's own.
  * Usage: `bench/run.sh analytics [samples per measurement]` or `node bench/analytics/run.js [samples]` (no build
- * needed). BENCH_ONLY (a regular expression): only the flows it matches; BENCH_ENGINES=0: no engine figures.
+ * needed). BENCH_ONLY (a regular expression): only the flows it matches; BENCH_ENGINES=0: no engine figures;
+ * BENCH_ALWAYS_DONE=1: Plantwire nodes mark every message done (settings `plantwireAlwaysDone`).
  */
 'use strict';
 const fs = require('fs');
@@ -86,7 +88,7 @@ fs.writeFileSync(path.join(pkgDir, 'bench-sink.html'), '');
 pkgNodes['bench-sink'] = 'bench-sink.js';
 // A pass-through that never calls done(), as the anchors (smooth, rbe) do not: what the runtime's
 // completion (a metric, the onComplete hook, Complete nodes) costs a message. Plantwire nodes call
-// done() for every message, so that Complete and Catch nodes work with them.
+// done() whenever a Complete node, an onComplete hook or metrics logging can see it.
 fs.writeFileSync(
   path.join(pkgDir, 'bench-nodone.js'),
   `module.exports = function (RED) {
@@ -258,6 +260,10 @@ async function main() {
     externalModules: { autoInstall: false },
     diagnostics: { enabled: false },
     telemetry: { enabled: false },
+    // BENCH_ALWAYS_DONE=1: every Plantwire node marks every message done, as it does when a
+    // Complete node, an onComplete hook or metrics logging observes completions (the figures of
+    // a flow with a Complete node in it).
+    plantwireAlwaysDone: process.env.BENCH_ALWAYS_DONE === '1',
   });
   // RED.start() resolves before the (empty) flow file's flows are started; a deploy made before that
   // races with it (the runtime then starts the stale config and the measured flow never runs).

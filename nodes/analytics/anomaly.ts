@@ -1,6 +1,7 @@
 /** plantwire-anomaly: z-score, EWMA chart or median/MAD anomaly score per tag. */
 import { errorMessage } from '../shared/errors';
 import { choiceSetting, numberSetting } from '../shared/config';
+import { completionWatch } from '../shared/completion';
 import { onSyncInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { isBatchMessage, samplesFromMessage, type Quality, type SampleMessage } from '../shared/sample';
@@ -84,7 +85,7 @@ export = function register(RED: NodeAPI): void {
         status.set('error', RED._('anomaly.status.refused'));
         throw err;
       }
-    });
+    }, completionWatch(RED, this));
 
     /**
      * A single-form message of one finite number with a plain quality and timestamp (most

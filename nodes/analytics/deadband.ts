@@ -1,6 +1,7 @@
 /** plantwire-deadband: report by exception (absolute, percent of span, swinging-door compression) with heartbeat. */
 import { errorMessage } from '../shared/errors';
 import { choiceSetting, numberSetting } from '../shared/config';
+import { completionWatch } from '../shared/completion';
 import { onSyncInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { type SampleMessage } from '../shared/sample';
@@ -102,7 +103,7 @@ export = function register(RED: NodeAPI): void {
         return;
       }
       handleSamples(m, send as SendResults, input);
-    });
+    }, completionWatch(RED, this));
   }
   RED.nodes.registerType('plantwire-deadband', DeadbandNode);
 };

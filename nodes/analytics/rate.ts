@@ -6,6 +6,7 @@
 import { errorMessage } from '../shared/errors';
 import { choiceSetting, numberSetting } from '../shared/config';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, Send } from '../shared/red';
+import { completionWatch } from '../shared/completion';
 import { HELD, onSyncInput, settleLater } from '../shared/input';
 import { type SampleMessage } from '../shared/sample';
 import { StatusReporter } from '../shared/status';
@@ -121,7 +122,7 @@ export = function register(RED: NodeAPI): void {
       }
       afterState(msg, send, settleLater(node, done));
       return HELD;
-    });
+    }, completionWatch(RED, this));
   }
   RED.nodes.registerType('plantwire-rate', RateNode);
 };

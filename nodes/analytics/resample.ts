@@ -1,6 +1,7 @@
 /** plantwire-resample: one value per tag per epoch-aligned time bucket (mean, min, max, last, sum, count). */
 import { errorMessage } from '../shared/errors';
 import { choiceSetting, numberSetting } from '../shared/config';
+import { completionWatch } from '../shared/completion';
 import { onSyncInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { type SampleMessage } from '../shared/sample';
@@ -86,7 +87,7 @@ export = function register(RED: NodeAPI): void {
       rejected: () => status.set('error', RED._('resample.status.rejected')),
       clone: (x) => RED.util.cloneMessage(x as NodeMessage) as SampleMessage,
     };
-    onSyncInput(this, (msg, send) => handleSamples(msg as unknown as SampleMessage, send as SendResults, input));
+    onSyncInput(this, (msg, send) => handleSamples(msg as unknown as SampleMessage, send as SendResults, input), completionWatch(RED, this));
   }
   RED.nodes.registerType('plantwire-resample', ResampleNode);
 };

@@ -1,6 +1,7 @@
 /** plantwire-scale: linear scaling with clamp; out-of-range input is marked uncertain. */
 import { errorMessage } from '../shared/errors';
 import { boolSetting, numberSetting } from '../shared/config';
+import { completionWatch } from '../shared/completion';
 import { onSyncInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { isBatchMessage, samplesFromMessage, writeSamples, type SampleMessage } from '../shared/sample';
@@ -63,7 +64,7 @@ export = function register(RED: NodeAPI): void {
         status.update(anyNotGood(out) ? 'busy' : 'ok', statusText);
       }
       send(writeSamples(m, out, batch) as unknown as typeof msg);
-    });
+    }, completionWatch(RED, this));
   }
   RED.nodes.registerType('plantwire-scale', ScaleNode);
 };

@@ -1,6 +1,7 @@
 /** plantwire-stats: windowed statistics per tag (sliding or tumbling, count or time windows). */
 import { ConfigError, errorMessage } from '../shared/errors';
 import { choiceSetting, numberSetting } from '../shared/config';
+import { completionWatch } from '../shared/completion';
 import { onSyncInput } from '../shared/input';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { type SampleMessage } from '../shared/sample';
@@ -109,7 +110,7 @@ export = function register(RED: NodeAPI): void {
       rejected: () => status.set('error', RED._('stats.status.rejected')),
       clone: (x) => RED.util.cloneMessage(x as NodeMessage) as SampleMessage,
     };
-    onSyncInput(this, (msg, send) => handleSamples(msg as unknown as SampleMessage, send as SendResults, input));
+    onSyncInput(this, (msg, send) => handleSamples(msg as unknown as SampleMessage, send as SendResults, input), completionWatch(RED, this));
   }
   RED.nodes.registerType('plantwire-stats', StatsNode);
 };

@@ -58,9 +58,10 @@ export function settleLater(node: Node, done: Done): Done {
  * onInput for handlers that finish before they return (the analytics nodes): the same errors,
  * Catch and status flash, without the two closures per message that onInput makes to watch a
  * `done` called later. At tens of thousands of samples a second those closures cost more than a
- * statistic (bench/analytics).
+ * statistic (bench/analytics). With `watched` (completionWatch), a message handled without error
+ * is marked done only when something observes it (a Complete node, an onComplete hook, metrics).
  */
-export function onSyncInput(node: Node, handler: SyncInputHandler): void {
+export function onSyncInput(node: Node, handler: SyncInputHandler, watched?: () => boolean): void {
   let reporter: StatusReporter | undefined;
   let looked = false;
   const status = (): StatusReporter | undefined => {
@@ -81,6 +82,7 @@ export function onSyncInput(node: Node, handler: SyncInputHandler): void {
       return;
     }
     status()?.endFlash();
-    done();
+    // A successful done() that nothing observes is skipped (see completion.ts); errors always go to done(err).
+    if (watched === undefined || watched()) done();
   });
 }
