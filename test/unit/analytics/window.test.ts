@@ -351,7 +351,7 @@ describe('StatsEngine: large windows (ring growth, order-statistics tree)', () =
   });
 });
 
-describe('result layouts (the default and the full list built by one literal)', () => {
+describe('result layouts (the default built by one literal, the full list by one constructor)', () => {
   it('give the same figures, keys and order as building the result property by property (property)', () => {
     fc.assert(
       fc.property(series, fc.integer({ min: 1, max: 40 }), (xs, size) => {
@@ -365,6 +365,10 @@ describe('result layouts (the default and the full list built by one literal)', 
             expect(Object.keys(fast)).toEqual([...list]);
             expect(Object.keys(listed)).toEqual([...list]);
             for (const k of list) expect(Object.is(fast[k], listed[k])).toBe(true);
+            // A plain object like the literal one (the full list is built by a constructor).
+            expect(Object.getPrototypeOf(fast)).toBe(Object.prototype);
+            expect(fast.constructor).toBe(Object);
+            expect(JSON.stringify(fast)).toBe(JSON.stringify(listed));
           }
         });
       }),
