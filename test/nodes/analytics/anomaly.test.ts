@@ -26,6 +26,11 @@ describe('plantwire-anomaly node', () => {
     const mean = calm.reduce((a, b) => a + b, 0) / calm.length;
     expect(spike.payload.baseline).toBeCloseTo(mean, 10);
     expect(spike.payload.score).toBeGreaterThan(3);
+    // A plain object (built by a constructor, as a literal would be): its keys, prototype and JSON.
+    expect(Object.keys(spike.payload)).toEqual(['value', 'score', 'anomaly', 'baseline']);
+    expect(Object.getPrototypeOf(spike.payload)).toBe(Object.prototype);
+    expect(spike.payload.constructor).toBe(Object);
+    expect(JSON.parse(JSON.stringify(spike.payload))).toEqual({ ...spike.payload });
   });
 
   it('shows its status at most every 250 ms, the newest score once a period ends', async () => {
