@@ -100,9 +100,22 @@ export class SortedValues {
    */
   private replace(old: number, x: number): void {
     const sorted = this.sorted;
-    const i = this.lowerBound(old);
+    // Both searches in one loop: lowerBound(old) and upperBound(x) over the same length, so they
+    // halve together, and their two chains of dependent loads overlap instead of following each other.
+    let i = 0;
+    let j = 0;
+    let len = this.held;
+    while (len > 1) {
+      const half = len >> 1;
+      i += half & -((sorted[i + half - 1] < old) as unknown as number);
+      j += half & -((sorted[j + half - 1] <= x) as unknown as number);
+      len -= half;
+    }
+    if (len === 1) {
+      if (sorted[i] < old) i++;
+      if (sorted[j] <= x) j++;
+    }
     // x's place with `old` still at i: the same below i, one lower above it once `old` is out.
-    const j = this.upperBound(x);
     if (j <= i) {
       sorted.copyWithin(j + 1, j, i);
       sorted[j] = x;
