@@ -621,8 +621,7 @@ export class RollingWindow {
   /** The statistics of the window; `layout` must be statsLayout(stats). */
   compute(stats: readonly StatName[], layout: StatsLayout = StatsLayout.Listed): StatsResult {
     const n = this.n;
-    const out: StatsResult = {};
-    if (n === 0) return out;
+    if (n === 0) return {};
     const m2 = this.accurateM2();
     const s1 = this.s1 + this.c1;
     const mean = this.shift + s1 / n;
@@ -647,6 +646,8 @@ export class RollingWindow {
         this.vals[(this.head + n - 1) & this.mask],
       );
     }
+    // Made here, not above: the two layouts return their own object and allocate nothing else.
+    const out: StatsResult = {};
     for (let i = 0; i < stats.length; i++) {
       switch (stats[i]) {
         case 'mean':
