@@ -71,6 +71,25 @@ describe('StatsEngine: sliding count window', () => {
     expect(held).toBeLessThan(64 * 1024 * 1024);
   });
 
+  it('holds the bytes a sample the help gives: 17, 25 with extremes or with an order (its ends are min and max), 49 past 4,096', () => {
+    const bytesPerSlot = (stats: StatName[], size: number, tags: number): number => {
+      const slots = 2 ** Math.ceil(Math.log2(size)); // each window rounded up to a power of two
+      const held = heldArrayBytes(() => {
+        const e = new StatsEngine({ window: 'count', size, emit: 'sample', stats });
+        for (let i = 0; i < size; i++) e.push(Array.from({ length: tags }, (_, t) => s(Math.sin(i * 7 + t), i, `t${t}`)), 0);
+        return e;
+      });
+      return held / (tags * slots);
+    };
+    expect(bytesPerSlot(['mean'], 1000, 50)).toBeCloseTo(17, 0);
+    expect(bytesPerSlot(['mean', 'min', 'max'], 1000, 50)).toBeCloseTo(25, 0);
+    // Median or p95: the sorted copy (8 bytes), and min and max read from its ends, no deques (8 more).
+    expect(bytesPerSlot(ALL, 1000, 50)).toBeCloseTo(25, 0);
+    expect(bytesPerSlot(['median'], 1000, 50)).toBeCloseTo(25, 0);
+    // Past 4,096 samples the order-statistics tree: 32 bytes a sample, still no deques.
+    expect(bytesPerSlot(ALL, 5000, 4)).toBeCloseTo(49, 0);
+  });
+
   it('gives the NIST-style answer exactly: 1000000001, 1000000003, 1000000002 -> mean 1000000002, sd 1', () => {
     const e = new StatsEngine({ window: 'count', size: 3, emit: 'sample', stats: ['mean', 'stddev', 'sum', 'rms'] });
     const cycle = [1000000001, 1000000003, 1000000002];
