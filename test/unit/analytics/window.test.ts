@@ -81,13 +81,19 @@ describe('StatsEngine: sliding count window', () => {
       });
       return held / (tags * slots);
     };
-    expect(bytesPerSlot(['mean'], 1000, 50)).toBeCloseTo(17, 0);
-    expect(bytesPerSlot(['mean', 'min', 'max'], 1000, 50)).toBeCloseTo(25, 0);
+    // Ranges, not exact figures: garbage of earlier tests in the same worker can be freed during a
+    // measurement (up to ~130 kB seen), a fraction of a byte a slot at these sizes.
+    const near = (got: number, want: number) => {
+      expect(got).toBeGreaterThan(want - 1.5);
+      expect(got).toBeLessThan(want + 1.5);
+    };
+    near(bytesPerSlot(['mean'], 1000, 200), 17);
+    near(bytesPerSlot(['mean', 'min', 'max'], 1000, 200), 25);
     // Median or p95: the sorted copy (8 bytes), and min and max read from its ends, no deques (8 more).
-    expect(bytesPerSlot(ALL, 1000, 50)).toBeCloseTo(25, 0);
-    expect(bytesPerSlot(['median'], 1000, 50)).toBeCloseTo(25, 0);
+    near(bytesPerSlot(ALL, 1000, 200), 25);
+    near(bytesPerSlot(['median'], 1000, 200), 25);
     // Past 4,096 samples the order-statistics tree: 32 bytes a sample, still no deques.
-    expect(bytesPerSlot(ALL, 5000, 4)).toBeCloseTo(49, 0);
+    near(bytesPerSlot(ALL, 5000, 20), 49);
   });
 
   it('gives the NIST-style answer exactly: 1000000001, 1000000003, 1000000002 -> mean 1000000002, sd 1', () => {
