@@ -31,6 +31,15 @@ const BDSEQ_ALIAS = 1;
 const REBIRTH_ALIAS = 2;
 /** The most metrics one device may have; a larger batch is refused as bad input rather than sent. */
 export const MAX_DEVICE_METRICS = 10_000;
+/**
+ * Live publishes that may wait to leave (QoS 0: until written to the socket). A connection that
+ * stalls (a dead link, before the keepalive notices) would otherwise collect every DDATA since then
+ * in memory, all lost when the connection is finally dropped. Past either bound, live DDATA goes to
+ * the store-and-forward buffer instead and is replayed as historical once the connection has
+ * drained. Below mqtt.js's 1,000 listeners on its stream: each waiting QoS 0 publish holds one.
+ */
+export const MAX_UNSENT_PUBLISHES = 500;
+export const MAX_UNSENT_BYTES = 16 * 1024 * 1024;
 
 /** The MQTT side, provided by the node (an mqtt.js client) or by a test. */
 export interface SparkplugTransport {
@@ -94,6 +103,14 @@ export type UpdateOutcome = 'DBIRTH' | 'DDATA' | 'DDEATH' | 'buffered' | 'droppe
 
 interface DeviceMetric extends Metric {
   alias: number;
+  /** This value went out (in a birth or a live DDATA); false while it is only kept for replay. */
+  published: boolean;
+}
+
+/** A live DDATA that has not left yet: its values, buffered if its connection is lost first. */
+interface UnsentData {
+  device: string;
+  metrics: readonly DeviceMetric[];
 }
 
 /** A DBIRTH a device owes for metrics that appeared after its birth, sent at the end of the turn. */
@@ -133,6 +150,17 @@ export class EdgeNodeSession {
   private lastHostTimestamp = -Infinity;
   private replaying: Promise<void> | undefined;
   private droppedCount = 0;
+  /** Publishes of this MQTT session not yet left (see MAX_UNSENT_PUBLISHES), and their bytes. */
+  private unsent = 0;
+  private unsentBytes = 0;
+  /** The live DDATA among them, by send: what a lost connection never let leave goes to the buffer. */
+  private readonly unsentData = new Map<number, UnsentData>();
+  private sends = 0;
+  /** Counts MQTT sessions: a publish of an earlier one that settles late does not count in this one. */
+  private connection = 0;
+  /** Resolves when the current MQTT session is lost: a replay stops waiting for a publish then. */
+  private lost: Promise<void>;
+  private markLost!: () => void;
   /**
    * An NCMD rebirth was answered in this event-loop turn. Further requests in the same turn were
    * sent by the host before it could have seen that birth, so the birth answers them too; without
@@ -150,6 +178,11 @@ export class EdgeNodeSession {
     this.bdSeqStore = o.bdSeqStore;
     this.buffer = o.buffer;
     this.now = o.now ?? Date.now;
+    this.lost = this.nextLost();
+  }
+
+  private nextLost(): Promise<void> {
+    return new Promise<void>((resolve) => (this.markLost = resolve));
   }
 
   get state(): SessionState {
@@ -231,6 +264,18 @@ export class EdgeNodeSession {
   /** The MQTT session was lost (the broker will publish our will). */
   connectionLost(): void {
     this.mqttUp = false;
+    // What the lost connection still held will not leave (mqtt.js drops its QoS 0 stream writes):
+    // its live DDATA goes to the buffer, replayed as historical (after what was kept meanwhile, so
+    // a host orders it by its timestamps). What had left may still be lost with the link: QoS 0.
+    for (const d of this.unsentData.values()) {
+      this.keep({ device: d.device, metrics: d.metrics.map((m) => ({ name: m.name, value: m.value, quality: m.quality, ts: m.ts })) }).sent?.catch(ignore);
+    }
+    this.unsentData.clear();
+    this.connection++;
+    this.unsent = 0;
+    this.unsentBytes = 0;
+    this.markLost();
+    this.lost = this.nextLost();
     this.rebirthAnswered = false;
     for (const d of this.devices.values()) d.sessionLost();
     if (this.stateValue !== 'stopped') this.setState('disconnected');
@@ -387,19 +432,56 @@ export class EdgeNodeSession {
     return this.mqttUp && this.stateValue === 'online';
   }
 
+  /** The connection holds too much that has not left (see MAX_UNSENT_PUBLISHES): live DDATA is kept instead. */
+  get backedUp(): boolean {
+    return this.unsent >= MAX_UNSENT_PUBLISHES || this.unsentBytes >= MAX_UNSENT_BYTES;
+  }
+
+  /** Publishes waiting to leave on the current connection. */
+  get unsentCount(): number {
+    return this.unsent;
+  }
+
   /**
    * Publishes one message with the next seq. Seq is taken and the publish started in the same tick,
    * so messages leave in seq order. tck-id-payloads-sequence-num-incrementing: 0..255, then 0.
    * All NBIRTH/DBIRTH/DDATA/DDEATH go out with QoS 0 and no retain (tck-id-payloads-*-qos, -retain).
    * @internal
    */
-  send(type: 'NBIRTH' | 'DBIRTH' | 'DDATA' | 'DDEATH', deviceId: string | undefined, metrics: OutMetric[]): Promise<void> {
+  send(type: 'NBIRTH' | 'DBIRTH' | 'DDATA' | 'DDEATH', deviceId: string | undefined, metrics: OutMetric[], live?: UnsentData): Promise<void> {
     const seq = type === 'NBIRTH' ? 0 : (this.seq = (this.seq + 1) % 256);
     const payload = encodeSparkplugPayload({ timestamp: this.now(), seq, metrics });
-    return this.transport.publish(this.topic(type, deviceId), payload, 0).catch((err: unknown) => {
+    const connection = this.connection;
+    const id = this.sends++;
+    this.unsent++;
+    this.unsentBytes += payload.length;
+    if (live) this.unsentData.set(id, live);
+    const left = (): void => {
+      if (connection !== this.connection) return;
+      this.unsent--;
+      this.unsentBytes -= payload.length;
+      if (live) this.unsentData.delete(id);
+      // Drained after a backlog: what was kept meanwhile goes out now, as historical.
+      this.replayIfDrained();
+    };
+    return this.transport.publish(this.topic(type, deviceId), payload, 0).then(left, (err: unknown) => {
+      left();
       this.fail(new Error(`${type} ${deviceId ?? this.edgeNodeId}: ${errorMessage(err)}`));
       throw err;
     });
+  }
+
+  /** @internal: keeps a live DDATA while the connection is backed up; it is replayed once it drains. */
+  keepWhileBackedUp(record: HistoryRecord): { outcome: 'buffered' | 'dropped'; sent?: Promise<void> } {
+    const kept = this.keep(record);
+    // Durable only after the drain, perhaps (a disk buffer commits later): replayed then.
+    kept.sent?.then(() => this.replayIfDrained(), ignore);
+    return kept;
+  }
+
+  /** Nothing waits to leave and the buffer holds records: replay them (a replay that runs takes them). */
+  private replayIfDrained(): void {
+    if (this.unsent === 0 && this.buffer && this.buffer.size() > 0) this.replay();
   }
 
   /** @internal: keeps a DDATA that could not go out live, for historical replay. */
@@ -417,32 +499,49 @@ export class EdgeNodeSession {
     return { outcome: 'buffered', sent };
   }
 
-  /** Sends what was buffered as DDATA with is_historical=true (6.4.2 "is_historical"), oldest first. */
+  /**
+   * Sends what was buffered as DDATA with is_historical=true (6.4.2 "is_historical"), oldest first,
+   * each record dropped from the buffer once its publish has left. A publish the connection never
+   * lets leave (it stalled, then was lost: mqtt.js then settles nothing) ends the replay when the
+   * session is lost, its record still buffered: the next session's birth replays it.
+   */
   private replay(): void {
     const buffer = this.buffer;
     if (!buffer || this.replaying) return;
+    const connection = this.connection;
+    const lost = this.lost.then(() => false);
+    const current = (): boolean => this.isOnline && connection === this.connection;
     this.replaying = (async () => {
       // Yield first, so that `replaying` is set before the finally below clears it.
       await Promise.resolve();
       try {
-        while (this.isOnline && buffer.size() > 0) {
+        while (current() && buffer.size() > 0) {
           const batch = await buffer.peek(50);
           if (batch.length === 0) break;
           let sent = 0;
           for (const record of batch) {
-            if (!this.isOnline) break;
+            if (!current()) break;
             const device = this.devices.get(record.device);
             const metrics = device ? device.historicalMetrics(record) : [];
             // Metrics of a device that no longer exists have no alias a host could resolve: dropped.
-            if (device && device.born && metrics.length > 0) await this.send('DDATA', device.id, metrics);
+            if (device && device.born && metrics.length > 0) {
+              const left = await Promise.race([this.send('DDATA', device.id, metrics).then(() => true), lost]);
+              if (!left) break;
+            }
             sent++;
           }
           await buffer.drop(sent);
         }
+        // Values kept while the connection was backed up, the newest of each metric included, went
+        // out in no birth: the current ones go out live now (the replay skipped them as current).
+        if (current() && buffer.size() === 0) for (const d of this.devices.values()) d.publishUnpublished();
       } catch (err) {
         this.fail(new Error(`historical replay: ${errorMessage(err)}`));
       } finally {
         this.replaying = undefined;
+        // A newer session came up while this replay was ending: its birth found this one running
+        // and started none, so the replay starts again, for it.
+        if (connection !== this.connection && this.isOnline) this.replay();
       }
     })();
   }
@@ -486,7 +585,7 @@ export class EdgeDevice {
     for (const m of options.metrics ?? []) {
       if (this.metrics.has(m.name)) throw new ConfigError(`metric "${m.name}" is listed twice`);
       // A listed metric is born with a null value until its first sample.
-      this.metrics.set(m.name, { ...m, value: null, quality: 'good', ts: 0, alias: session.allocateAlias() });
+      this.metrics.set(m.name, { ...m, value: null, quality: 'good', ts: 0, alias: session.allocateAlias(), published: false });
     }
   }
 
@@ -559,6 +658,7 @@ export class EdgeDevice {
         quality: sample.quality,
         ts: sample.ts,
         alias: prev ? prev.alias : this.session.allocateAlias(),
+        published: false,
       };
       this.metrics.set(sample.tag, m);
       changed.push(m);
@@ -566,11 +666,7 @@ export class EdgeDevice {
 
     if (!this.session.isOnline) {
       if (changed.length === 0) return { outcome: 'unchanged', changed: 0 };
-      const kept = this.session.keep({
-        device: this.id,
-        metrics: changed.map((m) => ({ name: m.name, value: m.value, quality: m.quality, ts: m.ts })),
-      });
-      return { ...kept, changed: changed.length };
+      return { ...this.session.keep(this.historyRecord(changed)), changed: changed.length };
     }
     if (this.allBad()) {
       // The source went bad (every metric bad): the device is lost (tck-id-operational-behavior-device-ddeath).
@@ -598,15 +694,35 @@ export class EdgeDevice {
       return { outcome: 'DBIRTH', changed: changed.length, sent: p.sent };
     }
     if (changed.length === 0) return { outcome: 'unchanged', changed: 0 };
+    if (this.session.backedUp) {
+      // The connection is not taking what it has (see MAX_UNSENT_PUBLISHES): kept, sent as historical later.
+      return { ...this.session.keepWhileBackedUp(this.historyRecord(changed)), changed: changed.length };
+    }
     // DDATA carries aliases only, no names (tck-id-payloads-alias-data-cmd-requirement) and a
     // timestamp on every metric (tck-id-payloads-name-birth-data-requirement).
     const out: OutMetric[] = changed.map((m) => ({ alias: m.alias, datatype: m.datatype, value: m.value, quality: m.quality, ts: m.ts }));
-    return { outcome: 'DDATA', changed: changed.length, sent: this.session.send('DDATA', this.id, out) };
+    for (const m of changed) m.published = true;
+    return { outcome: 'DDATA', changed: changed.length, sent: this.session.send('DDATA', this.id, out, { device: this.id, metrics: changed }) };
+  }
+
+  /** @internal Current values that went out in no birth and no live DDATA (kept for replay only), as one live DDATA. */
+  publishUnpublished(): void {
+    if (!this.born || this.removed || this.session.backedUp || !this.session.isOnline) return;
+    const unpublished = [...this.metrics.values()].filter((m) => !m.published);
+    if (unpublished.length === 0) return;
+    for (const m of unpublished) m.published = true;
+    const out: OutMetric[] = unpublished.map((m) => ({ alias: m.alias, datatype: m.datatype, value: m.value, quality: m.quality, ts: m.ts }));
+    this.session.send('DDATA', this.id, out, { device: this.id, metrics: unpublished }).catch(ignore);
+  }
+
+  private historyRecord(changed: readonly DeviceMetric[]): HistoryRecord {
+    return { device: this.id, metrics: changed.map((m) => ({ name: m.name, value: m.value, quality: m.quality, ts: m.ts })) };
   }
 
   /** @internal DBIRTH with every metric, its name, alias and datatype (tck-id-payloads-alias-birth-requirement, -metric-datatype-req). */
   publishBirth(): Promise<void> {
     this.born = true;
+    for (const m of this.metrics.values()) m.published = true;
     const out: OutMetric[] = [...this.metrics.values()].map((m) => ({
       name: m.name,
       alias: m.alias,

@@ -36,6 +36,17 @@ export class TestBroker {
     for (const go of this.held.splice(0)) go();
   }
 
+  /**
+   * Stops reading from one client's connection (a link that stalls: the client's writes pile up in
+   * the kernel's buffers, then in its own), or reads again.
+   */
+  stallReads(clientId: string, stalled: boolean): void {
+    const conn = (this.aedes as unknown as { clients: Record<string, { conn: net.Socket } | undefined> } | undefined)?.clients[clientId]?.conn;
+    if (!conn) throw new Error(`no client ${clientId} on the test broker (${Object.keys((this.aedes as unknown as { clients: object }).clients).join(", ")})`);
+    if (stalled) conn.pause();
+    else conn.resume();
+  }
+
   async start(): Promise<void> {
     const aedes = createBroker();
     aedes.authenticate = (client, username, password, cb) => {

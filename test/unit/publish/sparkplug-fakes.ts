@@ -61,13 +61,40 @@ export class FakeTransport implements SparkplugTransport {
   restarts = 0;
   failNext: Error | undefined;
 
+  /**
+   * A stalled connection (a dead link the keepalive has not noticed yet): QoS 0 publishes are taken
+   * but do not leave, and their promises do not settle, until release() (they leave, in order) or
+   * abandon() (the connection is lost: they never leave and never settle, as with mqtt.js).
+   */
+  stalled = false;
+  readonly held: Array<{ published: Published; left: () => void }> = [];
+
   async publish(topic: string, payload: Buffer, qos: 0 | 1): Promise<void> {
     if (this.failNext) {
       const e = this.failNext;
       this.failNext = undefined;
       throw e;
     }
+    if (this.stalled && qos === 0) {
+      const published = decode(topic, payload, qos);
+      return new Promise<void>((left) => this.held.push({ published, left }));
+    }
     this.sent.push(decode(topic, payload, qos));
+  }
+
+  /** The stall ends: what was held leaves, oldest first. */
+  release(): void {
+    this.stalled = false;
+    for (const h of this.held.splice(0)) {
+      this.sent.push(h.published);
+      h.left();
+    }
+  }
+
+  /** The stalled connection is lost: what it held is gone. */
+  abandon(): void {
+    this.stalled = false;
+    this.held.length = 0;
   }
 
   async subscribe(topic: string): Promise<void> {

@@ -7,6 +7,7 @@ import {
   EdgeNodeSession,
   FileBdSeqStore,
   MAX_DEVICE_METRICS,
+  MAX_UNSENT_PUBLISHES,
   type EdgeSessionOptions,
   type SessionState,
 } from '../../../nodes/publish/sparkplug-session';
@@ -366,6 +367,124 @@ describe('store and forward', () => {
   });
 });
 
+describe('a connection that stalls (data does not leave, the keepalive has not noticed yet)', () => {
+  /** Values 1..n of metric v, one DDATA each, 1 s apart. */
+  const feed = (dev: ReturnType<EdgeNodeSession['addDevice']>, from: number, to: number) => {
+    const outcomes: string[] = [];
+    for (let i = from; i <= to; i++) outcomes.push(dev.update([s('v', i, { ts: T0 + i * 1000 })]).outcome);
+    return outcomes;
+  };
+  /** Every value of v that reached the broker, in order, with whether it came as historical. */
+  const delivered = (t: FakeTransport) =>
+    t.sent.filter((p) => p.type === 'DDATA').map((p) => ({ v: p.metrics[0].value, historical: p.metrics[0].isHistorical === true }));
+  const extra = 300;
+
+  it(`holds at most ${MAX_UNSENT_PUBLISHES} publishes; later values go to the buffer and are replayed as historical once it drains`, async () => {
+    const buffer = new QueueHistoryBuffer(new MemoryQueue());
+    const { transport, session, errors } = await online({ buffer });
+    const dev = session.addDevice('D');
+    dev.update([s('v', 0)]);
+    await flush();
+    expect(transport.types()).toEqual(['NBIRTH', 'DBIRTH:D']);
+    transport.stalled = true;
+    const outcomes = feed(dev, 1, MAX_UNSENT_PUBLISHES + extra);
+    expect(outcomes.filter((o) => o === 'DDATA')).toHaveLength(MAX_UNSENT_PUBLISHES);
+    expect(outcomes.slice(MAX_UNSENT_PUBLISHES).every((o) => o === 'buffered')).toBe(true);
+    expect(transport.held).toHaveLength(MAX_UNSENT_PUBLISHES);
+    expect(session.unsentCount).toBe(MAX_UNSENT_PUBLISHES);
+    await flush();
+    expect(session.bufferedCount).toBe(extra);
+
+    transport.release();
+    await flush();
+    await session.idle();
+    const got = delivered(transport);
+    const last = MAX_UNSENT_PUBLISHES + extra;
+    // Every value exactly once, in order: the first ones live, the kept ones as historical, and the
+    // newest (the metric's current value, which no birth carried) live after them.
+    expect(got.map((d) => d.v)).toEqual(Array.from({ length: last }, (_, i) => i + 1));
+    expect(got.slice(0, MAX_UNSENT_PUBLISHES).every((d) => !d.historical)).toBe(true);
+    expect(got.slice(MAX_UNSENT_PUBLISHES, last - 1).every((d) => d.historical)).toBe(true);
+    expect(got[last - 1]).toEqual({ v: last, historical: false });
+    expect(session.bufferedCount).toBe(0);
+    expect(session.unsentCount).toBe(0);
+    // Drained: live again.
+    expect(dev.update([s('v', -1)]).outcome).toBe('DDATA');
+    expect(errors).toEqual([]);
+  });
+
+  it('without a buffer drops (and counts) what the backed-up connection cannot take, instead of holding it', async () => {
+    const { transport, session } = await online();
+    const dev = session.addDevice('D');
+    dev.update([s('v', 0)]);
+    await flush();
+    transport.stalled = true;
+    const outcomes = feed(dev, 1, MAX_UNSENT_PUBLISHES + extra);
+    expect(outcomes.filter((o) => o === 'dropped')).toHaveLength(extra);
+    expect(session.droppedRecords).toBe(extra);
+    expect(transport.held).toHaveLength(MAX_UNSENT_PUBLISHES);
+  });
+
+  it('after the stalled connection is lost, the next one publishes live again and replays what was buffered', async () => {
+    const buffer = new QueueHistoryBuffer(new MemoryQueue());
+    const { transport, session } = await online({ buffer });
+    const dev = session.addDevice('D');
+    dev.update([s('v', 0)]);
+    await flush();
+    transport.stalled = true;
+    feed(dev, 1, MAX_UNSENT_PUBLISHES + 10);
+    // The keepalive notices: the connection goes, with the publishes it held.
+    transport.abandon();
+    session.connectionLost();
+    expect(session.unsentCount).toBe(0);
+    feed(dev, MAX_UNSENT_PUBLISHES + 11, MAX_UNSENT_PUBLISHES + 20);
+    await flush();
+    transport.clear();
+    session.nextWill();
+    await session.connected();
+    await session.idle();
+    // The newest value rides in the DBIRTH. Replayed, in the order they were buffered: the 10 kept
+    // while backed up, the 500 the lost connection never let leave (buffered when it was lost), the
+    // 9 offline. Every value reaches the host, the late ones as historical with their own timestamps.
+    expect(transport.types().slice(0, 2)).toEqual(['NBIRTH', 'DBIRTH:D']);
+    expect(transport.sent[1].metrics[0].value).toBe(MAX_UNSENT_PUBLISHES + 20);
+    const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+    expect(delivered(transport).map((d) => d.v)).toEqual([
+      ...range(MAX_UNSENT_PUBLISHES + 1, MAX_UNSENT_PUBLISHES + 10),
+      ...range(1, MAX_UNSENT_PUBLISHES),
+      ...range(MAX_UNSENT_PUBLISHES + 11, MAX_UNSENT_PUBLISHES + 19),
+    ]);
+    expect(delivered(transport).every((d) => d.historical)).toBe(true);
+    expect(session.bufferedCount).toBe(0);
+    expect(dev.update([s('v', -1)]).outcome).toBe('DDATA');
+  });
+
+  it('a replay whose publish never leaves (the connection stalled, then was lost) resumes in the next session', async () => {
+    const buffer = new QueueHistoryBuffer(new MemoryQueue());
+    const { transport, session } = await online({ buffer });
+    const dev = session.addDevice('D');
+    dev.update([s('v', 0)]);
+    session.connectionLost();
+    feed(dev, 1, 5);
+    await flush();
+    // The next session stalls during its replay.
+    transport.stalled = true;
+    session.nextWill();
+    await session.connected();
+    await flush();
+    expect(transport.held.map((h) => h.published.type)).toEqual(['NBIRTH', 'DBIRTH', 'DDATA']);
+    transport.abandon();
+    session.connectionLost();
+    transport.clear();
+    session.nextWill();
+    await session.connected();
+    // Bounded: a replay still waiting for the lost publish would never end.
+    await Promise.race([session.idle(), new Promise((r) => setTimeout(r, 2000))]);
+    expect(session.bufferedCount).toBe(0);
+    expect(delivered(transport).map((d) => d.v)).toEqual([1, 2, 3, 4]);
+  });
+});
+
 describe('primary host STATE', () => {
   const state = (online: boolean, timestamp: number) => Buffer.from(JSON.stringify({ online, timestamp }));
 
@@ -406,14 +525,14 @@ describe('primary host STATE', () => {
   });
 
   it('on online=false: nothing after the NDEATH; data that comes while it is acknowledged is kept and replayed as historical', async () => {
-    /** A broker slow to acknowledge QoS 1 (the NDEATH): each such publish waits for release(). */
+    /** A broker slow to acknowledge QoS 1 (the NDEATH): each such publish waits for acknowledge(). */
     class SlowAckTransport extends FakeTransport {
       private waiting: Array<() => void> = [];
       override async publish(topic: string, payload: Buffer, qos: 0 | 1): Promise<void> {
         await super.publish(topic, payload, qos);
         if (qos === 1) await new Promise<void>((r) => this.waiting.push(r));
       }
-      release(): void {
+      acknowledge(): void {
         for (const r of this.waiting.splice(0)) r();
       }
     }
@@ -429,7 +548,7 @@ describe('primary host STATE', () => {
     // The NDEATH is out, its PUBACK not yet in: a value now must not follow it as live DDATA.
     expect(dev.update([s('v', 2, { ts: T0 + 1 })]).outcome).toBe('buffered');
     expect(dev.update([s('v', 3, { ts: T0 + 2 })]).outcome).toBe('buffered');
-    transport.release();
+    transport.acknowledge();
     await offline;
     expect(transport.types()).toEqual(['NBIRTH', 'DBIRTH:D', 'NDEATH']);
     expect(session.state).toBe('disconnected');
