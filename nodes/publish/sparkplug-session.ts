@@ -156,6 +156,8 @@ export class EdgeNodeSession {
   /** The live DDATA among them, by send: what a lost connection never let leave goes to the buffer. */
   private readonly unsentData = new Map<number, UnsentData>();
   private sends = 0;
+  /** Values were kept (or dropped) while backed up: some current values went out in nothing yet. */
+  private unpublishedKept = false;
   /** Counts MQTT sessions: a publish of an earlier one that settles late does not count in this one. */
   private connection = 0;
   /** Resolves when the current MQTT session is lost: a replay stops waiting for a publish then. */
@@ -473,15 +475,27 @@ export class EdgeNodeSession {
 
   /** @internal: keeps a live DDATA while the connection is backed up; it is replayed once it drains. */
   keepWhileBackedUp(record: HistoryRecord): { outcome: 'buffered' | 'dropped'; sent?: Promise<void> } {
+    this.unpublishedKept = true;
     const kept = this.keep(record);
     // Durable only after the drain, perhaps (a disk buffer commits later): replayed then.
     kept.sent?.then(() => this.replayIfDrained(), ignore);
     return kept;
   }
 
-  /** Nothing waits to leave and the buffer holds records: replay them (a replay that runs takes them). */
+  /**
+   * Nothing waits to leave: replay what the buffer holds (a replay that runs takes it), or, with
+   * nothing buffered (or no buffer), send the current values that a backlog kept from going out.
+   */
   private replayIfDrained(): void {
-    if (this.unsent === 0 && this.buffer && this.buffer.size() > 0) this.replay();
+    if (this.unsent !== 0) return;
+    if (this.buffer && this.buffer.size() > 0) this.replay();
+    else if (this.unpublishedKept && this.isOnline && !this.replaying) this.publishUnpublished();
+  }
+
+  /** Every device's current values that went out in no birth and no live DDATA, live now. */
+  private publishUnpublished(): void {
+    this.unpublishedKept = false;
+    for (const d of this.devices.values()) d.publishUnpublished();
   }
 
   /** @internal: keeps a DDATA that could not go out live, for historical replay. */
@@ -534,7 +548,7 @@ export class EdgeNodeSession {
         }
         // Values kept while the connection was backed up, the newest of each metric included, went
         // out in no birth: the current ones go out live now (the replay skipped them as current).
-        if (current() && buffer.size() === 0) for (const d of this.devices.values()) d.publishUnpublished();
+        if (current() && buffer.size() === 0 && this.unpublishedKept && !this.backedUp) this.publishUnpublished();
       } catch (err) {
         this.fail(new Error(`historical replay: ${errorMessage(err)}`));
       } finally {
@@ -707,7 +721,7 @@ export class EdgeDevice {
 
   /** @internal Current values that went out in no birth and no live DDATA (kept for replay only), as one live DDATA. */
   publishUnpublished(): void {
-    if (!this.born || this.removed || this.session.backedUp || !this.session.isOnline) return;
+    if (!this.born || this.removed || !this.session.isOnline) return;
     const unpublished = [...this.metrics.values()].filter((m) => !m.published);
     if (unpublished.length === 0) return;
     for (const m of unpublished) m.published = true;

@@ -423,6 +423,13 @@ describe('a connection that stalls (data does not leave, the keepalive has not n
     expect(outcomes.filter((o) => o === 'dropped')).toHaveLength(extra);
     expect(session.droppedRecords).toBe(extra);
     expect(transport.held).toHaveLength(MAX_UNSENT_PUBLISHES);
+    // Once it drains, the current value (dropped while backed up) goes out live: the host is not left
+    // with a stale one.
+    transport.release();
+    await flush();
+    const after = delivered(transport);
+    expect(after).toHaveLength(MAX_UNSENT_PUBLISHES + 1);
+    expect(after[MAX_UNSENT_PUBLISHES]).toEqual({ v: MAX_UNSENT_PUBLISHES + extra, historical: false });
   });
 
   it('after the stalled connection is lost, the next one publishes live again and replays what was buffered', async () => {
