@@ -241,6 +241,11 @@ export class SharedMqttConnection extends EventEmitter {
       this.backoff.reset();
       this.detail = undefined;
       this.serverReceiveMaximum = connack?.properties?.receiveMaximum;
+      // A QoS 0 publish the socket cannot take at once waits for its 'drain' with a listener of
+      // its own (mqtt.js), which sets the socket's limit to 1,000: a burst past that (a batch of
+      // 1,000 tags, maxInFlight up to 65,535) made Node log a memory-leak warning. What waits is
+      // bounded by the nodes (maxInFlight; 10,000 a node with the buffer off), so no limit here.
+      client.stream?.setMaxListeners(0);
       this.setState('connected');
       const b = this.o.birth;
       if (b) this.publish(b).catch((err) => this.emit('warning', `birth message not sent: ${errorMessage(err)}`));

@@ -147,6 +147,10 @@ export = function register(RED: NodeAPI): void {
         c.on('connect', () => {
           connecting = false;
           everConnected = true;
+          // Each QoS 0 publish waiting for the socket to drain holds a listener, and mqtt.js limits
+          // the socket to 1,000 (past it Node logs a leak warning); the session bounds what waits
+          // (MAX_UNSENT_PUBLISHES), births aside, which a node with many devices sends in one burst.
+          c.stream?.setMaxListeners(0);
           lastError = undefined;
           sess.connected().catch((err: unknown) => {
             lastError = errorMessage(err);
