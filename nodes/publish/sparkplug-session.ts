@@ -107,10 +107,15 @@ interface DeviceMetric extends Metric {
   published: boolean;
 }
 
-/** A live DDATA that has not left yet: its values, buffered if its connection is lost first. */
+/** A live DDATA that has not left yet: its values as sent, buffered if its connection is lost first. */
 interface UnsentData {
-  device: string;
-  metrics: readonly DeviceMetric[];
+  device: EdgeDevice;
+  metrics: readonly OutMetric[];
+}
+
+/** Metrics as a DDATA carries them: aliases only, no names (tck-id-payloads-alias-data-cmd-requirement), a timestamp each. */
+function dataMetrics(list: readonly DeviceMetric[]): OutMetric[] {
+  return list.map((m) => ({ alias: m.alias, datatype: m.datatype, value: m.value, quality: m.quality, ts: m.ts }));
 }
 
 /** A DBIRTH a device owes for metrics that appeared after its birth, sent at the end of the turn. */
@@ -269,9 +274,7 @@ export class EdgeNodeSession {
     // What the lost connection still held will not leave (mqtt.js drops its QoS 0 stream writes):
     // its live DDATA goes to the buffer, replayed as historical (after what was kept meanwhile, so
     // a host orders it by its timestamps). What had left may still be lost with the link: QoS 0.
-    for (const d of this.unsentData.values()) {
-      this.keep({ device: d.device, metrics: d.metrics.map((m) => ({ name: m.name, value: m.value, quality: m.quality, ts: m.ts })) }).sent?.catch(ignore);
-    }
+    for (const d of this.unsentData.values()) this.keep(d.device.recordOfSent(d.metrics)).sent?.catch(ignore);
     this.unsentData.clear();
     this.connection++;
     this.unsent = 0;
@@ -588,6 +591,8 @@ export class EdgeDevice {
   /** A DBIRTH for new metrics went out at once in this event-loop turn (see update()). */
   private rebornThisTurn = false;
   private pending: PendingBirth | undefined;
+  /** Metric names by alias, for recordOfSent (built when first needed, again after a new metric). */
+  private namesByAlias: Map<number, string> | undefined;
 
   constructor(
     private readonly session: EdgeNodeSession,
@@ -675,6 +680,7 @@ export class EdgeDevice {
         published: false,
       };
       this.metrics.set(sample.tag, m);
+      if (!prev) this.namesByAlias = undefined;
       changed.push(m);
     }
 
@@ -712,11 +718,10 @@ export class EdgeDevice {
       // The connection is not taking what it has (see MAX_UNSENT_PUBLISHES): kept, sent as historical later.
       return { ...this.session.keepWhileBackedUp(this.historyRecord(changed)), changed: changed.length };
     }
-    // DDATA carries aliases only, no names (tck-id-payloads-alias-data-cmd-requirement) and a
-    // timestamp on every metric (tck-id-payloads-name-birth-data-requirement).
-    const out: OutMetric[] = changed.map((m) => ({ alias: m.alias, datatype: m.datatype, value: m.value, quality: m.quality, ts: m.ts }));
+    // A timestamp on every metric (tck-id-payloads-name-birth-data-requirement).
+    const out = dataMetrics(changed);
     for (const m of changed) m.published = true;
-    return { outcome: 'DDATA', changed: changed.length, sent: this.session.send('DDATA', this.id, out, { device: this.id, metrics: changed }) };
+    return { outcome: 'DDATA', changed: changed.length, sent: this.session.send('DDATA', this.id, out, { device: this, metrics: out }) };
   }
 
   /** @internal Current values that went out in no birth and no live DDATA (kept for replay only), as one live DDATA. */
@@ -725,8 +730,23 @@ export class EdgeDevice {
     const unpublished = [...this.metrics.values()].filter((m) => !m.published);
     if (unpublished.length === 0) return;
     for (const m of unpublished) m.published = true;
-    const out: OutMetric[] = unpublished.map((m) => ({ alias: m.alias, datatype: m.datatype, value: m.value, quality: m.quality, ts: m.ts }));
-    this.session.send('DDATA', this.id, out, { device: this.id, metrics: unpublished }).catch(ignore);
+    const out = dataMetrics(unpublished);
+    this.session.send('DDATA', this.id, out, { device: this, metrics: out }).catch(ignore);
+  }
+
+  /** @internal The values of a DDATA that never left, as a record to replay (names found by alias). */
+  recordOfSent(sent: readonly OutMetric[]): HistoryRecord {
+    let names = this.namesByAlias;
+    if (!names) {
+      names = this.namesByAlias = new Map<number, string>();
+      for (const m of this.metrics.values()) names.set(m.alias, m.name);
+    }
+    const metrics: HistoryRecord['metrics'] = [];
+    for (const m of sent) {
+      const name = m.alias === undefined ? undefined : names.get(m.alias);
+      if (name !== undefined) metrics.push({ name, value: m.value, quality: m.quality ?? 'good', ts: m.ts });
+    }
+    return { device: this.id, metrics };
   }
 
   private historyRecord(changed: readonly DeviceMetric[]): HistoryRecord {

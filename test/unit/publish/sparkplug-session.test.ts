@@ -466,6 +466,30 @@ describe('a connection that stalls (data does not leave, the keepalive has not n
     expect(dev.update([s('v', -1)]).outcome).toBe('DDATA');
   });
 
+  it('a DDATA the lost connection never let leave is buffered as it was sent (value and timestamp)', async () => {
+    const buffer = new QueueHistoryBuffer(new MemoryQueue());
+    const { transport, session } = await online({ buffer });
+    const dev = session.addDevice('D');
+    dev.update([s('v', 1, { ts: T0 + 1000 })]);
+    await flush();
+    transport.stalled = true;
+    expect(dev.update([s('v', 5, { ts: T0 + 2000 })]).outcome).toBe('DDATA');
+    // The same value again: no DDATA, the metric's time moves on.
+    expect(dev.update([s('v', 5, { ts: T0 + 3000 })]).outcome).toBe('unchanged');
+    transport.abandon();
+    session.connectionLost();
+    await flush();
+    expect(session.bufferedCount).toBe(1);
+    transport.clear();
+    session.nextWill();
+    await session.connected();
+    await session.idle();
+    // The birth has the current value (5 at 3000); the DDATA that never left comes as historical, at 2000.
+    expect(transport.sent[1].metrics[0]).toMatchObject({ value: 5, timestamp: T0 + 3000 });
+    expect(delivered(transport)).toEqual([{ v: 5, historical: true }]);
+    expect(transport.sent[2].metrics[0].timestamp).toBe(T0 + 2000);
+  });
+
   it('a replay whose publish never leaves (the connection stalled, then was lost) resumes in the next session', async () => {
     const buffer = new QueueHistoryBuffer(new MemoryQueue());
     const { transport, session } = await online({ buffer });
