@@ -40,6 +40,7 @@ export = function register(RED: NodeAPI): void {
       switch (v.state) {
         case 'online':
           wasOnline = true;
+          if (v.backedUp) return { health: 'busy', text: RED._('sparkplug-device.status.stalled', { count: v.buffered }) };
           return { health: 'ok', text: RED._('sparkplug-device.status.online', { count }) };
         case 'waiting-host':
           return { health: 'busy', text: RED._('sparkplug-device.status.waiting-host', { count: v.buffered }) };

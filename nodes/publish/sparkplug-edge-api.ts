@@ -26,6 +26,8 @@ export interface EdgeView {
   state: SessionState | 'connecting' | 'error';
   buffered: number;
   lastError: string | undefined;
+  /** Online, but the link is not taking data: live values go to the buffer (see MAX_UNSENT_PUBLISHES). */
+  backedUp: boolean;
 }
 
 export type SparkplugEdgeNode = Node & SparkplugEdgeApi;

@@ -112,6 +112,7 @@ export = function register(RED: NodeAPI): void {
         bdSeqStore: new FileBdSeqStore(folder, groupId, edgeNodeId),
         buffer: queue ? new QueueHistoryBuffer(queue) : undefined,
         onStateChange: () => notify(),
+        onBacklog: () => notify(),
         onError: (err) => {
           lastError = err.message;
           node.error(err.message);
@@ -209,12 +210,12 @@ export = function register(RED: NodeAPI): void {
       };
     };
     node.view = () => {
-      if (problem) return { state: 'error', buffered: 0, lastError: problem };
+      if (problem) return { state: 'error', buffered: 0, lastError: problem, backedUp: false };
       const s = session as EdgeNodeSession;
       // 'connecting' until the first connection; after that an outage reads 'offline' (with what is
       // buffered) even while mqtt.js retries.
       const state = s.state === 'disconnected' && connecting && !everConnected ? 'connecting' : s.state;
-      return { state, buffered: s.bufferedCount, lastError };
+      return { state, buffered: s.bufferedCount, lastError, backedUp: s.backedUp };
     };
 
     node.on('close', (_removed: boolean, done: () => void) => {

@@ -88,6 +88,8 @@ export interface EdgeSessionOptions {
   buffer?: HistoryBuffer;
   now?: () => number;
   onStateChange?: (state: SessionState) => void;
+  /** The connection became backed up (live values go to the buffer), or drained again. */
+  onBacklog?: (backedUp: boolean) => void;
   /** Asynchronous failures (a publish that failed, a command that could not be read). */
   onError?: (err: Error) => void;
 }
@@ -163,6 +165,8 @@ export class EdgeNodeSession {
   private sends = 0;
   /** Values were kept (or dropped) while backed up: some current values went out in nothing yet. */
   private unpublishedKept = false;
+  /** onBacklog(true) was said and onBacklog(false) not yet (said once the connection drains fully). */
+  private backlogSaid = false;
   /** Counts MQTT sessions: a publish of an earlier one that settles late does not count in this one. */
   private connection = 0;
   /** Resolves when the current MQTT session is lost: a replay stops waiting for a publish then. */
@@ -276,6 +280,7 @@ export class EdgeNodeSession {
     // a host orders it by its timestamps). What had left may still be lost with the link: QoS 0.
     for (const d of this.unsentData.values()) this.keep(d.device.recordOfSent(d.metrics)).sent?.catch(ignore);
     this.unsentData.clear();
+    this.backlogSaid = false;
     this.connection++;
     this.unsent = 0;
     this.unsentBytes = 0;
@@ -479,6 +484,10 @@ export class EdgeNodeSession {
   /** @internal: keeps a live DDATA while the connection is backed up; it is replayed once it drains. */
   keepWhileBackedUp(record: HistoryRecord): { outcome: 'buffered' | 'dropped'; sent?: Promise<void> } {
     this.unpublishedKept = true;
+    if (!this.backlogSaid) {
+      this.backlogSaid = true;
+      this.o.onBacklog?.(true);
+    }
     const kept = this.keep(record);
     // Durable only after the drain, perhaps (a disk buffer commits later): replayed then.
     kept.sent?.then(() => this.replayIfDrained(), ignore);
@@ -491,6 +500,10 @@ export class EdgeNodeSession {
    */
   private replayIfDrained(): void {
     if (this.unsent !== 0) return;
+    if (this.backlogSaid) {
+      this.backlogSaid = false;
+      this.o.onBacklog?.(false);
+    }
     if (this.buffer && this.buffer.size() > 0) this.replay();
     else if (this.unpublishedKept && this.isOnline && !this.replaying) this.publishUnpublished();
   }

@@ -97,6 +97,7 @@ describe('plantwire-sparkplug-edge and -device', () => {
     const d = helper.getNode('d');
     d.receive({ payload: { blob: 'start' }, timestamp: 1 });
     await waitFor(() => types().includes('DBIRTH:Press1'), 5000, 'DBIRTH');
+    const texts = statusTexts(d);
     broker.stallReads('gw-spb-GW1', true);
     // 60 kB values: the loopback's kernel buffers (a few MB) fill first, then mqtt.js's stream,
     // where the bound (500 publishes or 16 MB waiting) stops live publishing.
@@ -104,6 +105,8 @@ describe('plantwire-sparkplug-edge and -device', () => {
     const n = 600;
     for (let i = 0; i < n; i++) d.receive({ payload: { blob: `${i}:${big}` }, timestamp: 1000 + i });
     await sleep(200);
+    // The device says that its values are being buffered, though the session is up.
+    expect(texts[texts.length - 1]).toBe('yellow:sparkplug-device.status.stalled');
     broker.stallReads('gw-spb-GW1', false);
     const values = () =>
       decoded(sub.got)
@@ -117,6 +120,7 @@ describe('plantwire-sparkplug-edge and -device', () => {
     expect(got.every((v) => v.ts === 1000 + v.i)).toBe(true);
     expect(got.filter((v) => !v.historical).length).toBeGreaterThan(0);
     expect(got.filter((v) => v.historical).length).toBeGreaterThan(0);
+    await waitFor(() => texts[texts.length - 1] === 'green:sparkplug-device.status.online', 5000, 'online again once drained');
   }, 60_000);
 
   it('sends a DCMD out as single-form samples, and answers an NCMD rebirth', async () => {

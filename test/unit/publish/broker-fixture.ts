@@ -38,13 +38,15 @@ export class TestBroker {
 
   /**
    * Stops reading from one client's connection (a link that stalls: the client's writes pile up in
-   * the kernel's buffers, then in its own), or reads again.
+   * the kernel's buffers, then in its own), or reads again. aedes reads a connection with read()
+   * when it is readable, so pausing the socket would not stop it: its client is paused instead.
    */
   stallReads(clientId: string, stalled: boolean): void {
-    const conn = (this.aedes as unknown as { clients: Record<string, { conn: net.Socket } | undefined> } | undefined)?.clients[clientId]?.conn;
-    if (!conn) throw new Error(`no client ${clientId} on the test broker (${Object.keys((this.aedes as unknown as { clients: object }).clients).join(", ")})`);
-    if (stalled) conn.pause();
-    else conn.resume();
+    const clients = (this.aedes as unknown as { clients: Record<string, { pause(): void; resume(): void } | undefined> } | undefined)?.clients ?? {};
+    const client = clients[clientId];
+    if (!client) throw new Error(`no client ${clientId} on the test broker (${Object.keys(clients).join(', ')})`);
+    if (stalled) client.pause();
+    else client.resume();
   }
 
   async start(): Promise<void> {

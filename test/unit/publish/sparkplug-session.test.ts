@@ -381,7 +381,8 @@ describe('a connection that stalls (data does not leave, the keepalive has not n
 
   it(`holds at most ${MAX_UNSENT_PUBLISHES} publishes; later values go to the buffer and are replayed as historical once it drains`, async () => {
     const buffer = new QueueHistoryBuffer(new MemoryQueue());
-    const { transport, session, errors } = await online({ buffer });
+    const backlog: boolean[] = [];
+    const { transport, session, errors } = await online({ buffer, onBacklog: (b) => backlog.push(b) });
     const dev = session.addDevice('D');
     dev.update([s('v', 0)]);
     await flush();
@@ -392,6 +393,8 @@ describe('a connection that stalls (data does not leave, the keepalive has not n
     expect(outcomes.slice(MAX_UNSENT_PUBLISHES).every((o) => o === 'buffered')).toBe(true);
     expect(transport.held).toHaveLength(MAX_UNSENT_PUBLISHES);
     expect(session.unsentCount).toBe(MAX_UNSENT_PUBLISHES);
+    expect(session.backedUp).toBe(true);
+    expect(backlog).toEqual([true]);
     await flush();
     expect(session.bufferedCount).toBe(extra);
 
@@ -408,6 +411,7 @@ describe('a connection that stalls (data does not leave, the keepalive has not n
     expect(got[last - 1]).toEqual({ v: last, historical: false });
     expect(session.bufferedCount).toBe(0);
     expect(session.unsentCount).toBe(0);
+    expect(backlog).toEqual([true, false]);
     // Drained: live again.
     expect(dev.update([s('v', -1)]).outcome).toBe('DDATA');
     expect(errors).toEqual([]);
