@@ -36,7 +36,8 @@ export const MAX_DEVICE_METRICS = 10_000;
  * stalls (a dead link, before the keepalive notices) would otherwise collect every DDATA since then
  * in memory, all lost when the connection is finally dropped. Past either bound, live DDATA goes to
  * the store-and-forward buffer instead and is replayed as historical once the connection has
- * drained. Below mqtt.js's 1,000 listeners on its stream: each waiting QoS 0 publish holds one.
+ * drained. What still waits when such a connection is lost is buffered too (connectionLost), so the
+ * bound is what memory the backlog may take, not what may be lost.
  */
 export const MAX_UNSENT_PUBLISHES = 500;
 export const MAX_UNSENT_BYTES = 16 * 1024 * 1024;
