@@ -812,12 +812,12 @@ export class EdgeDevice {
     const pending = this.pending;
     if (!pending) return;
     this.pending = undefined;
-    const metrics: HistoryRecord['metrics'] = [];
+    const unsent: DeviceMetric[] = [];
     for (const name of pending.unsent) {
       const m = this.metrics.get(name);
-      if (m) metrics.push({ name: m.name, value: m.value, quality: m.quality, ts: m.ts });
+      if (m) unsent.push(m);
     }
-    pending.settle(metrics.length > 0 ? this.session.keep({ device: this.id, metrics }).sent : undefined);
+    pending.settle(unsent.length > 0 ? this.session.keep(this.historyRecord(unsent)).sent : undefined);
   }
 
   /** Ends the turn: the waiting DBIRTH goes out, and counts as this new turn's rebirth. */
