@@ -34,6 +34,26 @@ function statusTexts(node: TestNode): string[] {
 describe('plantwire-modbus-server node', () => {
   let port: number;
   let c: ModbusRTU | undefined;
+
+  /**
+   * Loads a server flow and waits until the server listens. freePort's port was free a moment ago,
+   * but a test running in parallel can take it before the server binds (an outgoing connection
+   * gets its local port from the same range): the server then says it cannot listen (red), and
+   * the flow is loaded again on another free port, at most three times.
+   */
+  async function loadListening(mod: unknown, make: (port: number) => FlowNode[]): Promise<TestNode> {
+    for (let attempt = 1; ; attempt++) {
+      await load(mod, make(port));
+      const srv = get('srv');
+      const fills = () => statusesOf(srv).map((st) => st.fill);
+      await until(() => fills().includes('green') || fills().includes('red'), 'the server to listen or fail');
+      if (!fills().includes('red')) return srv;
+      if (attempt === 3) throw new Error(`the server could not listen on three free ports: ${statusTexts(srv).join(', ')}`);
+      await helper.unload();
+      port = await freePort();
+    }
+  }
+
   beforeEach(async () => {
     port = await freePort();
     await startServer();
@@ -45,8 +65,7 @@ describe('plantwire-modbus-server node', () => {
   });
 
   it('serves its signals with their types, per unit', async () => {
-    await load(serverNode, flow(port));
-    const srv = get('srv');
+    const srv = await loadListening(serverNode, (p) => flow(p));
     await until(() => statusTexts(srv).includes('modbus-server.status.listening'), 'listening status');
     c = await client(port);
     const regs = await c.readHoldingRegisters(0, 3);
@@ -58,9 +77,8 @@ describe('plantwire-modbus-server node', () => {
   });
 
   it('emits a client write as topic = signal, payload = value', async () => {
-    await load(serverNode, flow(port));
+    await loadListening(serverNode, (p) => flow(p));
     const out = get('out');
-    await until(() => statusTexts(get('srv')).length > 1, 'server start');
     c = await client(port);
     const got = nextMessages(out, 2);
     await c.writeRegister(2, 0xfffe);
@@ -73,8 +91,7 @@ describe('plantwire-modbus-server node', () => {
   });
 
   it('emits a write outside every signal as area:address with the raw values', async () => {
-    await load(serverNode, flow(port));
-    await until(() => statusTexts(get('srv')).length > 1, 'server start');
+    await loadListening(serverNode, (p) => flow(p));
     c = await client(port);
     const got = nextMessages(get('out'));
     await c.writeRegisters(500, [1, 2]);
@@ -83,9 +100,7 @@ describe('plantwire-modbus-server node', () => {
   });
 
   it('sets a signal from an input message and refuses bad ones through done(err)', async () => {
-    await load(serverNode, flow(port));
-    const srv = get('srv');
-    await until(() => statusTexts(srv).length > 1, 'server start');
+    const srv = await loadListening(serverNode, (p) => flow(p));
     c = await client(port);
     for (const [topic, payload, pattern] of [
       ['level', 70000, /outside the range of int16/],
@@ -107,8 +122,7 @@ describe('plantwire-modbus-server node', () => {
   });
 
   it('reports the port and the clients connected in its status', async () => {
-    await load(withParams(serverNode), flow(port));
-    const srv = get('srv');
+    const srv = await loadListening(withParams(serverNode), (p) => flow(p));
     await until(() => statusTexts(srv).includes(`listening ${port} 0`), 'status with no clients');
     c = await client(port);
     await until(() => statusTexts(srv).includes(`listeningOne ${port} 1`), 'status with one client', 4000);
