@@ -141,7 +141,7 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
   let f = formatters.get(timeZone);
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', {
-      timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
+      timeZone, hourCycle: 'h23', era: 'short', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
     });
     formatters.set(timeZone, f);
   }
@@ -156,24 +156,50 @@ export function checkTimeZone(timeZone: string): void {
   }
 }
 
-/** Wall-clock fields of instant t in a zone (month 0-based, as Date uses). */
+/** 400 Gregorian years: the calendar repeats, day for day and weekday for weekday. */
+const GREGORIAN_CYCLE_MS = 146_097 * DAY_MS;
+
+/**
+ * Date.UTC for every year: Date.UTC and new Date(y, ...) read the years 0-99 as 1900-1999, so
+ * those are worked out 400 years later and moved back by one calendar cycle.
+ */
+function utcTime(y: number, mo: number, d: number, h = 0, mi = 0, s = 0): number {
+  return y >= 0 && y < 100 ? Date.UTC(y + 400, mo, d, h, mi, s) - GREGORIAN_CYCLE_MS : Date.UTC(y, mo, d, h, mi, s);
+}
+
+/** new Date(y, mo, d, h, mi).getTime() for every year (the host's zone; see utcTime). */
+function localTime(y: number, mo: number, d: number, h: number, mi: number): number {
+  if (y >= 0 && y < 100) {
+    // The same wall-clock fields 400 years on, then the year set back: the zone's rules of year y apply.
+    const t = new Date(y + 400, mo, d, h, mi, 0, 0);
+    t.setFullYear(t.getFullYear() - 400);
+    return t.getTime();
+  }
+  return new Date(y, mo, d, h, mi, 0, 0).getTime();
+}
+
+/** Wall-clock fields of instant t in a zone (month 0-based, as Date uses; year 0 is 1 BC, as Date counts). */
 function wallClock(t: number, timeZone?: string): { y: number; mo: number; d: number; h: number; mi: number; s: number } {
   if (timeZone === undefined) {
     const d = new Date(t);
     return { y: d.getFullYear(), mo: d.getMonth(), d: d.getDate(), h: d.getHours(), mi: d.getMinutes(), s: d.getSeconds() };
   }
   const p: Record<string, number> = {};
-  for (const part of formatter(timeZone).formatToParts(new Date(t))) if (part.type !== 'literal') p[part.type] = Number(part.value);
-  return { y: p.year, mo: p.month - 1, d: p.day, h: p.hour, mi: p.minute, s: p.second };
+  let bc = false;
+  for (const part of formatter(timeZone).formatToParts(new Date(t))) {
+    if (part.type === 'era') bc = part.value === 'BC';
+    else if (part.type !== 'literal') p[part.type] = Number(part.value);
+  }
+  return { y: bc ? 1 - p.year : p.year, mo: p.month - 1, d: p.day, h: p.hour, mi: p.minute, s: p.second };
 }
 
 /** The instant a wall-clock time occurs in a zone (day may overflow the month, as with Date.UTC). */
 function instantOf(y: number, mo: number, d: number, h: number, mi: number, timeZone?: string): number {
-  if (timeZone === undefined) return new Date(y, mo, d, h, mi, 0, 0).getTime();
-  const wall = Date.UTC(y, mo, d, h, mi);
+  if (timeZone === undefined) return localTime(y, mo, d, h, mi);
+  const wall = utcTime(y, mo, d, h, mi);
   const offset = (t: number) => {
     const w = wallClock(t, timeZone);
-    return Date.UTC(w.y, w.mo, w.d, w.h, w.mi, w.s) - (t - (((t % 1000) + 1000) % 1000));
+    return utcTime(w.y, w.mo, w.d, w.h, w.mi, w.s) - (t - (((t % 1000) + 1000) % 1000));
   };
   // Two rounds settle the offset across a daylight-saving change.
   const first = wall - offset(wall);
@@ -219,7 +245,7 @@ export class ShiftCalendar {
   /** t's local date in the zone, as days since 1970-01-01. */
   private dayOf(t: number): number {
     const w = wallClock(t, this.timeZone);
-    return Date.UTC(w.y, w.mo, w.d) / DAY_MS;
+    return utcTime(w.y, w.mo, w.d) / DAY_MS;
   }
 
   private startsOf(day: number): number[] {

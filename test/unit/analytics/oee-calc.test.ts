@@ -264,6 +264,28 @@ describe('shift times', () => {
     expect(t).toBeLessThan(Date.UTC(2026, 2, 29, 3));
   });
 
+  it('dates shifts right in the years 0-99 and before year 1 (Date.UTC reads 50 as 1950)', () => {
+    // The instant of a UTC wall-clock time in any year, without Date.UTC's two-digit rule.
+    const utc = (y: number, mo: number, d: number, h: number, mi = 0, s = 0) => {
+      const t = new Date(0);
+      t.setUTCFullYear(y, mo, d);
+      t.setUTCHours(h, mi, s, 0);
+      return t.getTime();
+    };
+    for (const y of [50, 0, -5, 99, 100, 2026]) {
+      expect([y, nextShiftStart(utc(y, 5, 1, 12), [[6, 0]], 'UTC')]).toEqual([y, utc(y, 5, 2, 6)]);
+      expect([y, nextShiftStart(utc(y, 11, 31, 23), [[6, 0]], 'UTC')]).toEqual([y, utc(y + 1, 0, 1, 6)]);
+      // Berlin kept local mean time before 1893: 06:00 there was 05:06:32 UTC.
+      if (y < 1893) expect([y, nextShiftStart(utc(y, 5, 1, 12), [[6, 0]], 'Europe/Berlin')]).toEqual([y, utc(y, 5, 2, 5, 6, 32)]);
+      // The host's own zone: the shift starts at 06:00 by its clock.
+      const local = nextShiftStart(utc(y, 5, 1, 12), [[6, 0]]);
+      const d = new Date(local);
+      expect([y, d.getFullYear(), d.getMonth(), d.getHours(), d.getMinutes()]).toEqual([y, y, 5, 6, 0]);
+      expect(local - utc(y, 5, 1, 12)).toBeLessThanOrEqual(26 * H);
+      expect(local).toBeGreaterThan(utc(y, 5, 1, 12));
+    }
+  });
+
   it('refuses a time zone that does not exist', () => {
     expect(() => new OeeEngine({ ...base, timeZone: 'Mars/Olympus' })).toThrow(/not an IANA time zone/);
   });
