@@ -654,6 +654,21 @@ describe('bad input and settings', () => {
     expect(dev.metricCount).toBe(0);
   });
 
+  it('a new metric named twice in one batch is one metric: counted once against the limit, typed by its first value', async () => {
+    const { transport, session } = await online();
+    const dev = session.addDevice('D');
+    const full = Array.from({ length: MAX_DEVICE_METRICS - 1 }, (_, i) => s(`t${i}`, i));
+    dev.update([...full, s('x', 1), s('x', 2)]);
+    expect(dev.metricCount).toBe(MAX_DEVICE_METRICS);
+    const birth = transport.sent[transport.sent.length - 1];
+    expect(birth.type).toBe('DBIRTH');
+    expect(birth.metrics.filter((m) => m.name === 'x').map((m) => m.value)).toEqual([2]);
+    // Typed by its first value: a text after a number in the same batch is refused, nothing changes.
+    const other = session.addDevice('E');
+    expect(() => other.update([s('y', 1), s('y', 'text')])).toThrow(/not a number/);
+    expect(other.metricCount).toBe(0);
+  });
+
   it('refuses missing or malformed ids', () => {
     const base = { transport: new FakeTransport(), bdSeqStore: new MemoryBdSeqStore() };
     expect(() => new EdgeNodeSession({ ...base, groupId: '', edgeNodeId: 'x' })).toThrow(ConfigError);
