@@ -646,8 +646,9 @@ export class EdgeDevice {
     if (this.removed) throw new InputError(`device "${this.id}" was removed`);
     if (samples.length === 0) return { outcome: 'unchanged', changed: 0 };
     const staged: Array<{ sample: Sample; datatype: MetricDatatype; value: MetricValue; isNew: boolean }> = [];
-    // Metrics this batch brings, by name: a name given twice is new once, with its first datatype.
-    const newTypes = new Map<string, MetricDatatype>();
+    // Metrics this batch brings, by name: a name given twice is new once, with its first datatype
+    // (made on the first new name: most batches bring none).
+    let newTypes: Map<string, MetricDatatype> | undefined;
     for (const s of samples) {
       if (typeof s.tag !== 'string' || s.tag === '') throw new InputError('a sample has no tag (metric name)');
       if (s.tag === BDSEQ_METRIC || s.tag.startsWith('Node Control/')) {
@@ -657,14 +658,14 @@ export class EdgeDevice {
       if (!known && this.fixedList) {
         throw new InputError(`tag "${s.tag}" is not in the metric list of device "${this.id}"`);
       }
-      const stagedType = known ? undefined : newTypes.get(s.tag);
+      const stagedType = known ? undefined : newTypes?.get(s.tag);
       const datatype = known ? known.datatype : stagedType ?? inferDatatype(s.value);
       const value = s.quality === 'bad' ? null : coerceValue(s.tag, datatype, s.value);
       const isNew = !known && stagedType === undefined;
-      if (isNew) newTypes.set(s.tag, datatype);
+      if (isNew) (newTypes ??= new Map()).set(s.tag, datatype);
       staged.push({ sample: s, datatype, value, isNew });
     }
-    const newCount = newTypes.size;
+    const newCount = newTypes?.size ?? 0;
     if (this.metrics.size + newCount > MAX_DEVICE_METRICS) {
       throw new InputError(`device "${this.id}" would have ${this.metrics.size + newCount} metrics; the limit is ${MAX_DEVICE_METRICS}`);
     }
