@@ -40,6 +40,8 @@ export interface AnomalyResult {
 
 /** Consistency constant: 1.4826 x MAD estimates the standard deviation of normal data. */
 export const MAD_SCALE = 1.4826;
+/** Consistency constant for the mean absolute deviation: sqrt(pi / 2) x MeanAD estimates it too. */
+export const MEAN_AD_SCALE = 1.253314;
 export const MAX_WINDOW = 10_000;
 export const MAX_TAGS = 10_000;
 /** Largest |value| scored: squares of larger values overflow double precision and would turn scores into NaN. */
@@ -281,7 +283,15 @@ class RobustMad extends WindowDetector<SortedWindow> {
     return medianOf(this.w, n);
   }
   protected spread(n: number, median: number): number {
-    return MAD_SCALE * this.finder.mad(this.w, n, median);
+    const mad = this.finder.mad(this.w, n, median);
+    if (mad > 0) return MAD_SCALE * mad;
+    // Half the window or more equals the median (a quantised or mostly steady signal): the MAD is 0
+    // though the history is not flat, and every step off the median would score in the millions.
+    // Then the mean absolute deviation from the median (Iglewicz and Hoaglin's modified z-score),
+    // O(n), only in such windows; 0 only for a flat history (MIN_RELATIVE_SPREAD applies).
+    let sum = 0;
+    for (let k = 0; k < n; k++) sum += Math.abs(this.w.kth(k) - median);
+    return (MEAN_AD_SCALE * sum) / n;
   }
 }
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { heldArrayBytes } from '../../helpers/memory';
-import { AnomalyEngine, MAD_SCALE, MAX_TAGS, type AnomalyOptions, type AnomalyResult } from '../../../nodes/analytics/detectors';
+import { AnomalyEngine, MAD_SCALE, MAX_TAGS, MEAN_AD_SCALE, type AnomalyOptions, type AnomalyResult } from '../../../nodes/analytics/detectors';
 import type { Quality } from '../../../nodes/shared/sample';
 
 /** Deterministic noise: mulberry32 + Box-Muller. */
@@ -86,6 +86,23 @@ describe('AnomalyEngine: median/MAD', () => {
       expect(out[i].baseline).toBeCloseTo(m, 10);
       expect(out[i].score).toBeCloseTo((xs[i] - m) / (MAD_SCALE * mad), 9);
     }
+  });
+
+  it('a quantised signal whose MAD is 0 (most of the window at one value) is scored by the mean absolute deviation, not flagged at every step', () => {
+    // 20.0 three times, 20.1 once, over and over: the median is 20.0 and so is most of the window.
+    const xs = Array.from({ length: 400 }, (_, i) => (i % 4 === 3 ? 20.1 : 20.0));
+    xs[300] = 21;
+    const out = run({ method: 'mad', window: 30, threshold: 3.5, warmup: 30 }, xs);
+    expect(out.flatMap((r, i) => (r.anomaly ? [i] : []))).toEqual([300]);
+    // 0.1 off the median against 1.253314 x the mean absolute deviation (7 or 8 of 30 values 0.1 off).
+    // (Not while the spike is in the window: it adds to the mean absolute deviation.)
+    const steps = out.filter((r, i) => i > 30 && xs[i] === 20.1 && (i < 300 || i > 330)).map((r) => r.score!);
+    expect(steps.length).toBeGreaterThan(80);
+    for (const z of steps) expect(z).toBeGreaterThan(2.5);
+    for (const z of steps) expect(z).toBeLessThan(3.5);
+    // A flat history still flags any change (the MIN_RELATIVE_SPREAD rule).
+    const flat = run({ method: 'mad', window: 10, threshold: 3.5, warmup: 10 }, [...Array(20).fill(5), 5.001]);
+    expect(flat[20].anomaly).toBe(true);
   });
 
   it('finds two spikes close together, which a robust baseline is not fooled by', () => {
@@ -254,7 +271,10 @@ describe('AnomalyEngine: properties', () => {
           expect(r.baseline).toBe(med);
           if (h.length < 3) return expect(r.score).toBeNull();
           const mad = bruteMedian(h.map((v) => Math.abs(v - med)));
-          const spread = Math.max(MAD_SCALE * mad, 1e-9 * Math.max(1, Math.abs(med)));
+          // MAD 0 (half the window or more at the median): the mean absolute deviation, summed in value order.
+          const meanAd = [...h].sort((a, b) => a - b).reduce((sum, v) => sum + Math.abs(v - med), 0);
+          const unit = mad > 0 ? MAD_SCALE * mad : (MEAN_AD_SCALE * meanAd) / h.length;
+          const spread = Math.max(unit, 1e-9 * Math.max(1, Math.abs(med)));
           expect(r.score).toBe(xs[i] === med ? 0 : (xs[i] - med) / spread);
         });
       }),
