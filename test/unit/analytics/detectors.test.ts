@@ -90,7 +90,7 @@ describe('AnomalyEngine: median/MAD', () => {
 
   it('a quantised signal whose MAD is 0 (most of the window at one value) is scored by the mean absolute deviation, not flagged at every step', () => {
     // 20.0 three times, 20.1 once, over and over: the median is 20.0 and so is most of the window.
-    const xs = Array.from({ length: 400 }, (_, i) => (i % 4 === 3 ? 20.1 : 20.0));
+    const xs: number[] = Array.from({ length: 400 }, (_, i) => (i % 4 === 3 ? 20.1 : 20.0));
     xs[300] = 21;
     const out = run({ method: 'mad', window: 30, threshold: 3.5, warmup: 30 }, xs);
     expect(out.flatMap((r, i) => (r.anomaly ? [i] : []))).toEqual([300]);
