@@ -232,8 +232,10 @@ export class SpectrumAnalyser {
     const half = mag.length - 1;
     let k = 1;
     for (let i = 2; i < half; i++) if (mag[i] > mag[k]) k = i;
-    const left = mag[k - 1];
-    const right = k + 1 <= half ? mag[k + 1] : 0;
+    // DC and Nyquist hold, besides this tone's leakage, its mirror image's (a real signal's negative
+    // frequency), in a phase-dependent sum: no use for the ratio. Next to them, the other side only.
+    const left = k - 1 > 0 ? mag[k - 1] : 0;
+    const right = k + 1 < half ? mag[k + 1] : 0;
     const side = right >= left ? 1 : -1;
     const r = mag[k] > 0 ? Math.max(left, right) / mag[k] : 0;
     let d: number;

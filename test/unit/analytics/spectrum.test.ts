@@ -70,6 +70,19 @@ describe('SpectrumAnalyser: known tones', () => {
     }
   });
 
+  it('a tone at the first or the last line below Nyquist reads exactly, whatever its phase (DC and Nyquist hold its mirror image)', () => {
+    for (const windowFn of ['hann', 'rect'] as const) {
+      const a = new SpectrumAnalyser(opts({ sampleRate: 1024, windowFn }));
+      for (const bin of [1, 511]) {
+        for (const phase of [0, 0.5, 1, Math.PI / 2, 2.5]) {
+          const r = a.analyse(tones(1024, 1024, 0, [[bin, 3, phase]]));
+          expect([windowFn, bin, phase, r.dominantHz]).toEqual([windowFn, bin, phase, expect.closeTo(bin, 9)]);
+          expect(r.dominantAmplitude).toBeCloseTo(3, 9);
+        }
+      }
+    }
+  });
+
   it('time-domain figures of a sine: rms A/sqrt2, peak A, crest sqrt2, kurtosis 1.5', () => {
     const a = new SpectrumAnalyser(opts({ sampleRate: 1024 }));
     const r = a.analyse(tones(1024, 1024, 5, [[32, 4]]));
