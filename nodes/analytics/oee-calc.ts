@@ -41,7 +41,7 @@ export interface OeeOptions {
   resetAt: string[] | string;
   /** `increment`: each count message adds its value; `counter`: values are a machine's running total. */
   countMode: CountMode;
-  /** Counter modulus (e.g. 65536 for a 16-bit counter); 0: a drop is a reset to zero. */
+  /** Counter modulus (e.g. 65536 for a 16-bit counter): a drop of more than half of it is a wrap, any other a device reset; 0: every drop is a reset. */
   rollover: number;
   /** IANA time zone of the shift times; undefined: the host's local zone. */
   timeZone?: string;
@@ -193,17 +193,37 @@ function wallClock(t: number, timeZone?: string): { y: number; mo: number; d: nu
   return { y: bc ? 1 - p.year : p.year, mo: p.month - 1, d: p.day, h: p.hour, mi: p.minute, s: p.second };
 }
 
-/** The instant a wall-clock time occurs in a zone (day may overflow the month, as with Date.UTC). */
+/** The zone's offset from UTC at instant t, ms (wall clock read as UTC, minus t to the second). */
+function zoneOffset(t: number, timeZone: string): number {
+  const w = wallClock(t, timeZone);
+  return utcTime(w.y, w.mo, w.d, w.h, w.mi, w.s) - (t - (((t % 1000) + 1000) % 1000));
+}
+
+/**
+ * The instant a wall-clock time occurs in a zone (day may overflow the month, as with Date.UTC),
+ * resolved as Date resolves the host's zone (ECMA-262 21.4.1.26 LocalTime/UTC): a time repeated
+ * when the clocks go back is its first occurrence, and a time skipped when they go forward takes
+ * the offset from before the change (New York 02:00 on 8 March 2026 is 07:00Z, 03:00 EDT). The
+ * offsets a day either side are the two a change can put there; the candidate whose wall clock
+ * matches is the one, the earlier if both do. Two rounds of the offset search from the wall time
+ * resolved gaps and repeats one way west of UTC and the other east of it, so a shift could start an
+ * hour apart from the host-local path.
+ */
 function instantOf(y: number, mo: number, d: number, h: number, mi: number, timeZone?: string): number {
   if (timeZone === undefined) return localTime(y, mo, d, h, mi);
   const wall = utcTime(y, mo, d, h, mi);
-  const offset = (t: number) => {
+  const before = wall - zoneOffset(wall - DAY_MS, timeZone);
+  const after = wall - zoneOffset(wall + DAY_MS, timeZone);
+  const shows = (t: number) => {
     const w = wallClock(t, timeZone);
-    return utcTime(w.y, w.mo, w.d, w.h, w.mi, w.s) - (t - (((t % 1000) + 1000) % 1000));
+    return utcTime(w.y, w.mo, w.d, w.h, w.mi) === wall;
   };
-  // Two rounds settle the offset across a daylight-saving change.
-  const first = wall - offset(wall);
-  return wall - offset(first);
+  if (before === after) return before;
+  const b = shows(before);
+  const a = shows(after);
+  if (b && a) return Math.min(before, after);
+  if (a) return after;
+  return before; // matches, or the wall time falls in a gap: the offset from before the change
 }
 
 /**
@@ -231,8 +251,8 @@ export class ShiftCalendar {
 
   /**
    * The last shift start at or before `t` (the start of the shift t is in), or -Infinity: t's day,
-   * the two before it and the one after (a midnight start that does not exist, such as 00:00 on the
-   * night Santiago moves its clocks forward, falls on the evening before).
+   * the two before it and the one after (kept wide: a start at a daylight-saving change at midnight,
+   * such as 00:00 on the night Santiago moves its clocks forward, is not at its nominal wall time).
    */
   last(t: number): number {
     if (this.times.length === 0) return -Infinity;
@@ -315,7 +335,9 @@ export function figuresOf(st: LineState, at: number, idealCycleTime: number): Oe
   const availability = plannedTime > 0 ? runTime / plannedTime : null;
   const performance = runTime > 0 ? (idealCycleTime * total) / runTime : null;
   const quality = total > 0 ? st.good / total : null;
-  const oee = availability !== null && performance !== null && quality !== null ? availability * performance * quality : null;
+  // A x P x Q cancels to good x ideal cycle time / planned time, defined whenever planned time is:
+  // a machine down all shift (P null) or running without parts (Q null) has OEE 0, not null.
+  const oee = plannedTime > 0 ? (st.good * idealCycleTime) / plannedTime : null;
   return { availability, performance, quality, oee, runTime, plannedTime, good: st.good, total };
 }
 
@@ -470,8 +492,11 @@ export class OeeEngine {
     st.lastCounter[signal] = v;
     if (last === null) return; // the first reading is the reference, not production
     let delta = v - last;
-    // A counter that goes down wrapped (rollover set) or was reset to zero and counted up again.
-    if (delta < 0) delta = this.o.rollover > 0 ? v + this.o.rollover - last : v;
+    // The rate node's rule (counter-rate.ts): a drop of more than half the modulus is a wrap; any
+    // other drop (or any drop with rollover 0) is a device reset, an operator clearing the PLC
+    // counter: the parts since then are the new value. Taking every drop as a wrap counted ~rollover
+    // phantom parts on each reset.
+    if (delta < 0) delta = this.o.rollover > 0 && -delta > this.o.rollover / 2 ? delta + this.o.rollover : v;
     st[signal] += delta;
   }
 

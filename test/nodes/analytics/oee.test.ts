@@ -53,7 +53,8 @@ describe('plantwire-oee node', () => {
     await sleep(100);
     expect(out.map((m) => [m.topic, m.closing, m.timestamp])).toEqual([['l1', true, at(14)], ['l2', true, at(14)]]);
     expect(out[0].payload).toEqual({ availability: 1, performance: 0.5, quality: 1, oee: 0.5, runTime: 4 * 3600, plannedTime: 4 * 3600, good: 3600, total: 3600 });
-    expect(out[1].payload).toMatchObject({ availability: 0, performance: null, oee: null, good: 10 });
+    // No run time: performance is undefined, but OEE = good x ideal cycle time / planned time is not.
+    expect(out[1].payload).toMatchObject({ availability: 0, performance: null, quality: 1, oee: (10 * 2) / (4 * 3600), good: 10 });
   });
 
   it('msg.reset forgets one line', async () => {

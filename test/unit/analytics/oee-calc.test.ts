@@ -160,6 +160,27 @@ describe('OeeEngine: counts, lines, quality', () => {
     expect(() => feed(e, 'good', 70_000, at(7))).toThrow(/not below rollover/);
   });
 
+  it('counter mode with rollover: only a drop of more than half the modulus is a wrap, any other drop is a device reset (the rate node\'s rule)', () => {
+    const e = mk({ ...base, countMode: 'counter', rollover: 65536 });
+    feed(e, 'state', 'running', at(6));
+    feed(e, 'good', 12_000, at(6));
+    feed(e, 'good', 12_500, at(7)); // +500
+    feed(e, 'good', 0, at(7) + 1000); // the operator clears the PLC counter: a reset, not 53,536 parts
+    feed(e, 'good', 20, at(8)); // +20
+    feed(e, 'reject', 900, at(8));
+    feed(e, 'reject', 3, at(8.5)); // a reset of the reject counter: +3
+    const [r] = e.report();
+    expect(r.figures).toMatchObject({ good: 520, total: 523, runTime: 2.5 * 3600 });
+    expect(r.figures.performance).toBeCloseTo(523 / 9000, 12);
+    // A real wrap still counts across it; a drop of exactly half the modulus is not more than half: a reset.
+    const w = mk({ ...base, countMode: 'counter', rollover: 65536 });
+    feed(w, 'good', 65_500, at(6));
+    feed(w, 'good', 300, at(7)); // drop of 65,200: wrapped, +336
+    feed(w, 'good', 33_068, at(8)); // +32,768
+    feed(w, 'good', 300, at(9)); // drop of 32,768: reset, +300
+    expect(w.report()[0].figures.good).toBe(336 + 32_768 + 300);
+  });
+
   it('increment mode takes true as one part (a pulse) and refuses negative counts', () => {
     const e = mk(base);
     feed(e, 'state', 'running', at(6));
@@ -204,6 +225,22 @@ describe('OeeEngine: counts, lines, quality', () => {
     feed(e, 'state', 'stopped', at(6));
     const [r] = e.report();
     expect(r.figures).toEqual({ availability: null, performance: null, quality: null, oee: null, runTime: 0, plannedTime: 0, good: 0, total: 0 });
+  });
+
+  it('OEE is 0, not null, once planned time has passed: a machine down all shift or running without parts (A x P x Q = good x ideal cycle / planned)', () => {
+    const down = mk({ ...base, resetAt: ['06:00', '14:00'] });
+    feed(down, 'state', 'fault', at(6));
+    const [closing] = feed(down, 'state', 'fault', at(14) + 1);
+    expect(closing.figures).toEqual({ availability: 0, performance: null, quality: null, oee: 0, runTime: 0, plannedTime: 8 * 3600, good: 0, total: 0 });
+    const idle = mk(base);
+    feed(idle, 'state', 'running', at(6));
+    feed(idle, 'state', 'running', at(7));
+    expect(idle.report()[0].figures).toEqual({ availability: 1, performance: 0, quality: null, oee: 0, runTime: 3600, plannedTime: 3600, good: 0, total: 0 });
+    // Parts counted while the state says stopped: performance is undefined, OEE is still good x ideal cycle / planned.
+    const stopped = mk({ ...base, idealCycleTime: 2 });
+    feed(stopped, 'state', 'stopped', at(6));
+    feed(stopped, 'good', 10, at(10));
+    expect(stopped.report()[0].figures).toMatchObject({ availability: 0, performance: null, quality: 1, oee: 20 / (4 * 3600) });
   });
 
   it('refuses unknown signals, states and settings', () => {
@@ -264,6 +301,28 @@ describe('shift times', () => {
     expect(t).toBeLessThan(Date.UTC(2026, 2, 29, 3));
   });
 
+  it('resolves a wall time that daylight saving skips or repeats as Date does for the host zone: the offset from before a gap, the first of a repeat', () => {
+    // Worked by hand from the zones' 2026 rules: [zone, shift time, search from, the start, why].
+    const cases: Array<[string, [number, number], number, number, string]> = [
+      ['America/New_York', [2, 0], Date.UTC(2026, 2, 7, 12), Date.UTC(2026, 2, 8, 7), 'skipped (02:00 EST -> 03:00 EDT): at -5 h, 03:00 EDT'],
+      ['America/New_York', [2, 30], Date.UTC(2026, 2, 7, 12), Date.UTC(2026, 2, 8, 7, 30), 'skipped: at -5 h, 03:30 EDT'],
+      ['America/New_York', [1, 30], Date.UTC(2026, 9, 31, 12), Date.UTC(2026, 10, 1, 5, 30), 'repeated (02:00 EDT -> 01:00 EST): 01:30 EDT'],
+      ['Europe/Berlin', [2, 30], Date.UTC(2026, 2, 28, 12), Date.UTC(2026, 2, 29, 1, 30), 'skipped (02:00 CET -> 03:00 CEST): at +1 h, 03:30 CEST'],
+      ['Europe/Berlin', [2, 30], Date.UTC(2026, 9, 24, 12), Date.UTC(2026, 9, 25, 0, 30), 'repeated (03:00 CEST -> 02:00 CET): 02:30 CEST'],
+      ['Australia/Lord_Howe', [1, 45], Date.UTC(2026, 3, 4), Date.UTC(2026, 3, 4, 14, 45), 'repeated (02:00 +11 -> 01:30 +10:30): 01:45 +11'],
+      ['Australia/Lord_Howe', [2, 0], Date.UTC(2026, 3, 4), Date.UTC(2026, 3, 4, 15, 30), 'comes once, at +10:30'],
+      ['Australia/Lord_Howe', [2, 15], Date.UTC(2026, 9, 3), Date.UTC(2026, 9, 3, 15, 45), 'skipped (02:00 +10:30 -> 02:30 +11): at +10:30, 02:45 +11'],
+      ['America/Santiago', [0, 0], Date.UTC(2026, 8, 5, 12), Date.UTC(2026, 8, 6, 4), 'skipped (00:00 -04 -> 01:00 -03): at -4 h, 01:00 -03'],
+      ['America/Santiago', [23, 30], Date.UTC(2026, 3, 4, 12), Date.UTC(2026, 3, 5, 2, 30), 'repeated (24:00 -03 -> 23:00 -04): 23:30 -03'],
+      ['America/Santiago', [0, 0], Date.UTC(2026, 3, 4, 12), Date.UTC(2026, 3, 5, 4), 'comes once, at -4 h'],
+    ];
+    for (const [zone, time, from, want, why] of cases) {
+      expect([zone, time, why, nextShiftStart(from, [time], zone)]).toEqual([zone, time, why, want]);
+      const cal = new ShiftCalendar([time], zone);
+      expect([zone, time, why, cal.next(from), cal.last(want + 60_000)]).toEqual([zone, time, why, want, want]);
+    }
+  });
+
   it('dates shifts right in the years 0-99 and before year 1 (Date.UTC reads 50 as 1950)', () => {
     // The instant of a UTC wall-clock time in any year, without Date.UTC's two-digit rule.
     const utc = (y: number, mo: number, d: number, h: number, mi = 0, s = 0) => {
@@ -322,6 +381,33 @@ describe('OeeEngine: properties', () => {
           expect(f.good).toBeLessThanOrEqual(f.total);
           for (const v of [f.availability, f.performance, f.quality, f.oee]) expect(v === null || Number.isFinite(v)).toBe(true);
           if (r.closing) expect(f.plannedTime).toBeLessThanOrEqual(8 * 3600);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('OEE is null exactly when planned time is 0, and A x P x Q whenever all three are defined', () => {
+    const event = fc.record({
+      dt: fc.integer({ min: 0, max: 3 * H }),
+      tag: fc.constantFrom('state', 'good', 'reject'),
+      v: fc.oneof(fc.boolean(), fc.integer({ min: 0, max: 500 })),
+    });
+    fc.assert(
+      fc.property(fc.array(event, { minLength: 1, maxLength: 40 }), (events) => {
+        const e = mk({ ...base, idealCycleTime: 0.1 }, frozen);
+        let t = at(5);
+        const reports: OeeReport[] = [];
+        for (const ev of events) {
+          t += ev.dt;
+          reports.push(...feed(e, ev.tag, ev.v, t));
+        }
+        reports.push(...e.report());
+        for (const { figures: f } of reports) {
+          expect(f.oee === null).toBe(f.plannedTime === 0);
+          if (f.availability !== null && f.performance !== null && f.quality !== null) {
+            expect(f.oee).toBeCloseTo(f.availability * f.performance * f.quality, 9);
+          }
         }
       }),
       { numRuns: 200 },
@@ -507,13 +593,22 @@ describe('shift calendar', () => {
       for (const part of fmt.formatToParts(new Date(x))) if (part.type !== 'literal') p[part.type] = Number(part.value);
       return { y: p.year, mo: p.month - 1, d: p.day, h: p.hour, mi: p.minute, s: p.second };
     };
+    // As Date resolves the host's zone: a repeated wall time is its first occurrence, a skipped one
+    // takes the offset from before the change. (This reference used to search the offset twice from
+    // the wall time, which resolved gaps and repeats differently west and east of UTC.)
     const instant = (y: number, mo: number, d: number, h: number, mi: number) => {
       const w0 = Date.UTC(y, mo, d, h, mi);
       const offset = (x: number) => {
         const w = wall(x);
         return Date.UTC(w.y, w.mo, w.d, w.h, w.mi, w.s) - (x - (((x % 1000) + 1000) % 1000));
       };
-      return w0 - offset(w0 - offset(w0));
+      const shows = (x: number) => {
+        const w = wall(x);
+        return Date.UTC(w.y, w.mo, w.d, w.h, w.mi) === w0;
+      };
+      const early = w0 - offset(w0 - 36 * H);
+      const fits = [early, w0 - offset(w0 + 36 * H)].filter(shows);
+      return fits.length ? Math.min(...fits) : early;
     };
     const w = wall(t);
     let best = Infinity;
