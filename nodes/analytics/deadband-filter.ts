@@ -9,16 +9,19 @@
  * - `absolute`: passes when |x - last| > deadband. `percent`: deadband is a percent of the span
  *   |rangeHigh - rangeLow|. A deadband of 0 passes every change and drops exact repeats.
  * - Heartbeat (wall clock, seconds; 0 = none): a tag that has passed nothing for `heartbeat`
- *   seconds re-sends its last passed value with the current time as timestamp, flagged
- *   `heartbeat: true` (swinging door: the held point is archived first, as real data, unflagged).
- *   A sample that arrives when the heartbeat is due passes as well.
+ *   seconds re-sends its last passed value flagged `heartbeat: true` (swinging door: the held point
+ *   is archived first, as real data, unflagged). The repeat is stamped in the tag's event time: its
+ *   newest sample's timestamp plus the host time since that sample arrived. Stamped with the host
+ *   clock, a device clock behind the host made the next real sample older than the heartbeat, and
+ *   every time-ordered node downstream refused it. A sample that arrives when the heartbeat is due
+ *   passes as well.
  * - Timestamps of a tag must not go back (an older one is refused); in swinging-door mode they must
  *   increase, because the door slopes divide by the time between points.
  */
 import { ConfigError, InputError } from '../shared/errors';
 import { numericValue, type Quality, type Sample, type SampleValue } from '../shared/sample';
 import { SwingingDoor, type DoorPoint } from './swinging-door';
-import { DEFAULT_MAX_TAGS, TagTable } from './tag-table';
+import { DEFAULT_MAX_TAGS, estimatedEventTime, TagTable } from './tag-table';
 
 export type DeadbandMode = 'absolute' | 'percent' | 'swinging-door';
 
@@ -45,6 +48,8 @@ interface TagState {
   last: Sample | null;
   /** Newest timestamp seen. */
   seenTs: number;
+  /** Wall-clock time the sample stamped seenTs arrived (the heartbeat's event time runs on from it). */
+  seenAt: number;
   /** Wall-clock time of the last emission (for the heartbeat). */
   passedAt: number;
   door: SwingingDoor | null;
@@ -72,7 +77,7 @@ export class DeadbandFilter {
     this.band = o.mode === 'percent' ? (o.deadband / 100) * Math.abs(o.rangeHigh - o.rangeLow) : o.deadband;
     this.heartbeatMs = o.heartbeat * 1000;
     this.tags = new TagTable<TagState>(
-      () => ({ last: null, seenTs: -Infinity, passedAt: 0, door: o.mode === 'swinging-door' ? new SwingingDoor(o.deviation) : null }),
+      () => ({ last: null, seenTs: -Infinity, seenAt: 0, passedAt: 0, door: o.mode === 'swinging-door' ? new SwingingDoor(o.deviation) : null }),
       o.maxTags ?? DEFAULT_MAX_TAGS,
     );
   }
@@ -126,7 +131,7 @@ export class DeadbandFilter {
     this.validate(samples);
     const out: DeadbandSample[] = [];
     for (const s of samples) {
-      const st = this.noteSeen(s.tag, s.ts, s.unit);
+      const st = this.noteSeen(s.tag, s.ts, s.unit, now);
       const due = this.due(st, now);
       if (!st.door) {
         // Absolute and percent: no array per sample, the sample itself passes or not.
@@ -154,7 +159,7 @@ export class DeadbandFilter {
   pushOne(tag: string, value: number, quality: Quality, ts: number, unit: string | undefined, now: number): DeadbandSample | undefined {
     if (!this.passesOneByOne) throw new Error('pushOne is for the absolute and percent modes');
     this.checkOne(tag, ts, true);
-    const st = this.noteSeen(tag, ts, unit);
+    const st = this.noteSeen(tag, ts, unit, now);
     if (!this.passesBand(st, value, quality, this.due(st, now))) return undefined;
     const s: DeadbandSample = { tag, value, quality, ts };
     if (unit !== undefined) s.unit = unit;
@@ -168,10 +173,11 @@ export class DeadbandFilter {
     return this.o.mode !== 'swinging-door';
   }
 
-  /** The state of `tag`, noting a sample stamped `ts` (validated) and its unit. */
-  private noteSeen(tag: string, ts: number, unit: string | undefined): TagState {
+  /** The state of `tag`, noting a sample stamped `ts` (validated) that arrived at wall-clock `now`, and its unit. */
+  private noteSeen(tag: string, ts: number, unit: string | undefined, now: number): TagState {
     const st = this.tags.get(tag);
     st.seenTs = ts;
+    st.seenAt = now;
     if (unit !== undefined) st.unit = unit;
     return st;
   }
@@ -181,14 +187,15 @@ export class DeadbandFilter {
     return this.heartbeatMs > 0 && st.last !== null && now - st.passedAt >= this.heartbeatMs;
   }
 
-  /** Heartbeats due at wall-clock `now`: the last passed value again, time-stamped now. */
+  /** Heartbeats due at wall-clock `now`: the last passed value again, stamped in the tag's event time now. */
   heartbeats(now: number): DeadbandSample[] {
     if (this.heartbeatMs <= 0) return [];
     const out: DeadbandSample[] = [];
     for (const [tag, st] of this.tags.entries()) {
       if (st.last === null || now - st.passedAt < this.heartbeatMs) continue;
       const held = st.door ? this.fromDoor(tag, st, st.door.flush()) : [];
-      const p: DeadbandSample = held.length ? held[0] : { ...st.last, ts: now, heartbeat: true };
+      // seenTs is the newest sample seen (no passed point is newer), so the tag's output never goes back.
+      const p: DeadbandSample = held.length ? held[0] : { ...st.last, ts: estimatedEventTime(st.seenTs, st.seenAt, now), heartbeat: true };
       st.last = held.length ? held[0] : st.last;
       st.passedAt = now;
       out.push(p);

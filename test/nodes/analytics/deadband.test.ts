@@ -53,7 +53,7 @@ describe('plantwire-deadband node', () => {
     expect(got.map((m) => m.payload)).toEqual([{ a: 0, b: 0 }, { b: 11 }]);
   });
 
-  it('sends a heartbeat of the last passed value, time-stamped now and flagged', async () => {
+  it('sends a heartbeat of the last passed value, stamped in the tag\'s event time and flagged', async () => {
     await load(deadbandNode, node({ deadband: '100', heartbeat: '0.2' }));
     const out = helper.getNode('out');
     const n = helper.getNode('n');
@@ -65,6 +65,21 @@ describe('plantwire-deadband node', () => {
     const [hb] = await beat;
     expect(hb).toMatchObject({ topic: 'p', payload: 3, heartbeat: true, quality: 'good' });
     expect(hb.timestamp).toBeGreaterThan(1001);
+  });
+
+  it('stamps a heartbeat in the device\'s time, not the host\'s, so the next sample is not older than it', async () => {
+    await load(deadbandNode, node({ deadband: '100', heartbeat: '0.2' }));
+    const out = helper.getNode('out');
+    const n = helper.getNode('n');
+    const skew = -120_000; // the device clock runs 2 min behind the host
+    const first = nextMessages(out, 1);
+    const sent = Date.now() + skew;
+    n.receive({ topic: 'p', payload: 3, timestamp: sent });
+    await first;
+    const [hb] = await nextMessages(out, 1, 3000);
+    expect(hb).toMatchObject({ topic: 'p', payload: 3, heartbeat: true });
+    expect(hb.timestamp).toBeGreaterThan(sent);
+    expect(hb.timestamp).toBeLessThanOrEqual(Date.now() + skew);
   });
 
   it('compresses with the swinging door and flushes the held point on msg.flush', async () => {

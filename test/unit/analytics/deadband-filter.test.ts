@@ -72,14 +72,35 @@ describe('DeadbandFilter: absolute and percent', () => {
 });
 
 describe('DeadbandFilter: heartbeat', () => {
-  it('re-sends the last passed value, time-stamped now and flagged, once per heartbeat period', () => {
+  it('re-sends the last passed value, stamped in the tag\'s event time and flagged, once per heartbeat period', () => {
     const f = new DeadbandFilter(opts({ deadband: 10, heartbeat: 5 }));
     f.push([s(1, 100)], 1_000);
     f.push([s(2, 200)], 2_000); // inside the deadband: not passed
     expect(f.heartbeats(5_999)).toEqual([]);
-    expect(f.heartbeats(6_000)).toEqual([{ tag: 't', value: 1, quality: 'good', ts: 6_000, heartbeat: true }]);
+    // The newest sample (ts 200, arrived at 2,000) plus the 4,000 ms since: 4,200.
+    expect(f.heartbeats(6_000)).toEqual([{ tag: 't', value: 1, quality: 'good', ts: 4_200, heartbeat: true }]);
     expect(f.heartbeats(10_999)).toEqual([]);
-    expect(f.heartbeats(11_000)).toHaveLength(1);
+    expect(f.heartbeats(11_000)).toEqual([{ tag: 't', value: 1, quality: 'good', ts: 9_200, heartbeat: true }]);
+  });
+
+  it('keeps a tag\'s output in time order when the device clock runs behind the host: the next sample is newer than the heartbeat', () => {
+    const H0 = Date.UTC(2026, 5, 1, 12);
+    const skew = -120_000; // the PLC clock runs 2 min behind the host
+    const f = new DeadbandFilter(opts({ deadband: 1, heartbeat: 60 }));
+    const downstream = new DeadbandFilter(opts({ deadband: 1 })); // any node that refuses an older timestamp
+    const out = [
+      ...f.push([s(10, H0 + skew)], H0),
+      ...f.heartbeats(H0 + 60_000),
+      ...f.push([s(20, H0 + 61_000 + skew)], H0 + 61_000),
+      ...f.heartbeats(H0 + 121_000),
+      ...f.heartbeats(H0 + 181_000),
+    ];
+    expect(out.map((x) => [x.ts - H0, x.heartbeat === true])).toEqual([[skew, false], [60_000 + skew, true], [61_000 + skew, false], [121_000 + skew, true], [181_000 + skew, true]]);
+    for (const x of out) expect(() => downstream.push([x], 0)).not.toThrow();
+    // One pushOne sample notes its arrival as well.
+    const one = new DeadbandFilter(opts({ deadband: 1, heartbeat: 60 }));
+    one.pushOne('t', 10, 'good', H0 + skew, undefined, H0);
+    expect(one.heartbeats(H0 + 60_000).map((x) => x.ts)).toEqual([H0 + 60_000 + skew]);
   });
 
   it('lets a sample through when the heartbeat is due at its arrival', () => {
@@ -144,7 +165,8 @@ describe('Swinging door', () => {
     const f = new DeadbandFilter(opts({ mode: 'swinging-door', deviation: 1, heartbeat: 10 }));
     f.push([s(0, 0), s(0.5, 1000)], 0);
     expect(f.heartbeats(10_000)).toEqual([{ tag: 't', value: 0.5, quality: 'good', ts: 1000 }]);
-    expect(f.heartbeats(20_000)).toEqual([{ tag: 't', value: 0.5, quality: 'good', ts: 20_000, heartbeat: true }]);
+    // In the tag's event time: its newest sample (ts 1,000, arrived at 0) plus 20,000 ms.
+    expect(f.heartbeats(20_000)).toEqual([{ tag: 't', value: 0.5, quality: 'good', ts: 21_000, heartbeat: true }]);
   });
 
   it('refuses a repeated timestamp (the door slopes divide by the time step)', () => {
