@@ -54,20 +54,31 @@ export = function register(RED: NodeAPI): void {
 
     // The figures of the newest results, read by one status text function (the throttled status
     // evaluates it only when it shows it): no closure per message.
-    let shownFigures: StatsResult = {};
+    let shownFigures: StatsResult | undefined;
     let shownCount = 0;
     let shownBatch = false;
+    // Late readings the status has counted (tumbling time windows drop readings for a window
+    // already sent, as the resample node drops late samples, and show the count the same way).
+    let shownLate = 0;
     const first = stats[0];
+    const late = (): string => (engine.late ? ` ${RED._('stats.status.late', { count: engine.late })}` : '');
     const statusText = (): string =>
-      shownBatch ? RED._('stats.status.batch', { count: shownCount }) : `${first} ${shortNumber(shownFigures[first])}`;
+      (shownBatch ? RED._('stats.status.batch', { count: shownCount }) : `${first} ${shortNumber(shownFigures![first])}`) + late();
+    const openText = (): string => RED._('stats.status.open') + late();
     const showLast = (last: StatsSample, count: number, batch: boolean, notGood: boolean): void => {
       shownFigures = last.value;
       shownCount = count;
       shownBatch = batch;
-      status.update(notGood ? 'busy' : 'ok', statusText);
+      shownLate = engine.late;
+      status.update(notGood || shownLate > 0 ? 'busy' : 'ok', statusText);
+    };
+    const showLate = (): void => {
+      shownLate = engine.late;
+      status.update('busy', shownFigures ? statusText : openText);
     };
     const show = (out: readonly StatsSample[], batch: boolean): void => {
       if (out.length > 0) showLast(out[out.length - 1], out.length, batch, anyNotGood(out));
+      else if (engine.late !== shownLate) showLate();
     };
 
     // Tumbling time windows of quiet tags close by this timer (event time estimated per tag).
@@ -105,6 +116,7 @@ export = function register(RED: NodeAPI): void {
         const r = engine.pushOne(tag, value, quality, ts, unit, timer ? Date.now() : 0);
         lastBatch = false;
         if (r !== undefined) showLast(r, 1, false, r.quality !== 'good');
+        else if (engine.late !== shownLate) showLate();
         return r as Result | undefined;
       },
       rejected: () => status.set('error', RED._('stats.status.rejected')),

@@ -4,8 +4,11 @@
  * Cost per sample, window of n samples:
  * - mean, sum, stddev, rms: O(1). Running sums of (x - K) and (x - K)^2 with Neumaier compensation,
  *   K a shift near the window mean, so values like 1e9 + small never cancel catastrophically. Every
- *   time the window has turned over once, K is moved to the current mean and the sums are
- *   recomputed from the window (O(n) every n samples: O(1) amortised); rounding never accumulates.
+ *   time the window has turned over once, K is moved to the window's value nearest its mean and the
+ *   sums are recomputed from the window (O(n) every n samples: O(1) amortised); rounding never
+ *   accumulates. K is one of the data's own values, not the mean itself, so that whole numbers keep
+ *   whole deviations and their sum and mean come out exact (a shift of 9.67 gave a sum of six
+ *   counts as 58.00000000000001).
  *   The same rebase runs early when the squared terms added and removed since the last one dwarf
  *   the window's own spread (a level shift that has just left the window), keeping stddev to about
  *   1e-10 relative.
@@ -29,7 +32,7 @@
 import { ConfigError, InputError } from '../shared/errors';
 import { numericValue, type Quality, type Sample } from '../shared/sample';
 import { SORTED_VALUES_MAX, SortedValues } from './sorted-values';
-import { CompensatedSum, DEFAULT_MAX_TAGS, TagTable, estimatedEventTime } from './tag-table';
+import { DEFAULT_MAX_TAGS, TagTable, estimatedEventTime } from './tag-table';
 
 export const STAT_NAMES = ['mean', 'min', 'max', 'sum', 'count', 'stddev', 'rms', 'range', 'median', 'p95', 'first', 'last'] as const;
 export type StatName = (typeof STAT_NAMES)[number];
@@ -78,6 +81,12 @@ export interface WindowOptions {
 
 export const MAX_COUNT_WINDOW = 1_000_000;
 export const DEFAULT_MAX_SAMPLES = 100_000;
+/**
+ * Largest magnitude a stats node takes. The running sums square deviations: past about 1.3e154
+ * a square overflows to Infinity, and the sums stay NaN or wrong after the value has left the
+ * window. 1e150 leaves room for a million squares of (2 x 1e150) below Number.MAX_VALUE.
+ */
+export const MAX_MAGNITUDE = 1e150;
 
 const GOOD = 0;
 const UNCERTAIN = 1;
@@ -427,6 +436,18 @@ export class RollingWindow {
     return this.n > 0 ? this.tss[(this.head + this.n - 1) & this.mask] : undefined;
   }
 
+  /** Samples held with a timestamp after `cutoff` (binary search: timestamps are in order). For validation, not the per-sample path. */
+  countNewerThan(cutoff: number): number {
+    let lo = 0;
+    let hi = this.n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.tss[(this.head + mid) & this.mask] > cutoff) hi = mid;
+      else lo = mid + 1;
+    }
+    return this.n - lo;
+  }
+
   push(v: number, ts: number, q: Quality): void {
     if (this.n === 0) {
       this.shift = v;
@@ -548,14 +569,30 @@ export class RollingWindow {
     this.s2 = t;
   }
 
-  /** Moves the shift to the window mean and recomputes the sums from the samples themselves. */
+  /**
+   * Moves the shift to the window's value nearest its mean and recomputes the sums from the samples
+   * themselves. Some value lies within the population standard deviation of the mean (else the
+   * variance would be larger), so s2 is at most twice m2 and m2 = s2 - s1^2/n cancels little; and
+   * a value of the data (not the mean, 9.666...) keeps the deviations of whole numbers whole, so
+   * their sum, shift x n + s1, stays exact. The running mean is good enough to pick that value.
+   */
   private rebase(): void {
     this.removedSinceRebase = 0;
     const n = this.n;
     if (n === 0) return;
-    const sum = new CompensatedSum();
-    for (let i = 0; i < n; i++) sum.add(this.vals[(this.head + i) & this.mask]);
-    this.shift = sum.value / n;
+    const vals = this.vals;
+    const mean = this.mean();
+    let shift = vals[this.head];
+    let best = Math.abs(shift - mean);
+    for (let i = 1; i < n; i++) {
+      const v = vals[(this.head + i) & this.mask];
+      const d = Math.abs(v - mean);
+      if (d < best) {
+        best = d;
+        shift = v;
+      }
+    }
+    this.shift = shift;
     this.s1 = this.c1 = this.s2 = this.c2 = 0;
     for (let i = 0; i < n; i++) {
       const d = this.vals[(this.head + i) & this.mask] - this.shift;
@@ -697,7 +734,10 @@ interface TagWindow {
   /** Newest timestamp seen for the tag: older samples are refused. */
   lastTs: number;
   lastArrival: number;
-  /** Tumbling time window: index of the open window (floor(ts / size)). */
+  /**
+   * Tumbling time window: index of the open window (floor(ts / size)); with the window empty, of
+   * the last one closed (by the timer): readings for it or earlier ones are late.
+   */
   slot: number;
   unit?: string;
 }
@@ -714,6 +754,8 @@ export class StatsEngine {
   readonly statistics: readonly StatName[];
   /** pushOne's result record, reused: one object less per message. */
   private readonly one: StatsSample = { tag: '', value: {}, quality: 'good', ts: 0, unit: undefined };
+  /** Late readings dropped since start (tumbling time windows: their window was already sent). */
+  late = 0;
 
   constructor(private readonly o: WindowOptions) {
     if (o.window !== 'count' && o.window !== 'time') throw new ConfigError('window must be "count" or "time"');
@@ -731,7 +773,9 @@ export class StatsEngine {
     // repeats of the list: a dialog-saved default list then takes the default's one-literal build.
     this.statistics = STAT_NAMES.filter((s) => o.stats.includes(s));
     this.layout = statsLayout(this.statistics);
-    this.sizeMs = o.size * 1000;
+    // Whole milliseconds: 16.1 s is 16100.000000000002 ms in binary, and window edges at multiples
+    // of that drift off the instants every other node cuts time at.
+    this.sizeMs = Math.round(o.size * 1000);
     this.maxSamples = o.maxSamples ?? DEFAULT_MAX_SAMPLES;
     // Only what the statistics asked for is kept: a mean alone pays for no deque and no order tree.
     this.features = {
@@ -749,27 +793,42 @@ export class StatsEngine {
 
   /**
    * Checks samples before any state changes, so a batch is taken whole or refused whole.
-   * Throws InputError for text values, timestamps older than the tag's newest, or too many tags.
+   * Throws InputError for text values, values beyond MAX_MAGNITUDE, timestamps older than the
+   * tag's newest, too many tags, or a time window with no room left (maxSamples).
    */
   validate(samples: readonly Sample[]): void {
     if (samples.length === 1) {
       // One sample (the single form): the same checks without the bookkeeping a batch needs.
       const s = samples[0];
       if (s.value === null) return;
-      numericValue(s);
-      this.checkOne(s.tag, s.ts);
+      this.checkOne(s.tag, numericValue(s), s.ts);
       return;
     }
     const newest = new Map<string, number>();
+    // Samples of a tag seen earlier in this batch, past the first: made only when a tag repeats.
+    let repeats: Map<string, number> | undefined;
     let fresh = 0;
-    for (const s of samples) {
+    for (let i = 0; i < samples.length; i++) {
+      const s = samples[i];
       if (s.value === null) continue;
-      numericValue(s);
-      const prev = newest.get(s.tag) ?? this.tags.peek(s.tag)?.lastTs ?? -Infinity;
+      this.checkMagnitude(s.tag, numericValue(s));
+      const st = this.tags.peek(s.tag);
+      const before = newest.get(s.tag);
+      const prev = before ?? st?.lastTs ?? -Infinity;
       if (s.ts < prev) {
         throw new InputError(`tag "${s.tag}": timestamp ${s.ts} is older than the previous sample (${prev}); samples must arrive in time order`);
       }
-      if (!newest.has(s.tag) && !this.tags.peek(s.tag)) fresh++;
+      let earlier = 0;
+      if (before === undefined) {
+        if (!st) fresh++;
+      } else {
+        repeats ??= new Map<string, number>();
+        earlier = repeats.get(s.tag) ?? 1;
+        repeats.set(s.tag, earlier + 1);
+      }
+      // The window holds at most what it holds now plus this batch's earlier samples: only near
+      // maxSamples is it worth working out what it would hold.
+      if ((st === undefined ? 0 : st.window.count) + earlier >= this.maxSamples && this.o.window === 'time') this.checkRoom(s.tag, st, s.ts, samples, i);
       newest.set(s.tag, s.ts);
     }
     if (fresh > 0 && this.tags.size + fresh > this.maxTags) {
@@ -777,15 +836,54 @@ export class StatsEngine {
     }
   }
 
-  /** validate for one numeric sample: in time order, and room for its tag. */
-  private checkOne(tag: string, ts: number): void {
+  /** validate for one numeric sample: a value the sums can square, in time order, room for its tag and in its window. */
+  private checkOne(tag: string, v: number, ts: number): void {
+    this.checkMagnitude(tag, v);
     const st = this.tags.peek(tag);
     const prev = st?.lastTs ?? -Infinity;
     if (ts < prev) {
       throw new InputError(`tag "${tag}": timestamp ${ts} is older than the previous sample (${prev}); samples must arrive in time order`);
     }
-    if (!st && this.tags.size + 1 > this.maxTags) {
-      throw new InputError(`this message brings 1 new tags; a stats node keeps at most ${this.maxTags}`);
+    if (!st) {
+      if (this.tags.size + 1 > this.maxTags) throw new InputError(`this message brings 1 new tags; a stats node keeps at most ${this.maxTags}`);
+    } else if (st.window.count >= this.maxSamples && this.o.window === 'time') this.checkRoom(tag, st, ts, undefined, 0);
+  }
+
+  private checkMagnitude(tag: string, v: number): void {
+    if (Math.abs(v) > MAX_MAGNITUDE) {
+      throw new InputError(`tag "${tag}": value ${v} is beyond ±1e150; a stats node squares its values and those squares would overflow`);
+    }
+  }
+
+  /**
+   * Refuses a sample that `tag`'s time window has no room for: the samples it would hold when the
+   * sample is added (after the evictions, or the close of a tumbling window, the sample brings),
+   * counting the samples of the tag in `batch` before index `upTo`. Checked in validation, not in
+   * add(), so that a refused message changes nothing (no evictions, no earlier samples of the batch).
+   */
+  private checkRoom(tag: string, st: TagWindow | undefined, ts: number, batch: readonly Sample[] | undefined, upTo: number): void {
+    const sliding = this.o.emit === 'sample';
+    const cutoff = ts - this.sizeMs;
+    const slot = Math.floor(ts / this.sizeMs);
+    let held = 0;
+    if (st !== undefined) {
+      const w = st.window;
+      if (sliding) held = w.countNewerThan(cutoff);
+      else if (w.count > 0) held = slot === st.slot ? w.count : 0;
+      else if (slot <= st.slot) return; // late: dropped, not added
+    }
+    if (batch !== undefined) {
+      // The tag's earlier samples of the batch are in time order: back from this one to the first
+      // that leaves the window (or opens an earlier tumbling one).
+      for (let i = upTo - 1; i >= 0 && held < this.maxSamples; i--) {
+        const s = batch[i];
+        if (s.tag !== tag || s.value === null) continue;
+        if (sliding ? s.ts <= cutoff : Math.floor(s.ts / this.sizeMs) !== slot) break;
+        held++;
+      }
+    }
+    if (held >= this.maxSamples) {
+      throw new InputError(`tag "${tag}": the time window already holds ${this.maxSamples} samples; use a shorter window or a count window`);
     }
   }
 
@@ -812,7 +910,7 @@ export class StatsEngine {
    * call: read it before pushing again. Its `value` is a new object every time.
    */
   pushOne(tag: string, value: number, quality: Quality, ts: number, unit: string | undefined, arrival: number): StatsSample | undefined {
-    this.checkOne(tag, ts);
+    this.checkOne(tag, value, ts);
     return this.add(tag, value, quality, ts, unit, arrival, this.one);
   }
 
@@ -831,7 +929,6 @@ export class StatsEngine {
         if (w.count >= this.o.size) w.evict();
       } else {
         while (w.count > 0 && w.oldestTs! <= ts - this.sizeMs) w.evict();
-        this.checkCapacity(tag, w);
       }
       w.push(v, ts, quality);
       return this.result(tag, st, ts, into);
@@ -845,12 +942,19 @@ export class StatsEngine {
     }
     const slot = Math.floor(ts / this.sizeMs);
     let r: StatsSample | undefined;
-    if (w.count > 0 && slot !== st.slot) {
+    if (w.count === 0) {
+      // The timer has sent this window (or a later one, then this reading is later still): a
+      // second, partial result for it would be wrong, so the reading is dropped and counted, as
+      // the resample node drops late samples.
+      if (slot <= st.slot) {
+        this.late++;
+        return undefined;
+      }
+    } else if (slot !== st.slot) {
       r = this.result(tag, st, w.newestTs!, into);
       w.clear();
     }
     st.slot = slot;
-    this.checkCapacity(tag, w);
     w.push(v, ts, quality);
     return r;
   }
@@ -879,12 +983,6 @@ export class StatsEngine {
 
   get tagCount(): number {
     return this.tags.size;
-  }
-
-  private checkCapacity(tag: string, w: RollingWindow): void {
-    if (w.count >= this.maxSamples) {
-      throw new InputError(`tag "${tag}": the time window already holds ${this.maxSamples} samples; use a shorter window or a count window`);
-    }
   }
 
   /** The figures of `tag`'s window as a result at `ts`: written into `into` when given, else a new object. */

@@ -54,6 +54,23 @@ describe('plantwire-stats node', () => {
     expect(msg).toMatchObject({ topic: 'q', payload: { mean: 3, count: 2 }, timestamp: t + 1 });
   });
 
+  it('drops a late reading for a window its timer has sent (one result per window) and counts it in the status', async () => {
+    await load(statsNode, node({ window: 'time', size: '0.2', emit: 'window', stats: ['mean', 'count'] }));
+    const got = collect(helper.getNode('out'));
+    const n = helper.getNode('n');
+    const t = Math.floor(Date.now() / 200) * 200 + 10;
+    n.receive({ topic: 'q', payload: 2, timestamp: t });
+    n.receive({ topic: 'q', payload: 4, timestamp: t + 1 });
+    for (let i = 0; i < 60 && got.length === 0; i++) await sleep(50);
+    expect(got.map((m) => m.payload)).toEqual([{ mean: 3, count: 2 }]);
+    // A delayed reading stamped inside the window already sent.
+    n.receive({ topic: 'q', payload: 100, timestamp: t + 2 });
+    await sleep(1200); // the timer would send a reopened window; the status shows at most every 250 ms
+    expect(got.map((m) => m.payload)).toEqual([{ mean: 3, count: 2 }]);
+    const shown = statusesOf(n);
+    expect(shown[shown.length - 1]).toMatchObject({ fill: 'yellow', text: expect.stringMatching(/stats\.status\.late/) });
+  });
+
   it('forgets one tag on msg.reset with a topic, every tag without', async () => {
     await load(statsNode, node({ stats: ['count'] }));
     const got = collect(helper.getNode('out'));
@@ -75,6 +92,7 @@ describe('plantwire-stats node', () => {
     [{ topic: 'p', payload: {} }, /empty batch/],
     [{ topic: 'p', payload: 1, timestamp: 'yesterday' }, /not a date/],
     [{ topic: 'p', payload: 1, timestamp: 10 }, /older than the previous/],
+    [{ topic: 'p', payload: 2e154 }, /beyond ±1e150/],
   ])('reports %p through done(err) and keeps running', async (bad, msg) => {
     await load(statsNode, node({ stats: ['last'] }));
     const n = helper.getNode('n');

@@ -443,3 +443,97 @@ describe('result layouts (the default built by one literal, the full list by one
     expect(older.statistics).toEqual(DEFAULT_STATS);
   });
 });
+
+describe('StatsEngine: review fixes (late readings, exact sums, refusals that change nothing)', () => {
+  it('drops a late reading for a tumbling time window the timer has sent, and counts it: one result per window', () => {
+    const e = new StatsEngine({ window: 'time', size: 60, emit: 'window', stats: ['count', 'mean'] });
+    expect(e.push([s(10, 1000)], 1000)).toEqual([]);
+    expect(e.push([s(20, 30000)], 30000)).toEqual([]);
+    const timer = e.closeDue(62500);
+    expect(timer.map((r) => r.value)).toEqual([{ count: 2, mean: 15 }]);
+    // A delayed reading stamped inside the window the timer has just sent.
+    expect(e.push([s(30, 31000)], 62600)).toEqual([]);
+    expect(e.pushOne('t', 35, 'good', 32000, undefined, 62700)).toBeUndefined();
+    expect(e.late).toBe(2);
+    // Nothing reopened it: the next window gives nothing yet, then its own figures only.
+    expect(e.push([s(40, 61000)], 63000)).toEqual([]);
+    expect(e.push([s(50, 121000)], 123000).map((r) => [r.value, r.ts])).toEqual([[{ count: 1, mean: 40 }, 61000]]);
+    expect(e.late).toBe(2);
+  });
+
+  it('keeps the sum of whole numbers whole in a sliding window (the shift is a value of the data)', () => {
+    const e = new StatsEngine({ window: 'count', size: 6, emit: 'sample', stats: ['sum', 'mean'] });
+    let last: StatsResult = {};
+    [18, 6, 15, 10, 19, 6, 14, 17, 1, 16, 4].forEach((v, i) => (last = e.push([s(v, i)], 0)[0].value));
+    expect(last.sum).toBe(58); // was 58.00000000000001
+    expect(last.mean).toBeCloseTo(58 / 6, 14);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: -1000, max: 1000 }), { minLength: 1, maxLength: 80 }), fc.integer({ min: 1, max: 20 }), (xs, size) => {
+        const w = new StatsEngine({ window: 'count', size, emit: 'sample', stats: ['sum', 'mean'] });
+        xs.forEach((x, i) => {
+          const win = xs.slice(Math.max(0, i + 1 - size), i + 1);
+          const sum = win.reduce((a, b) => a + b, 0);
+          const r = w.push([s(x, i)], 0)[0].value;
+          expect(r.sum).toBe(sum);
+          if (sum % win.length === 0) expect(r.mean).toBe(sum / win.length);
+        });
+      }),
+    );
+  });
+
+  it('refuses a single reading at maxSamples without moving the tag on (no new newest timestamp)', () => {
+    const e = new StatsEngine({ window: 'time', size: 100, emit: 'sample', stats: ['count'], maxSamples: 3 });
+    e.push([s(1, 0), s(1, 1), s(1, 2)], 0);
+    expect(() => e.push([s(1, 50)], 0)).toThrow(/already holds 3 samples/);
+    // Refused for room again, not as older than the refused one (the old code had taken its time).
+    expect(() => e.push([s(1, 10)], 0)).toThrow(/already holds 3 samples/);
+    expect(() => e.pushOne('t', 1, 'good', 10, undefined, 0)).toThrow(/already holds 3 samples/);
+    expect(e.push([s(1, 100_000)], 0)[0].value.count).toBe(3); // the sample at 0 leaves
+  });
+
+  it('refuses a batch that overfills a time window as a whole: earlier samples of the batch are not taken', () => {
+    const e = new StatsEngine({ window: 'time', size: 60, emit: 'sample', stats: ['count', 'sum'], maxSamples: 3 });
+    e.push([s(1, 0, 'b'), s(1, 1, 'b'), s(1, 2, 'b')], 0);
+    expect(() => e.push([s(10, 3, 'a'), s(10, 3, 'b')], 0)).toThrow(/tag "b": the time window already holds 3/);
+    expect(e.push([s(0, 4, 'a')], 0)[0].value).toEqual({ count: 1, sum: 0 });
+    // Repeats of one tag within a batch count too.
+    expect(() => e.push([s(1, 5, 'c'), s(1, 6, 'c'), s(1, 7, 'c'), s(1, 8, 'c')], 0)).toThrow(/tag "c"/);
+    expect(e.tagCount).toBe(2);
+  });
+
+  it('counts the room that evictions make, within a batch too', () => {
+    const e = new StatsEngine({ window: 'time', size: 1, emit: 'sample', stats: ['count'], maxSamples: 3 });
+    e.push([s(1, 0), s(1, 100), s(1, 200)], 0);
+    // At 1060 the window holds 100, 200 and 1050: full.
+    expect(() => e.push([s(1, 1050), s(1, 1060)], 0)).toThrow(/already holds 3/);
+    expect(e.push([s(1, 1050), s(1, 1150)], 0).map((r) => r.value.count)).toEqual([3, 3]);
+    const t = new StatsEngine({ window: 'time', size: 1, emit: 'window', stats: ['count'], maxSamples: 2 });
+    expect(() => t.push([s(1, 0), s(1, 10), s(1, 20)], 0)).toThrow(/already holds 2/);
+    expect(t.tagCount).toBe(0);
+    // The third sample opens the next window: room again.
+    expect(t.push([s(1, 0), s(1, 10), s(1, 1000)], 0).map((r) => r.value.count)).toEqual([2]);
+  });
+
+  it('refuses values whose squares would overflow (beyond 1e150), and nothing of the batch is taken', () => {
+    const e = new StatsEngine({ window: 'count', size: 3, emit: 'sample', stats: ['mean', 'stddev', 'rms'] });
+    expect(() => e.push([s(2e154, 0)], 0)).toThrow(/beyond ±1e150/);
+    expect(() => e.push([s(-2e154, 0)], 0)).toThrow(/beyond ±1e150/);
+    expect(() => e.pushOne('t', 1.5e154, 'good', 0, undefined, 0)).toThrow(/beyond ±1e150/);
+    expect(() => e.push([s(1, 0, 'a'), s(1e151, 0, 'b')], 0)).toThrow(/tag "b".*beyond/);
+    expect(e.tagCount).toBe(0);
+    expect(e.push([s(1e150, 0)], 0)[0].value.rms).toBe(1e150);
+    const r = [1, 2, 3, 4].map((v, i) => e.push([s(v, i + 1)], 0)[0].value);
+    expect(r[3]).toEqual({ mean: 3, stddev: 1, rms: Math.sqrt(29 / 3) });
+  });
+
+  it('cuts time windows at whole milliseconds (16.1 s is 16100 ms, not 16100.000000000002)', () => {
+    const e = new StatsEngine({ window: 'time', size: 16.1, emit: 'window', stats: ['count'] });
+    e.push([s(1, 1_609_999)], 0);
+    // 1,610,000 ms is 100 x 16.1 s: the start of window 100, so window 99 closes.
+    expect(e.push([s(1, 1_610_000)], 0).map((r) => [r.value.count, r.ts])).toEqual([[1, 1_609_999]]);
+    const sliding = new StatsEngine({ window: 'time', size: 16.1, emit: 'sample', stats: ['count'] });
+    sliding.push([s(1, 0)], 0);
+    // The sample at 0 leaves the window (t - 16100, t] at exactly 16100.
+    expect(sliding.push([s(1, 16_100)], 0)[0].value.count).toBe(1);
+  });
+});
