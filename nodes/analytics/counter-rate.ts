@@ -3,7 +3,9 @@
  *
  * Rules the help text states:
  * - rate: the first reading of a tag is the baseline and gives no output. Then
- *   rate = (count - previous) / (seconds between their timestamps) x seconds per `per`.
+ *   rate = (count - previous) x milliseconds per `per` / (milliseconds between their timestamps),
+ *   multiplied before dividing so that whole figures come out whole (1000 counts in 60 s is
+ *   1000/min, not 1000.0000000000001).
  * - A drop of the counter is a rollover when `rollover` (the modulus, 65536 for a 16-bit register,
  *   4294967296 for 32-bit) is set and the drop is more than half of it: the increase is
  *   count + rollover - previous. Any other drop is a device reset (power cycle, counter cleared):
@@ -12,6 +14,9 @@
  * - total: the input is a rate in units per `per`; the running total grows by the trapezoid
  *   (previous + current) / 2 x elapsed time. The first reading emits the total (restored or 0).
  *   Totals use compensated summation, so years of 1 s samples do not drift.
+ * - Unit of a result (rateUnit): a rate is the input's unit per `per` (pcs -> pcs/min); a total of a
+ *   rate in x/`per` is in x (m3/h -> m3); a total of anything else has no unit, rather than a wrong
+ *   one (the input's m3/h would be); no input unit gives none.
  * - Quality of a result: the worse of the two readings that bound the interval.
  * - null (a failed reading) is skipped: the next reading spans the whole interval, which is right
  *   for a counter; for a total the gap is bridged by a straight line.
@@ -56,6 +61,19 @@ export interface RateSample extends Sample {
 
 const SECONDS: Record<RatePer, number> = { s: 1, min: 60, h: 3600 };
 
+/**
+ * The unit of a result made from an input in `unit`: for a rate `${unit}/${per}`; for a total, the
+ * part of `unit` before `/${per}` (m3/h integrated per hour is m3), and none when the unit does not
+ * end so (kW integrated is kWh, but guessing that is how wrong units are made). None without a unit.
+ */
+export function rateUnit(mode: RateMode, per: RatePer, unit: string | undefined): string | undefined {
+  const u = unit?.trim();
+  if (!u) return undefined;
+  if (mode === 'rate') return `${u}/${per}`;
+  const suffix = `/${per}`;
+  return u.endsWith(suffix) ? u.slice(0, -suffix.length).trim() || undefined : undefined;
+}
+
 export class CounterRate {
   private tags: Record<string, RateTagState> = Object.create(null);
   private count = 0;
@@ -67,6 +85,11 @@ export class CounterRate {
   resets = 0;
   /** pushOne's result record, reused: one object less per message. */
   private readonly one: RateSample = { tag: '', value: 0, quality: 'good', ts: 0, unit: undefined, counterReset: false };
+  /** Milliseconds per `per`. */
+  private readonly perMs: number;
+  // The last input unit and its result unit (rateUnit): a flow of one unit makes no string a message.
+  private unitIn: string | undefined;
+  private unitOut: string | undefined;
 
   constructor(private readonly o: RateOptions) {
     if (o.mode !== 'rate' && o.mode !== 'total') throw new ConfigError('mode must be "rate" or "total"');
@@ -75,6 +98,16 @@ export class CounterRate {
       throw new ConfigError('rollover must be 0 (resets only) or the counter modulus, such as 65536');
     }
     this.maxTags = o.maxTags ?? DEFAULT_MAX_TAGS;
+    this.perMs = SECONDS[o.per] * 1000;
+  }
+
+  /** rateUnit of `unit`, remembered for the next result. */
+  private resultUnit(unit: string | undefined): string | undefined {
+    if (unit !== this.unitIn) {
+      this.unitIn = unit;
+      this.unitOut = rateUnit(this.o.mode, this.o.per, unit);
+    }
+    return this.unitOut;
   }
 
   /**
@@ -199,10 +232,10 @@ export class CounterRate {
       this.tags[tag] = { v, ts, q: quality, total: 0, c: 0 };
       this.count++;
       this.forgetLookup();
-      return this.o.mode === 'total' ? this.result(tag, 0, quality, ts, unit, false, into) : undefined;
+      return this.o.mode === 'total' ? this.result(tag, 0, quality, ts, this.resultUnit(unit), false, into) : undefined;
     }
-    const per = SECONDS[this.o.per];
-    const dtS = (ts - prev.ts) / 1000;
+    const perMs = this.perMs;
+    const dtMs = ts - prev.ts;
     let q = worstQuality(prev.q, quality);
     let r: RateSample;
     if (this.o.mode === 'rate') {
@@ -217,13 +250,13 @@ export class CounterRate {
           q = worstQuality(q, 'uncertain');
         }
       }
-      r = this.result(tag, (delta / dtS) * per, q, ts, unit, reset, into);
+      r = this.result(tag, (delta * perMs) / dtMs, q, ts, this.resultUnit(unit), reset, into);
     } else {
-      const area = (((prev.v + v) / 2) * dtS) / per;
+      const area = (((prev.v + v) / 2) * dtMs) / perMs;
       const t = prev.total + area;
       prev.c += Math.abs(prev.total) >= Math.abs(area) ? prev.total - t + area : area - t + prev.total;
       prev.total = t;
-      r = this.result(tag, prev.total + prev.c, q, ts, unit, false, into);
+      r = this.result(tag, prev.total + prev.c, q, ts, this.resultUnit(unit), false, into);
     }
     prev.v = v;
     prev.ts = ts;

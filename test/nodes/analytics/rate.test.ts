@@ -52,6 +52,33 @@ describe('plantwire-rate node', () => {
     expect(shown[shown.length - 1]).toEqual({ fill: 'yellow', shape: 'ring', text: '5/s resets 1' });
   });
 
+  it('gives a rate the unit of the counter per the chosen unit: pcs per minute is pcs/min', async () => {
+    await load(rateNode, flow({ per: 'min', rollover: '0' }));
+    const got = collect(helper.getNode('out'));
+    const n = helper.getNode('n');
+    n.receive({ topic: 'parts', payload: 0, unit: 'pcs', timestamp: 0 });
+    n.receive({ topic: 'parts', payload: 1000, unit: 'pcs', timestamp: 60_000 });
+    n.receive({ payload: { parts: 1100, other: 5 }, units: { parts: 'pcs' }, timestamp: 120_000 });
+    await sleep(50);
+    expect(got[0]).toMatchObject({ topic: 'parts', payload: 1000, unit: 'pcs/min' });
+    expect(got[1]).toMatchObject({ payload: { parts: 100 }, units: { parts: 'pcs/min' } });
+  });
+
+  it('gives a total of m3/h per hour the unit m3, and a total of a unit not in "/h" none', async () => {
+    await load(rateNode, flow({ mode: 'total', per: 'h', rollover: '0' }));
+    const totals = collect(helper.getNode('out'));
+    const t = helper.getNode('n');
+    t.receive({ topic: 'flow', payload: 36, unit: 'm3/h', timestamp: 0 });
+    t.receive({ topic: 'flow', payload: 36, unit: 'm3/h', timestamp: 3_600_000 });
+    t.receive({ topic: 'power', payload: 5, unit: 'kW', timestamp: 0 });
+    await sleep(50);
+    expect(totals.map((m) => [m.payload, m.unit])).toEqual([
+      [0, 'm3'],
+      [36, 'm3'],
+      [0, undefined],
+    ]);
+  });
+
   it('flags a device reset: never negative, uncertain, counterReset', async () => {
     await load(rateNode, flow());
     const got = collect(helper.getNode('out'));

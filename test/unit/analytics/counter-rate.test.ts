@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { CounterRate, type RateOptions } from '../../../nodes/analytics/counter-rate';
+import { CounterRate, rateUnit, type RateOptions } from '../../../nodes/analytics/counter-rate';
 import type { Quality, Sample } from '../../../nodes/shared/sample';
 
 const s = (value: Sample['value'], ts: number, tag = 'c', quality: Quality = 'good'): Sample => ({ tag, value, quality, ts });
@@ -173,5 +173,45 @@ describe('CounterRate: total mode', () => {
     [{ rollover: -1 }, /rollover must be/],
   ])('refuses settings %p', (patch, msg) => {
     expect(() => new CounterRate({ mode: 'rate', per: 's', rollover: 0, ...(patch as object) } as RateOptions)).toThrow(msg);
+  });
+});
+
+describe('CounterRate: units and whole figures', () => {
+  it('gives a whole rate for whole counts (delta x per / dt, not delta / dt x per)', () => {
+    const r = rate({ per: 'min', rollover: 4294967296 });
+    r.push([s(4294967000, 0)]);
+    expect(r.push([s(704, 60_000)])[0].value).toBe(1000); // was 1000.0000000000001
+    const m = rate({ per: 'min' });
+    m.push([s(0, 0)]);
+    expect(m.pushOne('c', 1000, 'good', 60_000, undefined)?.value).toBe(1000);
+  });
+
+  it('gives a rate the unit of the counter per the chosen time unit', () => {
+    const r = rate({ per: 'min' });
+    r.push([{ ...s(0, 0, 'parts'), unit: 'pcs' }]);
+    expect(r.push([{ ...s(100, 60_000, 'parts'), unit: 'pcs' }])).toEqual([{ tag: 'parts', value: 100, quality: 'good', ts: 60_000, unit: 'pcs/min' }]);
+    expect(r.pushOne('parts', 200, 'good', 120_000, 'pcs')?.unit).toBe('pcs/min');
+    // Another unit later, and none: the result follows.
+    expect(r.pushOne('parts', 300, 'good', 180_000, 'kg')?.unit).toBe('kg/min');
+    expect(r.pushOne('parts', 400, 'good', 240_000, undefined)?.unit).toBeUndefined();
+    expect(r.push([s(500, 300_000, 'parts')])[0]).not.toHaveProperty('unit');
+  });
+
+  it('gives a total the unit before "/per", and none when the input unit does not end so', () => {
+    const t = new CounterRate({ mode: 'total', per: 'h', rollover: 0 });
+    expect(t.push([{ ...s(36, 0, 'flow'), unit: 'm3/h' }])[0].unit).toBe('m3');
+    expect(t.push([{ ...s(36, 3_600_000, 'flow'), unit: 'm3/h' }])).toEqual([{ tag: 'flow', value: 36, quality: 'good', ts: 3_600_000, unit: 'm3' }]);
+    expect(t.pushOne('flow', 36, 'good', 7_200_000, 'm3/min')?.unit).toBeUndefined();
+    expect(t.pushOne('flow', 36, 'good', 10_800_000, 'kW')?.unit).toBeUndefined();
+    expect(t.pushOne('flow', 36, 'good', 14_400_000, 'l/h')?.unit).toBe('l');
+  });
+
+  it('makes result units by rateUnit', () => {
+    expect(rateUnit('rate', 's', 'pcs')).toBe('pcs/s');
+    expect(rateUnit('rate', 'h', undefined)).toBeUndefined();
+    expect(rateUnit('rate', 'h', '')).toBeUndefined();
+    expect(rateUnit('total', 'min', 'l/min')).toBe('l');
+    expect(rateUnit('total', 'min', 'l/h')).toBeUndefined();
+    expect(rateUnit('total', 'h', '/h')).toBeUndefined();
   });
 });
