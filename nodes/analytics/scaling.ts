@@ -7,14 +7,14 @@ export interface ScaleOptions {
   inHigh: number;
   outLow: number;
   outHigh: number;
-  /** Clamp the output to [outLow, outHigh] when the input leaves its range. */
+  /** Keep every output within [outLow, outHigh] (an input outside its range gives the nearer end). */
   clamp: boolean;
   /** Engineering unit of the output (e.g. "bar"); empty keeps the input's unit. */
   unit?: string;
 }
 
 export class LinearScale {
-  private readonly gain: number;
+  private readonly span: number;
   private readonly lo: number;
   private readonly hi: number;
   private readonly outMin: number;
@@ -25,19 +25,28 @@ export class LinearScale {
       if (typeof o[k] !== 'number' || !Number.isFinite(o[k])) throw new ConfigError(`${k} must be a finite number`);
     }
     if (o.inLow === o.inHigh) throw new ConfigError('inLow and inHigh must differ');
-    this.gain = (o.outHigh - o.outLow) / (o.inHigh - o.inLow);
+    this.span = o.inHigh - o.inLow;
     this.lo = Math.min(o.inLow, o.inHigh);
     this.hi = Math.max(o.inLow, o.inHigh);
     this.outMin = Math.min(o.outLow, o.outHigh);
     this.outMax = Math.max(o.outLow, o.outHigh);
   }
 
+  /**
+   * The scaled value of `x`: (1 - t) x outLow + t x outHigh, t the place of x in the input range.
+   * This form gives the ends exactly (inLow -> outLow, inHigh -> outHigh), where
+   * outLow + (x - inLow) x gain gave 6.900000000000001 for 27648 on 0..27648 -> 0..6.9. Rounding
+   * can still put a point inside the range an ulp past an end, so clamp applies to every result.
+   */
+  private map(x: number): number {
+    const t = (x - this.o.inLow) / this.span;
+    const value = (1 - t) * this.o.outLow + t * this.o.outHigh;
+    return this.o.clamp ? Math.min(this.outMax, Math.max(this.outMin, value)) : value;
+  }
+
   /** Scales one number; `inRange` is false when the input lay outside [inLow, inHigh]. */
   scale(x: number): { value: number; inRange: boolean } {
-    let value = this.o.outLow + (x - this.o.inLow) * this.gain;
-    const inRange = x >= this.lo && x <= this.hi;
-    if (!inRange && this.o.clamp) value = Math.min(this.outMax, Math.max(this.outMin, value));
-    return { value, inRange };
+    return { value: this.map(x), inRange: x >= this.lo && x <= this.hi };
   }
 
   /**
@@ -51,10 +60,8 @@ export class LinearScale {
     if (s.value === null) out = { tag: s.tag, value: null, quality: s.quality, ts: s.ts };
     else {
       const x = numericValue(s);
-      let value = this.o.outLow + (x - this.o.inLow) * this.gain;
       const inRange = x >= this.lo && x <= this.hi;
-      if (!inRange && this.o.clamp) value = Math.min(this.outMax, Math.max(this.outMin, value));
-      out = { tag: s.tag, value, quality: inRange ? s.quality : worstQuality(s.quality, 'uncertain'), ts: s.ts };
+      out = { tag: s.tag, value: this.map(x), quality: inRange ? s.quality : worstQuality(s.quality, 'uncertain'), ts: s.ts };
     }
     if (unit !== undefined) out.unit = unit;
     return out;

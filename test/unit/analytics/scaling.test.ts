@@ -48,3 +48,30 @@ describe('LinearScale', () => {
     );
   });
 });
+
+describe('LinearScale: exact ends and clamp', () => {
+  it('maps the ends of the input range exactly onto the ends of the output range', () => {
+    const plc = new LinearScale({ inLow: 0, inHigh: 27648, outLow: 0, outHigh: 6.9, clamp: true });
+    expect(plc.apply({ ...base, value: 27648 })).toMatchObject({ value: 6.9, quality: 'good' }); // was 6.900000000000001
+    expect(plc.apply({ ...base, value: 0 }).value).toBe(0);
+    const reversed = new LinearScale({ inLow: 100, inHigh: 250, outLow: 2.5, outHigh: 0.1, clamp: false });
+    expect(reversed.scale(250).value).toBe(0.1); // was 0.10000000000000009
+    expect(reversed.scale(100).value).toBe(2.5);
+  });
+
+  it('with clamp keeps every result within the output range; the ends are exact (property)', () => {
+    const num = fc.double({ min: -1e5, max: 1e5, noNaN: true });
+    fc.assert(
+      fc.property(num, num, num, num, fc.double({ min: 0, max: 1, noNaN: true }), (inLow, inHigh, outLow, outHigh, f) => {
+        fc.pre(inLow !== inHigh);
+        const sc = new LinearScale({ inLow, inHigh, outLow, outHigh, clamp: true });
+        // === rather than toBe: 0 and -0 are the same end.
+        expect(sc.scale(inLow).value === outLow).toBe(true);
+        expect(sc.scale(inHigh).value === outHigh).toBe(true);
+        const v = sc.scale(inLow + f * (inHigh - inLow)).value;
+        expect(v).toBeGreaterThanOrEqual(Math.min(outLow, outHigh));
+        expect(v).toBeLessThanOrEqual(Math.max(outLow, outHigh));
+      }),
+    );
+  });
+});
