@@ -4,6 +4,7 @@
  * Rules the help text states:
  * - Buckets are [k x interval, (k + 1) x interval) in epoch milliseconds of event time (the
  *   samples' timestamps), so every node with the same interval cuts time at the same instants.
+ *   The interval is taken in whole milliseconds (Math.round(seconds x 1000)).
  *   A result carries the bucket START as its timestamp and the worst quality of its samples.
  * - A bucket closes when a sample of a later bucket arrives, or, for quiet inputs, by a timer: when
  *   the tag's estimated event time (its last timestamp plus the wall-clock time since it arrived)
@@ -81,7 +82,9 @@ export class Resampler {
     }
     if (!(AGGREGATES as readonly string[]).includes(o.aggregate)) throw new ConfigError(`aggregate must be one of ${AGGREGATES.join(', ')}`);
     if (o.fill !== 'none' && o.fill !== 'previous') throw new ConfigError('fill must be "none" or "previous"');
-    this.ms = o.interval * 1000;
+    // Whole milliseconds: 16.1 s is 16100.000000000002 ms in binary, and bucket edges at multiples of
+    // that drift off the instants (16.1 s x k) every other node cuts time at.
+    this.ms = Math.round(o.interval * 1000);
     this.maxFill = o.maxFill ?? 1000;
     this.fillBudget = o.fillBudget ?? FILL_BUDGET;
     this.graceMs = Math.min(this.ms, 2000);

@@ -169,3 +169,16 @@ describe('Resampler', () => {
     expect(() => make(patch as Partial<ResampleOptions>)).toThrow(msg);
   });
 });
+
+describe('Resampler: whole-millisecond intervals', () => {
+  it('cuts buckets at whole milliseconds (16.1 s is 16100 ms, not 16100.000000000002)', () => {
+    const r = make({ interval: 16.1, aggregate: 'last' });
+    // 1,610,000 ms is exactly 100 x 16.1 s: the start of bucket 100.
+    expect(r.bucketOf(1_610_000)).toBe(100);
+    r.push([s(1, 1_610_000)], 0);
+    const [out] = r.push([s(2, 1_700_000_000_000)], 0);
+    expect(out).toEqual({ tag: 't', value: 1, quality: 'good', ts: 1_610_000 });
+    // Far from the epoch too, every edge is a whole number of milliseconds.
+    expect(r.push([s(3, 1_700_000_016_100)], 0).map((x) => Number.isInteger(x.ts))).toEqual([true]);
+  });
+});
