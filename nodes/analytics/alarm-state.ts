@@ -66,6 +66,16 @@ export interface TagAlarm {
   badInput: boolean;
 }
 
+/**
+ * A tag's state as snapshot() saves it: the state, and the tag's event-time estimate (event time
+ * `eventTime` at host time `hostTime`), so that after a restart event time goes on from where it
+ * was plus the downtime, instead of restarting at the last sample's timestamp.
+ */
+export interface SavedTagAlarm extends TagAlarm {
+  eventTime?: number;
+  hostTime?: number;
+}
+
 const LEVELS: readonly AlarmLevel[] = ['HH', 'H', 'L', 'LL'];
 const STATES: readonly AlarmState[] = ['normal', 'unack', 'acked', 'rtn-unack', 'shelved'];
 const SEVERITY: Record<AlarmLevel, number> = { HH: 2, H: 1, L: 1, LL: 2 };
@@ -90,6 +100,15 @@ function checkOptions(o: AlarmOptions): void {
   const ordered = [o.lowLow, o.low, o.high, o.highHigh].filter((v): v is number => v !== undefined);
   for (let i = 1; i < ordered.length; i++) {
     if (!(ordered[i - 1] < ordered[i])) throw new ConfigError('limits must increase: lowLow < low < high < highHigh');
+  }
+  // A held high alarm stays in until the value falls below limit - hysteresis: with a hysteresis as
+  // wide as the gap to the low side, a held H would still be reported H for a value below L.
+  const highSide = o.high ?? o.highHigh;
+  const lowSide = o.low ?? o.lowLow;
+  if (highSide !== undefined && lowSide !== undefined && !(o.hysteresis < highSide - lowSide)) {
+    throw new ConfigError(
+      `hysteresis (${o.hysteresis}) must be smaller than the gap between the lowest high-side limit (${highSide}) and the highest low-side limit (${lowSide}): ${highSide - lowSide}`,
+    );
   }
   if (!ALARM_PRIORITIES.includes(o.priority)) throw new ConfigError(`priority must be one of ${ALARM_PRIORITIES.join(', ')}`);
 }
@@ -116,13 +135,20 @@ export function parseTagAlarm(raw: unknown): TagAlarm | undefined {
   if (on !== null && (typeof on !== 'object' || !num(on.since) || !LEVELS.includes(on.level as AlarmLevel))) return undefined;
   if (off !== null && (typeof off !== 'object' || !num(off.since))) return undefined;
   const q = r.quality;
+  const state = r.state as AlarmState;
+  // A shelf end belongs to the shelved state only. Repaired here (a stored state may have been
+  // edited or written by other code): an end left on another state is dropped, and a shelf without
+  // an end gets the longest one allowed, counted from when it began, so it cannot hide an alarm for good.
+  let shelvedUntil = r.shelvedUntil as number | null;
+  if (state !== 'shelved') shelvedUntil = null;
+  else if (shelvedUntil === null) shelvedUntil = (r.since as number) + MAX_SHELVE_S * 1000;
   return {
-    state: r.state as AlarmState, level: r.level as AlarmLevel | null, value: r.value as number | null,
+    state, level: r.level as AlarmLevel | null, value: r.value as number | null,
     since: r.since as number, quality: q === 'uncertain' || q === 'bad' ? q : 'good', lastTs: r.lastTs as number | null,
     active: r.active, activeLevel: r.activeLevel as AlarmLevel | null,
     pendingOn: on ? { since: on.since as number, level: on.level as AlarmLevel } : null,
     pendingOff: off ? { since: off.since as number } : null,
-    shelvedUntil: r.shelvedUntil as number | null, badInput: r.badInput,
+    shelvedUntil, badInput: r.badInput,
   };
 }
 
@@ -131,6 +157,8 @@ export class AlarmEngine {
   private readonly clocks = new Map<string, EventClock>();
   private readonly timerHandles = new Map<string, unknown>();
   private readonly timers: Timers;
+  /** Tags whose newest sample was bad (a count kept as states change, so the status needs no scan). */
+  private bad = 0;
   /** Receives changes made by a timer (a delay or a shelf that ran out with no sample arriving). */
   onTimed: (events: AlarmEvent[]) => void = () => undefined;
 
@@ -191,11 +219,13 @@ export class AlarmEngine {
       if (v !== null) t.value = v;
       if (!t.badInput) {
         t.badInput = true;
+        this.bad++;
         t.quality = 'bad';
         events.push(this.event(s.tag, t, t.state, s.ts));
       }
     } else {
       const wasBad = t.badInput;
+      if (wasBad) this.bad--;
       t.badInput = false;
       t.quality = s.quality;
       t.value = v;
@@ -215,7 +245,14 @@ export class AlarmEngine {
       } else if (this.o.onDelay === 0) {
         this.activate(tag, t, raw, ts, events);
       } else {
-        t.pendingOn = { since: t.pendingOn?.since ?? ts, level: raw };
+        // The on-delay runs while the value stays on one side; a move across (H/HH <-> L/LL) is a
+        // different condition, so its delay starts again. The object is reused: no allocation per sample.
+        const p = t.pendingOn;
+        if (p === null) t.pendingOn = { since: ts, level: raw };
+        else {
+          if (SIDE[p.level] !== SIDE[raw]) p.since = ts;
+          p.level = raw;
+        }
       }
       return;
     }
@@ -229,16 +266,23 @@ export class AlarmEngine {
     }
   }
 
-  /** Completes delays and shelves that ran out at or before event time `ts`. */
+  /**
+   * Completes delays and shelves that ran out at or before event time `ts`, in the order they ran out.
+   * Each pass removes the deadline it completes before acting on it, and no action here sets one, so
+   * three passes (on-delay, off-delay, shelf) finish it whatever the state: an inconsistent state
+   * once made this loop spin for ever and froze Node-RED.
+   */
   private advanceTag(tag: string, t: TagAlarm, ts: number, events: AlarmEvent[]): void {
-    for (;;) {
+    for (let pass = 0; pass < 3; pass++) {
       const on = t.pendingOn ? t.pendingOn.since + this.o.onDelay * 1000 : Infinity;
       const off = t.pendingOff ? t.pendingOff.since + this.o.offDelay * 1000 : Infinity;
       const shelf = t.shelvedUntil ?? Infinity;
       const next = Math.min(on, off, shelf);
-      if (next > ts) return;
-      if (next === shelf) this.unshelve(tag, next, events);
-      else if (next === on) {
+      if (!(next <= ts)) return;
+      if (next === shelf) {
+        t.shelvedUntil = null;
+        this.endShelf(tag, t, next, events);
+      } else if (next === on) {
         const level = t.pendingOn!.level;
         t.pendingOn = null;
         this.activate(tag, t, level, next, events);
@@ -247,6 +291,13 @@ export class AlarmEngine {
         this.clear(tag, t, next, events);
       }
     }
+  }
+
+  /** The end of a shelf: an alarm still active is annunciated again, otherwise the tag is normal. */
+  private endShelf(tag: string, t: TagAlarm, ts: number, events: AlarmEvent[]): void {
+    if (t.state !== 'shelved') return;
+    if (t.active) this.change(tag, t, 'unack', t.activeLevel, ts, events);
+    else this.change(tag, t, 'normal', null, ts, events);
   }
 
   private activate(tag: string, t: TagAlarm, level: AlarmLevel, ts: number, events: AlarmEvent[]): void {
@@ -274,13 +325,21 @@ export class AlarmEngine {
     else if (t.state === 'acked') this.change(tag, t, this.o.latch ? 'rtn-unack' : 'normal', this.o.latch ? level : null, ts, events);
   }
 
+  /**
+   * A state never begins before the state it follows. A timer completes a delay or a shelf at its
+   * deadline in extrapolated event time, which can be later than the tag's last sample; a sample
+   * stamped between that sample and the deadline arrives after the change was announced. Its
+   * changes take effect right after the announced one (at the current state's `since`), so the
+   * changes keep the order in which they were made and `since` never goes backwards.
+   */
   private change(tag: string, t: TagAlarm, state: AlarmState, level: AlarmLevel | null, ts: number, events: AlarmEvent[]): void {
     if (state === t.state && level === t.level) return;
     const previous = t.state;
-    if (state !== t.state) t.since = ts;
+    const at = ts < t.since ? t.since : ts;
+    if (state !== t.state) t.since = at;
     t.state = state;
     t.level = level;
-    events.push(this.event(tag, t, previous, ts));
+    events.push(this.event(tag, t, previous, at));
   }
 
   private event(tag: string, t: TagAlarm, previous: AlarmState, ts: number): AlarmEvent {
@@ -304,13 +363,14 @@ export class AlarmEngine {
 
   /** Shelves a tag for `seconds` (msg.action "shelve"); a tag not seen yet is shelved ahead of its first sample. */
   shelve(tag: string, seconds: number, ts?: number): AlarmEvent[] {
-    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_SHELVE_S) {
+    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 1 || seconds > MAX_SHELVE_S) {
       throw new InputError(`msg.duration must be seconds between 1 and ${MAX_SHELVE_S} (7 days), not ${String(seconds)}`);
     }
     let t = this.tags.get(tag);
-    const at = t ? this.actionTime(t, tag, ts) : ts ?? this.clock(tag).now();
+    // The bound first: a refused tag must leave nothing behind (not even an event clock).
+    if (!t && this.tags.size >= MAX_ALARM_TAGS) throw new InputError(`more than ${MAX_ALARM_TAGS} tags: tag "${tag}" refused`);
+    const at = this.actionTime(t, tag, ts);
     if (!t) {
-      if (this.tags.size >= MAX_ALARM_TAGS) throw new InputError(`more than ${MAX_ALARM_TAGS} tags: tag "${tag}" refused`);
       t = newTagAlarm(at);
       this.tags.set(tag, t);
     }
@@ -322,23 +382,21 @@ export class AlarmEngine {
     return events;
   }
 
-  /** Ends a shelf (msg.action "unshelve", or its time ran out): an alarm still active is annunciated again. */
-  unshelve(tag: string, ts?: number, into?: AlarmEvent[]): AlarmEvent[] {
+  /**
+   * Ends a shelf (msg.action "unshelve"): an alarm still active is annunciated again. The tag is
+   * first brought to the action's time as a sample would bring it (a shelf that already ran out ends
+   * at its deadline, delays complete in order), so unshelving late gives what a sample would.
+   */
+  unshelve(tag: string, ts?: number): AlarmEvent[] {
     const t = this.known(tag);
-    const events = into ?? [];
-    const at = into ? (ts as number) : this.actionTime(t, tag, ts);
-    if (!into) {
-      // Let delays that ran out while shelved complete first, so the state returned is current.
-      const until = t.shelvedUntil;
+    const at = this.actionTime(t, tag, ts);
+    const events: AlarmEvent[] = [];
+    this.advanceTag(tag, t, at, events);
+    if (t.state === 'shelved') {
       t.shelvedUntil = null;
-      this.advanceTag(tag, t, at, events);
-      t.shelvedUntil = until;
+      this.endShelf(tag, t, at, events);
     }
-    if (t.state !== 'shelved') return events;
-    t.shelvedUntil = null;
-    if (t.active) this.change(tag, t, 'unack', t.activeLevel, at, events);
-    else this.change(tag, t, 'normal', null, at, events);
-    if (!into) this.schedule(tag, t);
+    this.schedule(tag, t);
     return events;
   }
 
@@ -357,34 +415,74 @@ export class AlarmEngine {
     return this.tags.size;
   }
 
-  /** msg.reset: forgets one tag, or every tag. */
-  reset(tag?: string): void {
-    const names = tag === undefined ? [...this.tags.keys()] : [tag];
-    for (const n of names) {
-      this.cancelTimer(n);
-      this.tags.delete(n);
-      this.clocks.delete(n);
-    }
+  /** Tags whose input is bad now (their newest sample was bad). */
+  get badInputs(): number {
+    return this.bad;
   }
 
-  snapshot(): Record<string, TagAlarm> {
-    const out: Record<string, TagAlarm> = {};
-    for (const [tag, t] of this.tags) out[tag] = { ...t };
+  /** msg.reset: forgets one tag, or every tag. */
+  reset(tag?: string): void {
+    if (tag === undefined) {
+      this.dispose();
+      this.tags.clear();
+      // Every clock, also any left by a tag that never got a state.
+      this.clocks.clear();
+      this.bad = 0;
+      return;
+    }
+    this.cancelTimer(tag);
+    if (this.tags.get(tag)?.badInput) this.bad--;
+    this.tags.delete(tag);
+    this.clocks.delete(tag);
+  }
+
+  /** The states to keep across a restart (JSON-safe, sharing no object with the live states). */
+  snapshot(): Record<string, SavedTagAlarm> {
+    const out: Record<string, SavedTagAlarm> = {};
+    const host = this.timers.now();
+    for (const [tag, t] of this.tags) {
+      const saved: SavedTagAlarm = {
+        ...t,
+        pendingOn: t.pendingOn && { since: t.pendingOn.since, level: t.pendingOn.level },
+        pendingOff: t.pendingOff && { since: t.pendingOff.since },
+      };
+      const c = this.clocks.get(tag);
+      if (c?.seen) {
+        saved.eventTime = c.now();
+        saved.hostTime = host;
+      }
+      out[tag] = saved;
+    }
     return out;
   }
 
-  /** Restores states saved by snapshot(); returns the tags that could not be read. */
+  /**
+   * Restores states saved by snapshot(); returns the tags that could not be read. Event time goes on
+   * from the saved estimate plus the host time since it was saved (the downtime included), so a shelf
+   * or a delay ends when it should even if no sample arrives; a state saved without the estimate (by
+   * an older version) goes on from its last sample's timestamp.
+   */
   restore(saved: unknown): string[] {
     const rejected: string[] = [];
     if (!saved || typeof saved !== 'object') return rejected;
+    const host = this.timers.now();
     for (const [tag, raw] of Object.entries(saved as Record<string, unknown>)) {
       const t = parseTagAlarm(raw);
       if (!t) {
         rejected.push(tag);
         continue;
       }
+      if (this.tags.get(tag)?.badInput) this.bad--;
       this.tags.set(tag, t);
-      if (t.lastTs !== null) this.clock(tag).observe(t.lastTs);
+      if (t.badInput) this.bad++;
+      if (t.lastTs !== null) {
+        const { eventTime, hostTime } = raw as { eventTime?: unknown; hostTime?: unknown };
+        const estimated = typeof eventTime === 'number' && typeof hostTime === 'number' && Number.isFinite(eventTime) && Number.isFinite(hostTime)
+          // Never behind the last sample; a host clock set back meanwhile adds nothing.
+          ? Math.max(t.lastTs, eventTime + Math.max(0, host - hostTime))
+          : t.lastTs;
+        this.clock(tag).observe(estimated);
+      }
       this.schedule(tag, t);
     }
     return rejected;
@@ -396,11 +494,16 @@ export class AlarmEngine {
 
   /**
    * When an operator action takes effect: its msg.timestamp, or event time now; never before the
-   * tag's last sample, so that a state never begins before the state it follows.
+   * tag's last sample nor before its current state began (a timer may have begun it later than that
+   * sample), so that a state never begins before the state it follows. A msg.timestamp is checked
+   * as a sample's is: one far ahead would stretch a shelf past its limit or date an acknowledgement
+   * in the future.
    */
-  private actionTime(t: TagAlarm, tag: string, ts?: number): number {
+  private actionTime(t: TagAlarm | undefined, tag: string, ts?: number): number {
+    if (ts !== undefined) checkEventTime(tag, ts, this.timers.now());
+    if (!t) return ts ?? this.timers.now();
     const at = ts ?? this.clock(tag).now();
-    return t.lastTs === null ? at : Math.max(at, t.lastTs);
+    return Math.max(at, t.since, t.lastTs ?? -Infinity);
   }
 
   private known(tag: string): TagAlarm {

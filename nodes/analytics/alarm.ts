@@ -65,25 +65,22 @@ export = function register(RED: NodeAPI): void {
       this.error(errorMessage(err));
       return;
     }
-    // Whether the newest handling saw a bad-quality sample: read by the status view when it is shown.
-    let lastBad = false;
+    // "bad input" stays while any tag's input is bad, not only when a message brought the change:
+    // a second bad sample changes no state, and the status must not go back to normal for it.
     const statusView = (): { health: 'ok' | 'busy' | 'stopped'; text: string } => {
-      if (lastBad) return { health: 'busy', text: RED._('alarm.status.bad') };
+      if (engine.badInputs > 0) return { health: 'busy', text: RED._('alarm.status.bad') };
       const active = engine.list();
       if (active.length === 0) return engine.size ? { health: 'ok', text: RED._('alarm.status.normal') } : { health: 'stopped', text: RED._('alarm.status.waiting') };
       const unack = active.filter((a) => a.state === 'unack' || a.state === 'rtn-unack').length;
       return { health: 'ok', text: RED._('alarm.status.active', { count: active.length, unack }) };
     };
-    const showStatus = (badInput = false) => {
-      lastBad = badInput;
-      status.refresh(statusView);
-    };
+    const showStatus = () => status.refresh(statusView);
     const emit = (events: AlarmEvent[], send: (m: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void) => {
       if (events.length) {
         save();
         send([events.map(alarmMessage)]);
       }
-      showStatus(events.some((e) => e.quality === 'bad'));
+      showStatus();
     };
     engine.onTimed = (events) => emit(events, (m) => node.send(m));
     // Alarm states kept in the node context; messages wait for an asynchronous store's answer.

@@ -82,6 +82,26 @@ describe('plantwire-alarm node', () => {
     expect(got.map((m) => [m.payload.state, m.quality])).toEqual([['unack', 'good'], ['unack', 'bad']]);
   });
 
+  it('keeps showing bad input while the input stays bad, and drops it when good input returns', async () => {
+    await load(alarmNode, flow());
+    const a = helper.getNode('a');
+    a.receive({ topic: 'p', payload: 85, timestamp: T0 });
+    a.receive({ topic: 'p', payload: 85, quality: 'bad', timestamp: T0 + 1000 });
+    await sleep(300);
+    expect(statusesOf(a).at(-1)).toMatchObject({ text: 'alarm.status.bad' });
+    // A second bad sample changes no state: the status must not fall back to the alarm count.
+    a.receive({ topic: 'p', payload: 85, quality: 'bad', timestamp: T0 + 2000 });
+    await sleep(300);
+    expect(statusesOf(a).at(-1)).toMatchObject({ text: 'alarm.status.bad' });
+    // Nor for a good sample of another tag while this one stays bad.
+    a.receive({ topic: 'q', payload: 50, timestamp: T0 + 3000 });
+    await sleep(300);
+    expect(statusesOf(a).at(-1)).toMatchObject({ text: 'alarm.status.bad' });
+    a.receive({ topic: 'p', payload: 85, timestamp: T0 + 4000 });
+    await sleep(300);
+    expect(statusesOf(a).at(-1)).toMatchObject({ text: 'alarm.status.active' });
+  });
+
   it.each([
     [{ topic: 'p', payload: 'hot' }, /must be a number/],
     [{ topic: 'p', payload: NaN }, /finite/],
