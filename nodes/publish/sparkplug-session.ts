@@ -108,6 +108,12 @@ interface DeviceMetric extends Metric {
   alias: number;
   /** This value went out (in a birth or a live DDATA); false while it is only kept for replay. */
   published: boolean;
+  /**
+   * The datatype is a guess: the metric has had no value yet (a bad or null first reading, such as a
+   * Modbus tag before the device first answers), so it was born Double. Its first value types it,
+   * and the device is born again if that type differs (a coil is Boolean, a text String).
+   */
+  provisional?: boolean;
 }
 
 /** A live DDATA that has not left yet: its values as sent, buffered if its connection is lost first. */
@@ -649,6 +655,8 @@ export class EdgeDevice {
     // Metrics this batch brings, by name: a name given twice is new once, with its first datatype
     // (made on the first new name: most batches bring none).
     let newTypes: Map<string, MetricDatatype> | undefined;
+    // Metrics with a provisional datatype that this batch gives another one: the device is born again.
+    let retyped = 0;
     for (const s of samples) {
       if (typeof s.tag !== 'string' || s.tag === '') throw new InputError('a sample has no tag (metric name)');
       if (s.tag === BDSEQ_METRIC || s.tag.startsWith('Node Control/')) {
@@ -659,10 +667,13 @@ export class EdgeDevice {
         throw new InputError(`tag "${s.tag}" is not in the metric list of device "${this.id}"`);
       }
       const stagedType = known ? undefined : newTypes?.get(s.tag);
-      const datatype = known ? known.datatype : stagedType ?? inferDatatype(s.value);
+      // A provisional metric's first value (not bad, not null) types it.
+      const typing = known?.provisional === true && s.quality !== 'bad' && s.value !== null;
+      const datatype = known && !typing ? known.datatype : stagedType ?? inferDatatype(s.value);
       const value = s.quality === 'bad' ? null : coerceValue(s.tag, datatype, s.value);
       const isNew = !known && stagedType === undefined;
       if (isNew) (newTypes ??= new Map()).set(s.tag, datatype);
+      if (typing && datatype !== known.datatype) retyped++;
       staged.push({ sample: s, datatype, value, isNew });
     }
     const newCount = newTypes?.size ?? 0;
@@ -697,6 +708,8 @@ export class EdgeDevice {
         ts: sample.ts,
         alias: prev ? prev.alias : this.session.allocateAlias(),
         published: false,
+        // Typed by a value only: a new metric without one, or a provisional one still without one, stays a guess.
+        provisional: value === null && (prev ? prev.provisional === true : true),
       };
       this.metrics.set(sample.tag, m);
       if (!prev) this.namesByAlias = undefined;
@@ -716,7 +729,7 @@ export class EdgeDevice {
       return { outcome: 'DDEATH', changed: changed.length, sent: this.session.send('DDEATH', this.id, []) };
     }
     if (!this.born) return { outcome: 'DBIRTH', changed: changed.length, sent: this.publishBirth() };
-    if (newCount > 0) {
+    if (newCount > 0 || retyped > 0) {
       // A new metric after birth: the host only knows metrics from a birth, so the device is reborn.
       // Each DBIRTH carries every metric, so sources that bring one new metric per message (a Modbus
       // read in "one message per tag" mode) would send N DBIRTHs of growing size for N tags. The

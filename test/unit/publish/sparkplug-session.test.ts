@@ -669,6 +669,30 @@ describe('bad input and settings', () => {
     expect(other.metricCount).toBe(0);
   });
 
+  it('a metric whose first reading is bad or null is typed by its first value: the device is born again, the batch is not refused', async () => {
+    const { transport, session } = await online();
+    const dev = session.addDevice('D');
+    // The PLC does not answer at start: every tag bad, without a value.
+    dev.update([s('coil', null, { quality: 'bad' }), s('text', null), s('temp', null, { quality: 'bad' })]);
+    expect(transport.types()).toEqual(['NBIRTH', 'DBIRTH:D']);
+    expect(dev.describe().map((m) => m.datatype)).toEqual(['Double', 'Double', 'Double']);
+    const aliases = dev.describe().map((m) => m.alias);
+    // It answers: a Boolean, a String and a number. Nothing refused; a new DBIRTH carries the types.
+    dev.update([s('coil', true), s('text', 'abc'), s('temp', 21.5)]);
+    expect(transport.types()).toEqual(['NBIRTH', 'DBIRTH:D', 'DBIRTH:D']);
+    expect(dev.describe()).toEqual([
+      { name: 'coil', datatype: 'Boolean', alias: aliases[0] },
+      { name: 'text', datatype: 'String', alias: aliases[1] },
+      { name: 'temp', datatype: 'Double', alias: aliases[2] },
+    ]);
+    const birth = transport.sent[2];
+    expect(birth.metrics.filter((m) => m.name !== 'bdSeq').map((m) => [m.name, m.type, m.value])).toEqual([['coil', 'Boolean', true], ['text', 'String', 'abc'], ['temp', 'Double', 21.5]]);
+    // Typed now: a number on the Boolean metric is refused as before; a numeric first value was Double already (no rebirth).
+    expect(() => dev.update([s('coil', 'not a bool')])).toThrow(InputError);
+    dev.update([s('temp', 22)]);
+    expect(transport.types()).toEqual(['NBIRTH', 'DBIRTH:D', 'DBIRTH:D', 'DDATA:D']);
+  });
+
   it('refuses missing or malformed ids', () => {
     const base = { transport: new FakeTransport(), bdSeqStore: new MemoryBdSeqStore() };
     expect(() => new EdgeNodeSession({ ...base, groupId: '', edgeNodeId: 'x' })).toThrow(ConfigError);
