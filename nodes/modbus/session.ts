@@ -8,7 +8,10 @@
  *   slot until the id comes round again, so we never allow more than half of that space
  *   (MAX_IN_FLIGHT_TCP) and a late answer cannot be taken for a newer request.
  * - Waiting line: bounded (`maxQueue`), served round-robin between unit ids so that one unit's
- *   backlog does not starve another; a request waits at most `queueTimeout` for a slot.
+ *   backlog does not starve another; a request fails when it has waited `queueTimeout` for a slot
+ *   with no answer from anything meanwhile (behind requests that are being answered it is not stuck).
+ * - RTU: after a timeout the line stays quiet for one more timeout, so that a late answer (which
+ *   carries no transaction id) is dropped rather than taken for the answer to the next request.
  * - Link: reconnects with exponential backoff and jitter (shared Backoff) when connecting fails or
  *   the link drops. Requests made while the link is known to be down fail at once with a
  *   DeviceError (code UNAVAILABLE) rather than pile up; while it is connecting they wait in the line.
@@ -91,12 +94,12 @@ export interface SessionDeps {
   breakerFailures?: number;
   /** Requests waiting for a slot (default 256); one more is refused (code OVERFLOW). */
   maxQueue?: number;
-  /** Longest wait for a slot, ms (default 3 x timeout). */
+  /** Longest wait for a slot with no answer from any unit meanwhile, ms (default 3 x timeout). */
   queueTimeout?: number;
   /** Longest wait for the connection to open, ms (default max(3 x timeout, 3000)). */
   connectTimeout?: number;
   /**
-   * TCP: consecutive timeouts, with no answer from any unit between them, after which the link is
+   * TCP: consecutive timeouts, each with no answer from any unit since it was sent, after which the link is
    * presumed dead (a pulled cable sends no FIN) and reopened. Default 5; 0 turns it off. RTU: off.
    */
   reconnectAfterTimeouts?: number;
@@ -123,12 +126,24 @@ interface Pending {
   timer?: unknown;
   settled: boolean;
   probe: boolean;
+  /** Sequence number given when sent (0 while waiting). */
+  sentSeq: number;
+  /**
+   * The session's answer count when this request was sent (or, while it waits, when its wait
+   * window last started): a timeout with answers since then does not mean the link is dead, and
+   * a wait during which answers came is not stuck.
+   */
+  answersMark: number;
+  /** When it started waiting for a slot (only set for a request that had to wait). */
+  queuedAt: number;
 }
 
 interface Breaker {
   health: UnitHealth;
   backoff: Backoff;
   probing: boolean;
+  /** Send sequence number when the breaker last opened: requests sent before it tell nothing new. */
+  openedSeq: number;
 }
 
 /** modbus-serial errors that mean "the link is not there", not "the unit did not answer". */
@@ -211,6 +226,12 @@ export class ModbusClientSession extends EventEmitter implements ModbusSession {
   private readonly breakers = new Map<number, Breaker>();
   private corked = false;
   private silentTimeouts = 0;
+  /** Requests sent and answers received (from any unit), for the marks on Pending. */
+  private sentSeq = 0;
+  private answers = 0;
+  /** Serial: after a timeout the line stays quiet for a guard time (see guardLine). */
+  private guardTimer?: unknown;
+  private guarding = false;
   private readonly counters = { requests: 0, answered: 0, exceptions: 0, timeouts: 0, rejectedFast: 0, reconnects: 0 };
 
   constructor(options: ConnectionOptions, deps: SessionDeps = {}) {
@@ -474,7 +495,7 @@ export class ModbusClientSession extends EventEmitter implements ModbusSession {
   private breaker(unitId: number): Breaker {
     let b = this.breakers.get(unitId);
     if (!b) {
-      b = { health: { unitId, state: 'closed', consecutiveFailures: 0 }, backoff: new Backoff(this.breakerOptions), probing: false };
+      b = { health: { unitId, state: 'closed', consecutiveFailures: 0 }, backoff: new Backoff(this.breakerOptions), probing: false, openedSeq: 0 };
       this.breakers.set(unitId, b);
     }
     return b;
@@ -514,7 +535,7 @@ export class ModbusClientSession extends EventEmitter implements ModbusSession {
     }
     this.counters.requests++;
     return new Promise((resolve, reject) => {
-      const p: Pending = { unitId, what, issue, map, resolve, reject, settled: false, probe };
+      const p: Pending = { unitId, what, issue, map, resolve, reject, settled: false, probe, sentSeq: 0, answersMark: 0, queuedAt: 0 };
       let line = this.lines.get(unitId);
       if (!line) {
         line = [];
@@ -526,13 +547,24 @@ export class ModbusClientSession extends EventEmitter implements ModbusSession {
       // that bounds its wait (a timer per request cost as much as the rest of the request).
       this.dispatch();
       if (p.settled || this.inFlight.has(p)) return;
-      p.timer = this.setTimer(() => {
+      p.answersMark = this.answers;
+      p.queuedAt = this.now();
+      // A request waiting behind others that are being answered is not stuck (a slow device with
+      // a long poll): its wait limit starts again while answers come, and it fails only after
+      // queueTimeout with no answer from anything.
+      const expire = () => {
         if (p.settled || this.inFlight.has(p)) return;
+        if (this.st === 'connected' && this.answers !== p.answersMark) {
+          p.answersMark = this.answers;
+          p.timer = this.setTimer(expire, this.queueTimeout);
+          return;
+        }
         this.unqueue(p);
         if (p.probe) this.probeAborted(b);
         const waitedFor = this.st === 'connecting' ? 'the connection' : 'a free slot';
-        this.settle(p, new DeviceError(`unit ${unitId}: waited ${this.queueTimeout} ms for ${waitedFor} ${what}`, { code: 'TIMEOUT' }));
-      }, this.queueTimeout);
+        this.settle(p, new DeviceError(`unit ${unitId}: waited ${this.now() - p.queuedAt} ms for ${waitedFor} ${what}`, { code: 'TIMEOUT' }));
+      };
+      p.timer = this.setTimer(expire, this.queueTimeout);
     });
   }
 
@@ -571,7 +603,7 @@ export class ModbusClientSession extends EventEmitter implements ModbusSession {
   }
 
   private dispatch(): void {
-    while (this.st === 'connected' && this.client && this.inFlight.size < this.o.maxInFlight && this.queued > 0) {
+    while (this.st === 'connected' && this.client && !this.guarding && this.inFlight.size < this.o.maxInFlight && this.queued > 0) {
       const p = this.nextRequest();
       if (!p) return;
       this.send(this.client, p);
@@ -599,6 +631,8 @@ export class ModbusClientSession extends EventEmitter implements ModbusSession {
     if (this.o.transport === 'tcp') this.corkOnce(client);
     this.clearTimer(p.timer);
     this.inFlight.add(p);
+    p.sentSeq = ++this.sentSeq;
+    p.answersMark = this.answers;
     p.timer = this.setTimer(() => this.answered(client, p, { timeout: true }), this.o.timeout);
     try {
       p.issue(client, (err, res) => this.answered(client, p, { err, res }));
@@ -615,9 +649,12 @@ export class ModbusClientSession extends EventEmitter implements ModbusSession {
     if (r.timeout) {
       this.counters.timeouts++;
       const msg = `unit ${p.unitId}: no answer within ${this.o.timeout} ms ${p.what}`;
-      this.unitFailed(b, 'no answer');
+      this.unitFailed(b, 'no answer', p);
       this.settle(p, new DeviceError(msg, { code: 'TIMEOUT' }));
-      this.silentTimeouts++;
+      // Only a timeout with no answer from any unit since it was sent says the link may be dead:
+      // a dead unit's requests in flight together time out in one tick while its neighbours answer.
+      if (this.answers === p.answersMark) this.silentTimeouts++;
+      if (this.o.transport === 'rtu') this.guardLine();
       if (this.reconnectAfterTimeouts > 0 && this.silentTimeouts >= this.reconnectAfterTimeouts && this.client === client) {
         this.linkLost(`${this.silentTimeouts} requests in a row got no answer`);
         return;
@@ -626,9 +663,10 @@ export class ModbusClientSession extends EventEmitter implements ModbusSession {
       const e = r.err as { name?: string; modbusCode?: number; errno?: string; message?: string };
       if (typeof e.modbusCode === 'number') {
         this.counters.exceptions++;
+        this.answers++;
         this.silentTimeouts = 0;
         // 0A/0B come from a gateway: the unit behind it is not there. Any other exception is an answer.
-        if (e.modbusCode === 10 || e.modbusCode === 11) this.unitFailed(b, MODBUS_EXCEPTIONS[e.modbusCode]);
+        if (e.modbusCode === 10 || e.modbusCode === 11) this.unitFailed(b, MODBUS_EXCEPTIONS[e.modbusCode], p);
         else this.unitAnswered(b);
         this.settle(p, new ModbusExceptionError(p.unitId, e.modbusCode, p.what));
       } else if (LINK_ERRORS.has(e.name ?? '') || client !== this.client) {
@@ -639,17 +677,19 @@ export class ModbusClientSession extends EventEmitter implements ModbusSession {
           return;
         }
       } else {
+        this.answers++;
         this.silentTimeouts = 0;
-        this.unitFailed(b, errorMessage(r.err));
+        this.unitFailed(b, errorMessage(r.err), p);
         this.settle(p, new DeviceError(`unit ${p.unitId}: ${errorMessage(r.err)} ${p.what}`, { cause: r.err }));
       }
     } else {
+      this.answers++;
       this.silentTimeouts = 0;
       let value: unknown;
       try {
         value = p.map(r.res);
       } catch (err) {
-        this.unitFailed(b, errorMessage(err));
+        this.unitFailed(b, errorMessage(err), p);
         this.settle(p, err instanceof Error ? err : new Error(String(err)));
         this.dispatch();
         return;
@@ -659,6 +699,26 @@ export class ModbusClientSession extends EventEmitter implements ModbusSession {
       this.settle(p, undefined, value);
     }
     this.dispatch();
+  }
+
+  /**
+   * RTU frames carry no transaction id: modbus-serial takes whatever answer comes next for the
+   * request now outstanding, so a late answer to a request that timed out would be read as the
+   * answer to the next one (values shifted, quality good). After a timeout the line stays quiet
+   * for one more timeout, so that a late answer arrives, and is dropped, before anything is sent.
+   */
+  private guardLine(): void {
+    this.guarding = true;
+    this.clearTimer(this.guardTimer);
+    this.guardTimer = this.setTimer(() => {
+      this.guarding = false;
+      this.dispatch();
+    }, this.o.timeout);
+  }
+
+  private endGuard(): void {
+    this.clearTimer(this.guardTimer);
+    this.guarding = false;
   }
 
   private settle(p: Pending, err?: Error, value?: unknown): void {
@@ -671,6 +731,7 @@ export class ModbusClientSession extends EventEmitter implements ModbusSession {
 
   /** Rejects every waiting and outstanding request (the link went down or the session closed). */
   private failAll(err: DeviceError): void {
+    this.endGuard();
     for (const p of this.inFlight) {
       if (p.probe) this.probeAborted(this.breaker(p.unitId));
       this.settle(p, err);
@@ -703,10 +764,17 @@ export class ModbusClientSession extends EventEmitter implements ModbusSession {
     this.setUnit(b, { state: 'closed', consecutiveFailures: 0, lastError: undefined });
   }
 
-  private unitFailed(b: Breaker, reason: string): void {
-    b.probing = false;
+  private unitFailed(b: Breaker, reason: string, p: Pending): void {
     const failures = b.health.consecutiveFailures + 1;
+    if (b.health.state !== 'closed' && p.sentSeq <= b.openedSeq) {
+      // Sent before the breaker opened (in flight with the failures that opened it): it tells
+      // nothing new, so it neither pushes the retry further out nor ends a probe in flight.
+      b.health.consecutiveFailures = failures;
+      return;
+    }
+    b.probing = false;
     if (b.health.state !== 'closed' || failures >= this.breakerFailures) {
+      b.openedSeq = this.sentSeq;
       this.setUnit(b, { state: 'open', consecutiveFailures: failures, lastError: reason, retryAt: this.now() + b.backoff.next() });
     } else {
       this.setUnit(b, { consecutiveFailures: failures, lastError: reason });

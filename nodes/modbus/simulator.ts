@@ -118,8 +118,10 @@ interface LiveSignal {
   def: SimSignal;
   tag: TagDef;
   units: number[];
-  /** The constant's value (updated by client writes). */
+  /** The constant's value (set by setValue; a counter's start). */
   value: SampleValue;
+  /** A constant's value per unit, where a client wrote it: a write to one unit stays in that unit. */
+  unitValues?: Map<number, SampleValue>;
 }
 
 /** Modbus exception codes this server raises (Modbus Application Protocol V1.1b3, section 7). */
@@ -241,6 +243,10 @@ export class ModbusSimulator extends EventEmitter {
   tick(): void {
     const t = (this.now() - this.t0) / 1000;
     for (const s of this.signals) {
+      if (s.def.signal === 'constant' && s.unitValues) {
+        for (const u of s.units) this.write(s, this.coerce(s, s.unitValues.get(u) ?? s.value), u);
+        continue;
+      }
       const v = this.generate(s, t);
       this.write(s, this.coerce(s, v));
     }
@@ -261,6 +267,7 @@ export class ModbusSimulator extends EventEmitter {
     const s = this.find(name);
     s.def = { ...s.def, signal: 'constant' };
     s.value = value;
+    s.unitValues = undefined;
     this.write(s, value);
   }
 
@@ -331,8 +338,10 @@ export class ModbusSimulator extends EventEmitter {
     return v;
   }
 
-  private write(s: LiveSignal, value: SampleValue): void {
+  /** Writes a signal's value into every unit that holds it, or into `only`. */
+  private write(s: LiveSignal, value: SampleValue, only?: number): void {
     for (const u of s.units) {
+      if (only !== undefined && u !== only) continue;
       const mem = this.unit(u);
       const a = s.tag.area;
       if (isBitArea(a)) {
@@ -510,7 +519,7 @@ export class ModbusSimulator extends EventEmitter {
       const start = s.tag.address;
       if (start >= end || start + registerCount(s.tag) <= address) continue;
       tags.push(s.def.name);
-      if (s.def.signal === 'constant') s.value = this.getValue(s.def.name, unitId);
+      if (s.def.signal === 'constant') (s.unitValues ??= new Map()).set(unitId, this.getValue(s.def.name, unitId));
     }
     if (this.listenerCount('write') === 0) return;
     const event: SimWriteEvent = { unitId, area, address, values, tags };

@@ -379,6 +379,92 @@ describe('ModbusClientSession (fake client, fake timers)', () => {
     await session.close();
   });
 
+  it('a dead unit\'s burst of timeouts does not drop the link while another unit answers, nor push its retry further out', async () => {
+    const { session, client, states, units } = setup({ maxInFlight: 8 });
+    session.open();
+    await flush();
+    const dead = Array.from({ length: 6 }, (_, i) => session.read(2, 'holding', i * 100, 1).catch((e: DeviceError) => e.code));
+    const alive = session.read(1, 'holding', 0, 1);
+    expect(client().calls).toHaveLength(7);
+    const c = client().calls.splice(6, 1)[0];
+    c.cb(null, { data: [7] });
+    expect(await alive).toEqual([7]);
+    await jest.advanceTimersByTimeAsync(100);
+    expect(await Promise.all(dead)).toEqual(Array(6).fill('TIMEOUT'));
+    client().calls.length = 0;
+    expect(session.state).toBe('connected');
+    expect(states).not.toContain('backoff');
+    // One opening, one backoff step: retry after the initial 5 s, not 10 or 20 s.
+    expect(units.filter((u) => u.state === 'open')).toHaveLength(1);
+    expect((session.unitHealth(2).retryAt as number) - Date.now()).toBe(5000);
+    const other = session.read(1, 'holding', 0, 1);
+    client().answer([8]);
+    expect(await other).toEqual([8]);
+    await session.close();
+  });
+
+  it('failures sent before a breaker opened do not end the probe that follows', async () => {
+    const { session, client, units } = setup({ maxInFlight: 8, timeout: 10_000 }, { breaker: { initial: 100, max: 1000, jitter: 0 } });
+    session.open();
+    await flush();
+    const early = Array.from({ length: 4 }, (_, i) => session.read(2, 'holding', i, 1).catch((e: DeviceError) => e.message));
+    for (let i = 0; i < 3; i++) client().fail(new Error('garbled'));
+    expect(session.unitHealth(2).state).toBe('open');
+    await jest.advanceTimersByTimeAsync(100);
+    const probe = session.read(2, 'holding', 9, 1);
+    expect(session.unitHealth(2).state).toBe('half-open');
+    client().fail(new Error('garbled')); // the 4th early request
+    expect(await early[3]).toMatch(/garbled/);
+    expect(session.unitHealth(2).state).toBe('half-open');
+    client().answer([5]);
+    expect(await probe).toEqual([5]);
+    expect(session.unitHealth(2).state).toBe('closed');
+    expect(units.filter((u) => u.state === 'open')).toHaveLength(1);
+    await session.close();
+  });
+
+  it('a request waiting behind requests that are being answered outlasts queueTimeout; with no answers it fails', async () => {
+    const { session, client } = setup({ timeout: 1000 }, { queueTimeout: 100 });
+    session.open();
+    await flush();
+    const reqs = Array.from({ length: 6 }, (_, i) => session.read(1, 'holding', i, 1));
+    for (let i = 0; i < 5; i++) {
+      await jest.advanceTimersByTimeAsync(60);
+      client().answer([i]);
+    }
+    await jest.advanceTimersByTimeAsync(60);
+    client().answer([5]);
+    expect(await Promise.all(reqs)).toEqual([[0], [1], [2], [3], [4], [5]]);
+    // Nothing answered: the one waiting fails after one queueTimeout with no answer.
+    const first = session.read(1, 'holding', 0, 1).catch((e: DeviceError) => e.message);
+    const second = session.read(1, 'holding', 0, 1).catch((e: DeviceError) => e.message);
+    await jest.advanceTimersByTimeAsync(100);
+    expect(await second).toMatch(/waited 100 ms for a free slot/);
+    client().answer([1]);
+    expect(await first).toEqual([1]);
+    await session.close();
+  });
+
+  it('RTU: after a timeout the line stays quiet for one more timeout, so a late answer cannot be taken for the next request', async () => {
+    const { session, client } = setup({ transport: 'rtu', serialPort: '/dev/ttyUSB0' });
+    session.open();
+    await flush();
+    const a = session.read(1, 'holding', 0, 1).catch((e: DeviceError) => e.code);
+    const b = session.read(1, 'holding', 100, 1);
+    await jest.advanceTimersByTimeAsync(100);
+    expect(await a).toBe('TIMEOUT');
+    expect(client().calls).toHaveLength(1);
+    client().answer([111]); // late answer to a: dropped
+    await jest.advanceTimersByTimeAsync(99);
+    expect(client().calls).toHaveLength(0);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(client().calls).toHaveLength(1);
+    expect(client().calls[0].address).toBe(100);
+    client().answer([222]);
+    expect(await b).toEqual([222]);
+    await session.close();
+  });
+
   it('explains a missing serialport for RTU', async () => {
     const s3 = new ModbusClientSession({ ...TCP, transport: 'rtu', serialPort: '/dev/ttyUSB0' }, {
       createClient: () => Object.assign(new FakeClient(), { connect: 'no-serialport' }) as unknown as ModbusClientLike,
