@@ -66,6 +66,13 @@ export function convertText(text: string): SampleValue {
   return NUMBER.test(t) ? Number(t) : t;
 }
 
+/** convertText for a frame field: number text that overflows (1e999) is malformed, not a good Infinity. */
+function textValue(tag: string, text: string): SampleValue {
+  const v = convertText(text);
+  if (typeof v === 'number' && !Number.isFinite(v)) throw new Malformed(`field "${tag}" is a number out of range: ${text.trim()}`);
+  return v;
+}
+
 /** Editor text for control characters: \t, \r, \n, \\ and \xHH. */
 export function unescapeDelimiter(s: string): string {
   return s.replace(/\\(t|r|n|\\|x[0-9a-fA-F]{2})/g, (_m, c: string) =>
@@ -159,6 +166,10 @@ export class FrameParser {
       if (this.o.format === 'binary') return { ok: true, values: this.parseBinary(frame as Buffer) };
       const text = (typeof frame === 'string' ? frame : frame.toString(this.o.encoding ?? 'utf8')).replace(/^[\r\n]+|[\r\n]+$/g, '');
       if (text.trim() === '') return { ok: false, reason: 'empty frame', tags: this.tags };
+      // CR and LF end a frame: one inside means two frames (or a tail) joined, never one good frame.
+      if (/[\r\n]/.test(text)) {
+        return { ok: false, reason: 'the frame has a CR or LF inside: two frames joined? split the serial input on \\n', tags: this.tags };
+      }
       return { ok: true, values: this.o.format === 'regex' ? this.parseRegex(text) : this.parseDelimited(text) };
     } catch (err) {
       if (err instanceof Malformed || err instanceof InputError) return { ok: false, reason: err.message, tags: this.tags };
@@ -194,8 +205,11 @@ export class FrameParser {
     for (const tag of this.tags) {
       const g = groups[tag];
       if (g === undefined) continue; // an optional group that did not take part
-      out.push({ ...this.unitOf(tag, groups), value: convertText(g) });
+      // Same rule as a delimited field: an empty value is malformed, not a good empty string.
+      if (g.trim() === '') throw new Malformed(`group "${tag}" is empty`);
+      out.push({ ...this.unitOf(tag, groups), value: textValue(tag, g) });
     }
+    if (out.length === 0) throw new Malformed('no group of the pattern matched anything');
     return out;
   }
 
@@ -205,7 +219,7 @@ export class FrameParser {
       if (f.index >= parts.length) throw new Malformed(`field "${f.name}" (index ${f.index}) is missing: the frame has ${parts.length} fields`);
       const t = parts[f.index].trim();
       if (t === '') throw new Malformed(`field "${f.name}" (index ${f.index}) is empty`);
-      return { ...this.unitOf(f.name), value: convertText(t) };
+      return { ...this.unitOf(f.name), value: textValue(f.name, t) };
     });
   }
 

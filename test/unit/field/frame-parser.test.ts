@@ -173,3 +173,44 @@ describe('FrameParser input checks', () => {
     expect(convertText(' -.5 ')).toBe(-0.5);
   });
 });
+
+describe('FrameParser malformed edge cases', () => {
+  const two = new FrameParser({ format: 'delimited', delimiter: ',', fields: [{ name: 'a', index: 0 }, { name: 'b', index: 1 }] });
+
+  it('a CR or LF inside a delimited frame (two frames joined) is malformed', () => {
+    expect(two.parse('1,2\r\n3,4\r\n')).toMatchObject({ ok: false, tags: ['a', 'b'] });
+    expect(two.parse('1,2\r\n3,')).toMatchObject({ ok: false, tags: ['a', 'b'] });
+    expect(two.parse('1,2\n3')).toMatchObject({ ok: false });
+    expect(two.parse(Buffer.from('1,2\r3,4'))).toMatchObject({ ok: false });
+    // Terminators at the ends are still stripped.
+    expect(two.parse('\r\n1,2\r\n')).toEqual({ ok: true, values: [{ tag: 'a', value: 1 }, { tag: 'b', value: 2 }] });
+  });
+
+  it('a CR or LF inside a regex frame is malformed too', () => {
+    const r = new FrameParser({ format: 'regex', pattern: 'T=(?<t>\\d+)' });
+    expect(r.parse('T=1\r\nT=2')).toMatchObject({ ok: false, tags: ['t'] });
+    expect(r.parse('T=1\r\n')).toEqual({ ok: true, values: [{ tag: 't', value: 1 }] });
+  });
+
+  it('number text that overflows to Infinity makes the frame malformed', () => {
+    const d = new FrameParser({ format: 'delimited', delimiter: ',', fields: [{ name: 't', index: 0 }] });
+    expect(d.parse('1e400')).toMatchObject({ ok: false, tags: ['t'] });
+    expect(d.parse('-9e999')).toMatchObject({ ok: false });
+    const r = new FrameParser({ format: 'regex', pattern: 'T=(?<t>\\S+)' });
+    expect(r.parse('T=1e999')).toMatchObject({ ok: false, tags: ['t'] });
+    expect(r.parse('T=1e300')).toEqual({ ok: true, values: [{ tag: 't', value: 1e300 }] });
+  });
+
+  it('an empty regex group is malformed, like an empty delimited field', () => {
+    const r = new FrameParser({ format: 'regex', pattern: 'A=(?<a>\\d*),B=(?<b>\\w*)' });
+    expect(r.parse('A=,B=x')).toMatchObject({ ok: false, tags: ['a', 'b'] });
+    expect(r.parse('A=1,B=')).toMatchObject({ ok: false });
+    expect(r.parse('A=1,B=x')).toEqual({ ok: true, values: [{ tag: 'a', value: 1 }, { tag: 'b', value: 'x' }] });
+  });
+
+  it('a match where no group took part is malformed', () => {
+    const r = new FrameParser({ format: 'regex', pattern: '(?:T=(?<t>\\d+))?' });
+    expect(r.parse('garbage')).toMatchObject({ ok: false, tags: ['t'] });
+    expect(r.parse('T=5')).toEqual({ ok: true, values: [{ tag: 't', value: 5 }] });
+  });
+});
