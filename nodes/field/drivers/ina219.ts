@@ -42,9 +42,21 @@ export interface Ina219Calibration {
  */
 export function ina219Calibration(o: Ina219Options): Ina219Calibration {
   const wanted = o.maxCurrent / 32768;
-  const cal = Math.trunc(0.04096 / (wanted * o.shunt)) & 0xfffe;
-  if (cal < 2 || cal > 0xfffe) {
-    throw new ConfigError(`INA219: shunt ${o.shunt} Ω with max current ${o.maxCurrent} A gives calibration ${cal}, outside 2-65534`);
+  const exact = Math.trunc(0.04096 / (wanted * o.shunt));
+  // Range check before masking: 65536 and above would otherwise wrap to a small, much coarser calibration
+  // (65535 is fine: bit 0 is unused, so it is written as 65534).
+  if (exact > 0xffff) {
+    // Cal fits when maxCurrent × shunt is above 0.04096 × 32768 / 65536 = 20.48 mV.
+    let minCurrent = Math.ceil((0.02048 / o.shunt) * 1e4) / 1e4;
+    if (Math.trunc(0.04096 / ((minCurrent / 32768) * o.shunt)) > 0xffff) minCurrent = round(minCurrent + 1e-4, 4);
+    throw new ConfigError(
+      `INA219: shunt ${o.shunt} Ω with max current ${o.maxCurrent} A needs calibration ${exact}, above the chip's 65534: ` +
+        `raise the max current to at least ${minCurrent} A or use a larger shunt (max current × shunt must be above 20.48 mV)`,
+    );
+  }
+  const cal = exact & 0xfffe;
+  if (cal < 2) {
+    throw new ConfigError(`INA219: shunt ${o.shunt} Ω with max current ${o.maxCurrent} A gives calibration ${cal}, below 2: lower the max current or use a smaller shunt`);
   }
   const pga = SHUNT_RANGES.findIndex((r) => o.maxCurrent * o.shunt <= r * (1 + 1e-9)); // 3.2 × 0.1 is 0.32000000000000006
   if (pga < 0) throw new ConfigError(`INA219: ${o.maxCurrent} A across ${o.shunt} Ω is ${round(o.maxCurrent * o.shunt * 1000, 1)} mV, beyond the 320 mV shunt range`);

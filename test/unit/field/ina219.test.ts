@@ -25,6 +25,16 @@ describe('INA219 calibration', () => {
     expect(() => ina219Options({ shunt: '0', maxCurrent: '1' })).toThrow(/shunt/);
     expect(() => ina219Options({ shunt: '0.1', maxCurrent: 'abc' })).toThrow(/max current/);
   });
+
+  it('refuses a calibration above 65534 instead of wrapping it to a small value', () => {
+    // 0.1 Ω, 0.2 A: Cal = trunc(67108.9) = 67108, beyond the 16-bit register (it used to wrap to 1572).
+    expect(() => ina219Calibration({ shunt: 0.1, maxCurrent: 0.2 })).toThrow(/shunt 0\.1 Ω with max current 0\.2 A needs calibration 67108.*raise the max current to at least 0\.2049 A/);
+    expect(() => ina219Options({ shunt: '0.01', maxCurrent: '1' })).toThrow(/65534/);
+    expect(() => ina219Calibration({ shunt: 0.01, maxCurrent: 2.048 })).toThrow(/needs calibration 65536.*at least 2\.0481 A/);
+    // The suggested current is enough; 65535 is written as 65534 (bit 0 unused).
+    expect(ina219Calibration({ shunt: 0.1, maxCurrent: 0.2049 }).cal).toBeLessThanOrEqual(65534);
+    expect(ina219Calibration({ shunt: 0.01, maxCurrent: 2.0481 }).cal).toBe(65532); // trunc(65532.8)
+  });
 });
 
 describe('INA219 driver on the simulator', () => {
