@@ -10,6 +10,11 @@ export interface ReopenHandlers<T> {
   opened(resource: T): void;
   /** `first` is true once per episode (log then); `attempt` counts failures in a row. */
   failed(error: Error, first: boolean, attempt: number, retryIn: number): void;
+  /**
+   * Closes a resource whose open() finished after stop(): nobody else holds it. Default: its own
+   * close() method, if it has one.
+   */
+  close?(resource: T): void | Promise<void>;
 }
 
 export class Reopener<T> {
@@ -30,7 +35,11 @@ export class Reopener<T> {
     if (this.stopped || this.resource !== undefined) return;
     try {
       const r = await this.h.open();
-      if (this.stopped) return;
+      if (this.stopped) {
+        // Opened while the node was closing: stop() had nothing to hand back, so close it here.
+        this.discard(r);
+        return;
+      }
       this.resource = r;
       this.backoff.reset();
       this.h.opened(r);
@@ -44,6 +53,19 @@ export class Reopener<T> {
         this.timer = undefined;
         void this.start();
       }, retryIn);
+    }
+  }
+
+  private discard(r: T): void {
+    try {
+      const done = this.h.close
+        ? this.h.close(r)
+        : typeof (r as { close?: unknown } | undefined)?.close === 'function'
+          ? (r as unknown as { close(): unknown }).close()
+          : undefined;
+      if (done && typeof (done as Promise<unknown>).then === 'function') (done as Promise<unknown>).then(undefined, () => undefined);
+    } catch {
+      // Closing a resource nobody uses: nothing to report.
     }
   }
 

@@ -70,7 +70,15 @@ export class SensorPoller extends EventEmitter<SensorPollerEvents> {
     this.timer = undefined;
     let delay = this.o.interval;
     try {
-      if (!this.sensor) this.sensor = await this.o.open();
+      if (!this.sensor) {
+        const opened = await this.o.open();
+        if (this.stopped) {
+          // Opened while the node was closing: stop() found nothing to close, so close it here.
+          await opened.close().catch(() => undefined);
+          return;
+        }
+        this.sensor = opened;
+      }
       if (this.stopped) return;
       if (!read) {
         this.backoff.reset();

@@ -87,4 +87,36 @@ describe('Reopener', () => {
     await ok.r.start();
     expect(ok.r.stop()).toBe('line1');
   });
+
+  it('closes a resource whose open() resolves after stop()', async () => {
+    let closed = 0;
+    let opened = 0;
+    const r = new Reopener<{ close(): void }>({
+      open: () => new Promise((res) => setTimeout(() => res({ close: () => void closed++ }), 20)),
+      opened: () => opened++,
+      failed: () => undefined,
+    });
+    void r.start();
+    await jest.advanceTimersByTimeAsync(5);
+    expect(r.stop()).toBeUndefined();
+    await jest.advanceTimersByTimeAsync(50);
+    expect(closed).toBe(1);
+    expect(opened).toBe(0);
+    expect(r.current).toBeUndefined();
+  });
+
+  it('uses the close handler when one is given for a late open', async () => {
+    const closedWith: string[] = [];
+    const r = new Reopener<string>({
+      open: () => new Promise((res) => setTimeout(() => res('line7'), 20)),
+      opened: () => undefined,
+      failed: () => undefined,
+      close: (x) => void closedWith.push(x),
+    });
+    void r.start();
+    await jest.advanceTimersByTimeAsync(5);
+    r.stop();
+    await jest.advanceTimersByTimeAsync(50);
+    expect(closedWith).toEqual(['line7']);
+  });
 });

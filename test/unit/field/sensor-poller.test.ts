@@ -24,6 +24,29 @@ describe('SensorPoller', () => {
   beforeEach(() => jest.useFakeTimers({ now: 1_700_000_000_000 }));
   afterEach(() => jest.useRealTimers());
 
+  it('closes a sensor whose open() resolves after stop()', async () => {
+    let closed = 0;
+    let reads = 0;
+    const p = new SensorPoller({
+      interval: 1000,
+      open: () =>
+        new Promise((r) =>
+          setTimeout(() => r({ driver: { read: async () => { reads++; return []; } } as never, close: async () => void closed++ }), 20),
+        ),
+    });
+    const readings = jest.fn();
+    p.on('readings', readings);
+    p.start();
+    await jest.advanceTimersByTimeAsync(5);
+    await p.stop();
+    expect(closed).toBe(0); // still opening
+    await jest.advanceTimersByTimeAsync(50);
+    expect(closed).toBe(1);
+    await jest.advanceTimersByTimeAsync(5000);
+    expect(reads).toBe(0);
+    expect(readings).not.toHaveBeenCalled();
+  });
+
   it('reads every interval', async () => {
     const bus = new SimulatedI2cBus(1);
     bus.attach(0x76, new Bme280Simulator(() => ({ temperature: 20, humidity: 50, pressure: 1000 })));
