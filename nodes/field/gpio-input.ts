@@ -32,7 +32,10 @@ export interface StateEvent {
 export interface CountEvent {
   /** Pulses since the counter was last reset. */
   total: number;
-  /** Pulses per second over the last report period. */
+  /**
+   * Pulses per second over the last completed report period; before the first period has ended,
+   * over the time since it began.
+   */
   rate: number;
   ts: number;
 }
@@ -59,6 +62,8 @@ export class GpioInput extends EventEmitter<GpioInputEvents> {
   private totalCount: number;
   private periodCount = 0;
   private periodStart = 0;
+  /** Rate of the last completed report period; undefined until one has ended. */
+  private lastRate?: number;
   private readonly now: () => number;
 
   constructor(private readonly o: GpioInputOptions) {
@@ -87,7 +92,7 @@ export class GpioInput extends EventEmitter<GpioInputEvents> {
     this.stable = this.logical(level);
     this.periodStart = this.now();
     if (this.o.mode === 'state') this.emit('state', { active: this.stable, ts: this.now() });
-    else this.reportTimer = setInterval(() => this.report(), this.o.reportInterval);
+    else this.reportTimer = setInterval(() => this.endPeriod(), this.o.reportInterval);
   }
 
   /** An electrical level change from the line. */
@@ -119,13 +124,32 @@ export class GpioInput extends EventEmitter<GpioInputEvents> {
     }
   }
 
-  /** Emits the count and the rate over the period since the last report. */
-  report(): CountEvent {
+  /** The periodic report: closes the report period, emits its rate, and starts the next one. */
+  private endPeriod(): CountEvent {
     const ts = this.now();
     const seconds = (ts - this.periodStart) / 1000;
-    const e: CountEvent = { total: this.totalCount, rate: seconds > 0 ? this.periodCount / seconds : 0, ts };
+    const rate = seconds > 0 ? this.periodCount / seconds : 0;
+    this.lastRate = rate;
     this.periodCount = 0;
     this.periodStart = ts;
+    const e: CountEvent = { total: this.totalCount, rate, ts };
+    this.emit('count', e);
+    return e;
+  }
+
+  /**
+   * An on-demand report (a message asked): the total now, and the rate of the last completed
+   * period (before the first has ended, the rate since it began). It leaves the period running,
+   * so a frequent poll neither makes a spike nor shortens the periodic report's window.
+   */
+  report(): CountEvent {
+    const ts = this.now();
+    let rate = this.lastRate;
+    if (rate === undefined) {
+      const seconds = (ts - this.periodStart) / 1000;
+      rate = seconds > 0 ? this.periodCount / seconds : 0;
+    }
+    const e: CountEvent = { total: this.totalCount, rate, ts };
     this.emit('count', e);
     return e;
   }

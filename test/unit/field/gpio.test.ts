@@ -88,6 +88,36 @@ describe('GpioInput', () => {
     expect(counts[2]).toMatchObject({ total: 30, rate: 0 });
   });
 
+  it('an on-demand report neither spikes the rate nor restarts the periodic window', () => {
+    const { chip, input, counts } = wire({ mode: 'count', edge: 'rising', reportInterval: 1000 });
+    const pulse = () => {
+      chip.set(5, 1);
+      chip.set(5, 0);
+    };
+    // Before the first period ends: the running rate since it began (4 pulses in 0.5 s).
+    for (let i = 0; i < 4; i++) {
+      jest.advanceTimersByTime(125);
+      pulse();
+    }
+    expect(input.report()).toMatchObject({ total: 4, rate: 8 });
+    // 10 Hz on; the periodic report still comes at 1000 ms (it fires before the pulse at 1000 ms).
+    for (let i = 0; i < 5; i++) {
+      jest.advanceTimersByTime(100);
+      pulse();
+    }
+    expect(counts.map((c) => c.ts - 1_000_000)).toEqual([500, 1000]);
+    expect(counts[1]).toMatchObject({ total: 8, rate: 8 });
+    // A pulse then a poll 10 ms later: the rate of the last completed period, no spike.
+    jest.advanceTimersByTime(5);
+    pulse();
+    jest.advanceTimersByTime(5);
+    expect(input.report()).toMatchObject({ total: 10, rate: 8 });
+    // The periodic window keeps its full length and holds the two pulses seen before the poll.
+    jest.advanceTimersByTime(990);
+    expect(counts).toHaveLength(4);
+    expect(counts[3]).toMatchObject({ total: 10, rate: 2, ts: 1_000_000 + 2000 });
+  });
+
   it('counts both edges when asked, continues from a saved total and can be reset', () => {
     const { chip, input } = wire({ mode: 'count', edge: 'both', initialTotal: 1000 });
     chip.set(5, 1);
