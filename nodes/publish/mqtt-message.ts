@@ -57,6 +57,13 @@ export function compileTopicTemplate(source: unknown): TopicTemplate {
   }
   if (at < text.length) parts.push({ text: text.slice(at) });
   for (const p of parts) {
+    const unknown = 'text' in p ? /\{[^{}]*\}/.exec(p.text) : null;
+    if (unknown) {
+      // '{ tag }', '{Tag}', '{msg}': taken as literal text, every message would go to one topic.
+      throw new ConfigError(
+        `topic "${text}": ${unknown[0]} is not a placeholder; use {tag} or {msg.<path>} (e.g. {msg.site}), written exactly so`,
+      );
+    }
     if ('text' in p && /[+#]/.test(p.text)) {
       throw new ConfigError(`topic "${text}" contains a wildcard (+ or #): a message cannot be published to a filter`);
     }
@@ -236,7 +243,10 @@ export function buildMessages(msg: Record<string, unknown>, samples: readonly Sa
     const tag = typeof msg.topic === 'string' && msg.topic !== '' ? msg.topic : undefined;
     const topic = renderTopic(s.topic, tag, msg);
     const body: Record<string, unknown> = {};
-    for (const sample of samples) body[sample.tag] = s.format === 'json' ? sampleJson(sample) : sample.value;
+    // Buffers as base64 in both formats (JSON.stringify would give {"type":"Buffer","data":[...]}).
+    for (const sample of samples) {
+      body[sample.tag] = s.format === 'json' ? sampleJson(sample) : Buffer.isBuffer(sample.value) ? (sample.value as Buffer).toString('base64') : sample.value;
+    }
     add(topic, Buffer.from(json(body, 'the batch')));
   }
   return out;

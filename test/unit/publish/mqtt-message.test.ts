@@ -7,6 +7,7 @@ import {
   renderTopic,
   type MessageSettings,
 } from '../../../nodes/publish/mqtt-message';
+import { ConfigError } from '../../../nodes/shared/errors';
 import { samplesFromMessage, isBatchMessage, type SampleMessage } from '../../../nodes/shared/sample';
 
 const base = (over: Partial<MessageSettings> = {}): MessageSettings => ({
@@ -49,6 +50,14 @@ describe('topic templates', () => {
   it.each([[''], ['plant/#'], ['plant/+/x'], ['a/{msg.}']])('refuses the template %p when the node starts', (src) => {
     expect(() => compileTopicTemplate(src)).toThrow(/topic/);
   });
+
+  it.each([['plant/{ tag }'], ['{Tag}'], ['plant/{msg}'], ['plant/{tag}/{msg.a.b}/x{y}'], ['p/{ msg.site }/{tag}']])(
+    'refuses the unknown placeholder in %p at deploy, naming the allowed forms',
+    (src) => {
+      expect(() => compileTopicTemplate(src)).toThrow(ConfigError);
+      expect(() => compileTopicTemplate(src)).toThrow(/is not a placeholder; use \{tag\} or \{msg\.<path>\}/);
+    },
+  );
 
   it.each([
     ['a/+', /wildcard/],
@@ -96,6 +105,14 @@ describe('payloads', () => {
     expect(JSON.parse(out[0].payload)).toEqual({ t: 1, p: 2 });
     const json = build({ payload: { t: 1 } }, { split: false, format: 'json', topic: compileTopicTemplate('plant/all') });
     expect(JSON.parse(json[0].payload)).toEqual({ t: { value: 1, quality: 'good', timestamp: 5 } });
+  });
+
+  it('encodes a Buffer value in a whole-batch message as base64 in both formats', () => {
+    const payload = { a: Buffer.from([0xde, 0xad]), b: 1 };
+    const v = build({ topic: 'dev', payload }, { split: false });
+    expect(JSON.parse(v[0].payload)).toEqual({ a: '3q0=', b: 1 });
+    const j = build({ topic: 'dev', payload }, { split: false, format: 'json' });
+    expect(JSON.parse(j[0].payload).a.value).toBe('3q0=');
   });
 
   it('refuses a batch without a tag for a {tag} topic, circular objects, and payloads over the limit', () => {
