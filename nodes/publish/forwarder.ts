@@ -20,11 +20,20 @@
  *   remaining lifetime is sent, and an item whose lifetime has passed is dropped as `expired`
  *   (the broker would do the same, MQTT 5.0 section 3.3.2.3.3).
  *
+ * - A message larger than the broker's Maximum Packet Size (MQTT 5 CONNACK) is never sent: the
+ *   broker would drop the connection and the same message would go first again on every
+ *   reconnect, for ever (mqtt.js does not check). It is removed and reported as `rejected`.
+ * - MQTT 3.1.1 announces no limit, so nothing is dropped there; but when the connection is lost
+ *   `stuckAfter` times in a row while the same item was the oldest one sent and unacknowledged,
+ *   and nothing was acknowledged in between, the 'stuck' event reports it (most likely a message
+ *   the broker refuses by its size). It stays queued; 'unstuck' follows once anything is taken.
+ *
  * Events: 'progress' (after sends, acknowledgements and drops: read `stats()`), 'rejected'
- * (item, error), 'drained' (the queue ran empty while connected).
+ * (item, error), 'drained' (the queue ran empty while connected), 'stuck' (item, losses),
+ * 'unstuck'.
  */
 import { EventEmitter } from 'events';
-import { NotConnectedError, type MqttMessageSpec, type PublishCallback } from './mqtt-connection';
+import { NotConnectedError, packetTooLarge, type MqttMessageSpec, type PublishCallback } from './mqtt-connection';
 import type { AppendCallback, QueueItem, StoreAndForwardQueue, StoredItem } from './queue';
 
 /**
@@ -34,11 +43,17 @@ import type { AppendCallback, QueueItem, StoreAndForwardQueue, StoredItem } from
 export const DEFAULT_MAX_IN_FLIGHT = 100;
 /** Payload bytes outstanding at once by default (a hundred 100-byte samples are 10 kB; 4 MiB bounds big payloads). */
 export const DEFAULT_MAX_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
+/** Connection losses in a row with the same oldest unacknowledged item before 'stuck' is reported. */
+export const DEFAULT_STUCK_AFTER = 3;
 
 export interface ForwardTransport {
   readonly connected: boolean;
   /** Broker's Receive Maximum (MQTT 5), when known. */
   readonly receiveMaximum?: number;
+  /** Broker's Maximum Packet Size (MQTT 5 CONNACK), when known. */
+  readonly maximumPacketSize?: number;
+  /** 4 (MQTT 3.1.1) or 5; a known maximumPacketSize means 5 unless this says 4. */
+  readonly protocolVersion?: number;
   /**
    * Publishes; `cb` is called once, never before `deliver` returns: with no argument when the
    * broker acknowledged (QoS 1/2) or the message was written (QoS 0), with NotConnectedError when
@@ -59,6 +74,8 @@ export interface ForwarderOptions {
   now?: () => number;
   setTimeout?: (fn: () => void, ms: number) => unknown;
   clearTimeout?: (handle: unknown) => void;
+  /** Connection losses in a row with the same oldest item in flight before 'stuck' (3). */
+  stuckAfter?: number;
   /** Runs the window refill after the PUBACKs of this event-loop turn (setImmediate). */
   defer?: (fn: () => void) => void;
 }
@@ -107,6 +124,11 @@ export class Forwarder extends EventEmitter {
   private immediate: NodeJS.Immediate | undefined;
   private readonly defer: (fn: () => void) => void;
   private hadBacklog = false;
+  private readonly stuckAfter: number;
+  /** Oldest item in flight at the last connection loss, and losses in a row with it so. */
+  private lossHead = 0;
+  private lossStreak = 0;
+  private stuckReported = false;
 
   constructor(o: ForwarderOptions) {
     super();
@@ -126,6 +148,7 @@ export class Forwarder extends EventEmitter {
           fn();
         });
       });
+    this.stuckAfter = Math.max(1, Math.floor(o.stuckAfter ?? DEFAULT_STUCK_AFTER));
     this.tokens = Math.max(1, this.rate);
     this.lastRefill = this.now();
     this.queue.onAppended = () => this.appended();
@@ -158,6 +181,7 @@ export class Forwarder extends EventEmitter {
       return;
     }
     this.wasConnected = connected;
+    if (!connected) this.noteLoss();
     this.resetWindow();
     if (connected) this.pump();
     else this.emit('progress');
@@ -173,6 +197,7 @@ export class Forwarder extends EventEmitter {
   clear(): number {
     const n = this.queue.clear();
     this.resetWindow();
+    this.taken();
     this.emit('progress');
     return n;
   }
@@ -252,11 +277,23 @@ export class Forwarder extends EventEmitter {
         if (left <= 0) {
           this.expired++;
           this.queue.ackOne(item.id);
+          this.taken();
           return;
         }
         props.messageExpiryInterval = left;
       }
       spec = { topic: item.topic, payload: item.payload, qos: item.qos, retain: item.retain, properties: props };
+    }
+    const limit = this.transport.maximumPacketSize;
+    if (limit) {
+      const tooLarge = packetTooLarge(spec, this.transport.protocolVersion !== 4, limit);
+      if (tooLarge) {
+        this.rejected++;
+        this.queue.ackOne(item.id);
+        this.taken();
+        this.emit('rejected', item, tooLarge);
+        return;
+      }
     }
     const epoch = this.epoch;
     this.inFlight.set(item.id, item.payload.length);
@@ -270,6 +307,7 @@ export class Forwarder extends EventEmitter {
       // The broker has it, whatever happened to the window since: it leaves the disk.
       this.queue.ackOne(item.id);
       this.sent++;
+      if (this.lossStreak) this.taken();
       if (epoch !== this.epoch || this.closed) return;
       this.settled(item.id);
       // Refill once per turn of the event loop, after every PUBACK that arrived in it: the sends
@@ -284,14 +322,50 @@ export class Forwarder extends EventEmitter {
     this.settled(item.id);
     if (err instanceof NotConnectedError) {
       // The whole window is re-sent, in order, on the next connection.
+      this.noteLoss(item.id);
       this.resetWindow();
       this.emit('progress');
       return;
     }
     this.rejected++;
     this.queue.ackOne(item.id);
+    this.taken();
     this.emit('rejected', item, err);
     this.pumpSoon();
+  }
+
+  /**
+   * The connection was lost with this window out (called before the window is thrown away;
+   * `alsoId` is an item just settled, no longer in the window). Counts losses in a row with the
+   * same oldest item sent and unacknowledged, and reports it once as 'stuck'.
+   */
+  private noteLoss(alsoId?: number): void {
+    if (this.inFlight.size === 0 && alsoId === undefined) return;
+    let head = alsoId ?? Infinity;
+    for (const id of this.inFlight.keys()) if (id < head) head = id;
+    // Only the oldest item in the queue counts: a younger one was not the one blocking it.
+    const oldest = this.queue.peek(1, 0)[0];
+    if (!oldest || oldest.id !== head) {
+      this.lossHead = 0;
+      this.lossStreak = 0;
+      return;
+    }
+    this.lossStreak = head === this.lossHead ? this.lossStreak + 1 : 1;
+    this.lossHead = head;
+    if (this.lossStreak >= this.stuckAfter && !this.stuckReported) {
+      this.stuckReported = true;
+      this.emit('stuck', oldest, this.lossStreak);
+    }
+  }
+
+  /** Something left the queue (acknowledged, rejected, expired, cleared): the loss streak ends. */
+  private taken(): void {
+    this.lossHead = 0;
+    this.lossStreak = 0;
+    if (this.stuckReported) {
+      this.stuckReported = false;
+      this.emit('unstuck');
+    }
   }
 
   private settled(id: number): void {

@@ -79,6 +79,81 @@ export class NotConnectedError extends PlantwireError {
 /** Called once per message: no argument when the broker has it, else why not. */
 export type PublishCallback = (err?: Error) => void;
 
+/** Bytes of an MQTT Variable Byte Integer (MQTT 5.0 section 1.5.5). */
+function varIntBytes(n: number): number {
+  return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
+}
+
+function utf8Bytes(v: unknown): number {
+  return Buffer.byteLength(typeof v === 'string' ? v : String(v));
+}
+
+/** Bytes of MQTT 5 PUBLISH properties (MQTT 5.0 section 3.3.2.3); never under-counts. */
+function propertiesBytes(props: Record<string, unknown>): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(props)) {
+    if (v === undefined) continue;
+    switch (k) {
+      case 'payloadFormatIndicator':
+        n += 2;
+        break;
+      case 'messageExpiryInterval':
+        n += 5;
+        break;
+      case 'topicAlias':
+        n += 3;
+        break;
+      case 'subscriptionIdentifier':
+        for (const id of Array.isArray(v) ? v : [v]) n += 1 + varIntBytes(Number(id));
+        break;
+      case 'contentType':
+      case 'responseTopic':
+        n += 3 + utf8Bytes(v);
+        break;
+      case 'correlationData':
+        n += 3 + (Buffer.isBuffer(v) ? v.length : utf8Bytes(v));
+        break;
+      case 'userProperties':
+        for (const [name, value] of Object.entries(v as Record<string, unknown>)) {
+          for (const one of Array.isArray(value) ? value : [value]) n += 5 + utf8Bytes(name) + utf8Bytes(one);
+        }
+        break;
+      default:
+        // Unknown to us: a generous bound.
+        n += 16 + Buffer.byteLength(JSON.stringify(v) ?? '');
+    }
+  }
+  return n;
+}
+
+/**
+ * Size in bytes of the PUBLISH packet for `msg` (MQTT 5.0 section 3.3): fixed header, remaining
+ * length, topic, packet identifier (QoS > 0), properties (MQTT 5) and payload.
+ */
+export function publishPacketSize(msg: MqttMessageSpec, v5: boolean): number {
+  let rest = 2 + Buffer.byteLength(msg.topic) + ((msg.qos ?? 0) > 0 ? 2 : 0);
+  rest += typeof msg.payload === 'string' ? Buffer.byteLength(msg.payload) : msg.payload.length;
+  if (v5) {
+    const p = msg.properties ? propertiesBytes(msg.properties as Record<string, unknown>) : 0;
+    rest += varIntBytes(p) + p;
+  }
+  return 1 + varIntBytes(rest) + rest;
+}
+
+/**
+ * The error for a message larger than the broker's Maximum Packet Size (MQTT 5 CONNACK), or
+ * undefined when it fits. mqtt.js 5 does not check: it sends it, the broker drops the connection
+ * (MQTT 5.0 section 3.1.2.11.4), and the same message would be sent again on every reconnect.
+ */
+export function packetTooLarge(msg: MqttMessageSpec, v5: boolean, limit: number | undefined): DeviceError | undefined {
+  if (!limit) return undefined;
+  const size = publishPacketSize(msg, v5);
+  if (size <= limit) return undefined;
+  return new DeviceError(
+    `message to "${msg.topic.slice(0, 60)}" is a ${size.toLocaleString('en-US')}-byte packet, more than the broker's maximum packet size of ${limit.toLocaleString('en-US')} bytes: not sent`,
+  );
+}
+
 /** mqtt.js publish options without properties, by QoS and retain (mqtt.js copies them; never changed). */
 const PLAIN_OPTIONS: ReadonlyArray<readonly [IClientPublishOptions, IClientPublishOptions]> = ([0, 1, 2] as const).map(
   (qos) => [Object.freeze({ qos, retain: false }), Object.freeze({ qos, retain: true })] as const,
@@ -100,6 +175,7 @@ export class SharedMqttConnection extends EventEmitter {
   private readonly setT: (fn: () => void, ms: number) => unknown;
   private readonly clearT: (h: unknown) => void;
   private serverReceiveMaximum: number | undefined;
+  private serverMaximumPacketSize: number | undefined;
   private detach: () => void = () => undefined;
 
   constructor(private readonly o: SharedConnectionOptions) {
@@ -130,6 +206,11 @@ export class SharedMqttConnection extends EventEmitter {
   /** The broker's Receive Maximum (MQTT 5 CONNACK), the most QoS>0 publishes it takes in flight. */
   get receiveMaximum(): number | undefined {
     return this.serverReceiveMaximum;
+  }
+
+  /** The broker's Maximum Packet Size (MQTT 5 CONNACK), when it announced one. */
+  get maximumPacketSize(): number | undefined {
+    return this.serverMaximumPacketSize;
   }
 
   get userCount(): number {
@@ -169,6 +250,11 @@ export class SharedMqttConnection extends EventEmitter {
     if (!client || this.current !== 'connected') {
       const err = new NotConnectedError(this.detail ? `not connected to the broker (${this.detail})` : undefined);
       process.nextTick(cb, err);
+      return;
+    }
+    const tooLarge = packetTooLarge(msg, this.protocolVersion === 5, this.serverMaximumPacketSize);
+    if (tooLarge) {
+      process.nextTick(cb, tooLarge);
       return;
     }
     const gen = this.generation;
@@ -236,11 +322,13 @@ export class SharedMqttConnection extends EventEmitter {
     this.setState('connecting');
     const client = this.factory(this.o.url, { ...this.o.options, ...CLIENT_TUNING, reconnectPeriod: 0 });
     this.client = client;
-    const onConnect = (connack: { properties?: { receiveMaximum?: number } }) => {
+    const onConnect = (connack: { properties?: { receiveMaximum?: number; maximumPacketSize?: number } }) => {
       if (gen !== this.generation) return;
       this.backoff.reset();
       this.detail = undefined;
       this.serverReceiveMaximum = connack?.properties?.receiveMaximum;
+      const mps = connack?.properties?.maximumPacketSize;
+      this.serverMaximumPacketSize = typeof mps === 'number' && mps > 0 ? mps : undefined;
       // A QoS 0 publish the socket cannot take at once waits for its 'drain' with a listener of
       // its own (mqtt.js), which sets the socket's limit to 1,000: a burst past that (a batch of
       // 1,000 tags, maxInFlight up to 65,535) made Node log a memory-leak warning. What waits is

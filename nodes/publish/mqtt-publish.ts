@@ -135,8 +135,14 @@ export = function register(RED: NodeAPI): void {
     // Status: connection state plus backlog, refreshed at most every STATUS_EVERY_MS.
     let state: ConnectionState = 'idle';
     let statusTimer: NodeJS.Timeout | undefined;
+    /** The oldest message, when the connection keeps dropping while it is sent (Forwarder 'stuck'). */
+    let stuck: { topic: string; size: string } | undefined;
     const showStatus = () => {
       statusTimer = undefined;
+      if (stuck) {
+        status.set('error', RED._('mqtt-publish.status.stuck', stuck));
+        return;
+      }
       const queued = queue?.size ?? 0;
       const count = queued.toLocaleString('en-US');
       if (state === 'connected') {
@@ -159,6 +165,15 @@ export = function register(RED: NodeAPI): void {
       forwarder?.connectionChanged(s === 'connected');
     });
     forwarder?.on('progress', scheduleStatus);
+    forwarder?.on('stuck', (item: { topic: string; payload: Buffer }, losses: number) => {
+      stuck = { topic: item.topic.slice(0, 60), size: item.payload.length.toLocaleString('en-US') };
+      node.error(RED._('mqtt-publish.error.stuck', { ...stuck, losses }));
+      showStatus();
+    });
+    forwarder?.on('unstuck', () => {
+      stuck = undefined;
+      showStatus();
+    });
     let flushReplies: NodeMessage[] = [];
     forwarder?.on('drained', () => {
       const waiting = flushReplies;

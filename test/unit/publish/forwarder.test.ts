@@ -1,11 +1,13 @@
 import { Forwarder, type ForwardTransport } from '../../../nodes/publish/forwarder';
-import { BrokerRejectedError, NotConnectedError, type MqttMessageSpec } from '../../../nodes/publish/mqtt-connection';
+import { BrokerRejectedError, NotConnectedError, publishPacketSize, type MqttMessageSpec } from '../../../nodes/publish/mqtt-connection';
 import { MemoryQueue, type QueueItem } from '../../../nodes/publish/queue';
 
 /** A transport whose publishes stay outstanding until the test answers them. */
 class FakeTransport implements ForwardTransport {
   connected = true;
   receiveMaximum: number | undefined;
+  maximumPacketSize: number | undefined;
+  protocolVersion = 5;
   readonly outstanding: Array<{ msg: MqttMessageSpec; resolve: () => void; reject: (e: Error) => void }> = [];
   readonly log: string[] = [];
   maxOutstanding = 0;
@@ -235,5 +237,72 @@ describe('Forwarder', () => {
     await t.ackOldest();
     await expect(f.enqueue([item(1)])).rejects.toThrow(/closed/);
     expect(queue.size).toBe(0); // the broker had acknowledged it: it still leaves the queue
+  });
+  it('refuses as rejected an item whose PUBLISH packet is over the broker Maximum Packet Size (MQTT 5), and goes on', async () => {
+    const queue = new MemoryQueue();
+    const t = new FakeTransport();
+    t.maximumPacketSize = 100;
+    const f = new Forwarder({ queue, transport: t });
+    const rejected: Array<[string, Error]> = [];
+    f.on('rejected', (i: { topic: string }, e: Error) => rejected.push([i.topic, e]));
+    const big: QueueItem = { topic: 'p/big', payload: Buffer.alloc(200, 65), qos: 1, retain: false, ts: 0 };
+    await f.enqueue([item(0), big, item(2)]);
+    expect(t.log).toEqual(['0', '2']); // the big one never reaches the transport
+    await t.ackOldest();
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0][0]).toBe('p/big');
+    expect(rejected[0][1].message).toMatch(/"p\/big" is a 213-byte packet, more than the broker's maximum packet size of 100 bytes/);
+    expect(f.stats()).toMatchObject({ sent: 2, rejected: 1, queued: 0 });
+  });
+
+  it('counts the PUBLISH packet size exactly: header, remaining length, topic, packet id, properties, payload', () => {
+    // Sizes as mqtt-packet encodes them.
+    expect(publishPacketSize({ topic: 'a/b', payload: Buffer.alloc(10), qos: 0 }, false)).toBe(17);
+    expect(publishPacketSize({ topic: 'a/b', payload: Buffer.alloc(10), qos: 1 }, true)).toBe(20);
+    expect(publishPacketSize({ topic: 'x', payload: Buffer.alloc(20000), qos: 2 }, true)).toBe(20010);
+    const props = { contentType: 'application/json', messageExpiryInterval: 60, userProperties: { site: 'p1', multi: ['a', 'bb'] } };
+    expect(publishPacketSize({ topic: 'plant/ü', payload: Buffer.alloc(200), qos: 1, properties: props }, true)).toBe(274);
+  });
+
+  it('MQTT 3.1.1: reports an item as stuck after 3 connection losses in a row with it oldest, and keeps it', async () => {
+    const queue = new MemoryQueue();
+    const t = new FakeTransport();
+    t.protocolVersion = 4;
+    const f = new Forwarder({ queue, transport: t, maxInFlight: 5 });
+    const stuck: Array<[string, number, number]> = [];
+    let unstuck = 0;
+    f.on('stuck', (i: { topic: string; payload: Buffer }, losses: number) => stuck.push([i.topic, i.payload.length, losses]));
+    f.on('unstuck', () => unstuck++);
+    await f.enqueue([item(0), item(1)]);
+    for (let loss = 1; loss <= 4; loss++) {
+      await t.drop();
+      f.connectionChanged(false);
+      expect(stuck).toHaveLength(loss >= 3 ? 1 : 0);
+      t.connected = true;
+      f.connectionChanged(true);
+    }
+    expect(stuck).toEqual([['p/t', 1, 3]]); // once, naming the message's topic and size
+    expect(queue.size).toBe(2); // nothing dropped
+    expect(f.stats().rejected).toBe(0);
+    await t.ackOldest();
+    expect(unstuck).toBe(1);
+    expect(queue.size).toBe(0);
+  });
+
+  it('does not report stuck when something was acknowledged between the losses', async () => {
+    const queue = new MemoryQueue();
+    const t = new FakeTransport();
+    const f = new Forwarder({ queue, transport: t, maxInFlight: 2 });
+    let stuck = 0;
+    f.on('stuck', () => stuck++);
+    await f.enqueue(Array.from({ length: 10 }, (_, n) => item(n)));
+    for (let loss = 0; loss < 4; loss++) {
+      await t.ackOldest(1);
+      await t.drop();
+      f.connectionChanged(false);
+      t.connected = true;
+      f.connectionChanged(true);
+    }
+    expect(stuck).toBe(0);
   });
 });

@@ -1,3 +1,6 @@
+import { EventEmitter } from 'events';
+import type { MqttClient } from 'mqtt';
+import { DeviceError } from '../../../nodes/shared/errors';
 import { SharedMqttConnection, NotConnectedError, parseBrokerUrl, messageSpec, type ConnectionState } from '../../../nodes/publish/mqtt-connection';
 import { TestBroker, waitFor } from './broker-fixture';
 
@@ -111,5 +114,50 @@ describe('SharedMqttConnection', () => {
     expect(broker.connects.find((k) => k.clientId === 'cred')).toMatchObject({ clientId: 'cred', username: 'u', password: 'wrong' });
     expect(details.find((d) => d)).toMatch(/Not authorized|Bad username|refused|authori/i);
     broker.auth = undefined;
+  });
+});
+
+describe('SharedMqttConnection and the broker Maximum Packet Size (MQTT 5 CONNACK)', () => {
+  /** An mqtt.js stand-in whose CONNACK announces a Maximum Packet Size (aedes speaks only 3.1.1). */
+  function fakeClient(maximumPacketSize: number | undefined) {
+    const sent: string[] = [];
+    const client = Object.assign(new EventEmitter(), {
+      connected: true,
+      stream: { setMaxListeners: () => undefined },
+      publish: (topic: string, _p: unknown, _o: unknown, cb: (err?: Error) => void) => {
+        sent.push(topic);
+        process.nextTick(cb);
+      },
+      end: (_force: boolean, cb?: () => void) => cb?.(),
+    });
+    const factory = () => {
+      process.nextTick(() => client.emit('connect', { properties: maximumPacketSize ? { maximumPacketSize } : {} }));
+      return client as unknown as MqttClient;
+    };
+    return { sent, factory };
+  }
+
+  it('refuses a message whose packet is over the limit, naming size and limit, and sends the rest', async () => {
+    const { sent, factory } = fakeClient(100);
+    const c = new SharedMqttConnection({ url: 'mqtt://fake', options: { protocolVersion: 5 }, connect: factory });
+    c.register('a');
+    await waitFor(() => c.connected);
+    expect(c.maximumPacketSize).toBe(100);
+    await c.publish({ topic: 'small', payload: Buffer.alloc(10), qos: 1 });
+    const err = await c.publish({ topic: 'big', payload: Buffer.alloc(200), qos: 1 }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(DeviceError);
+    expect((err as Error).message).toMatch(/"big" is a 211-byte packet, more than the broker's maximum packet size of 100 bytes/);
+    expect(sent).toEqual(['small']);
+    await c.close();
+  });
+
+  it('sends anything when the broker announces no limit', async () => {
+    const { sent, factory } = fakeClient(undefined);
+    const c = new SharedMqttConnection({ url: 'mqtt://fake', options: { protocolVersion: 5 }, connect: factory });
+    c.register('a');
+    await waitFor(() => c.connected);
+    await c.publish({ topic: 'big', payload: Buffer.alloc(200), qos: 1 });
+    expect(sent).toEqual(['big']);
+    await c.close();
   });
 });
