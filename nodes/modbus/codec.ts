@@ -194,8 +194,13 @@ function scaled(tag: TagDef, raw: number): number {
   // 39 / 10 = 3.9. Divide by the reciprocal when it is a whole number, as an engineer reads "x0.1".
   const inverse = 1 / scale;
   const rounded = Math.round(inverse);
-  const value = Math.abs(inverse - rounded) < 1e-9 * Math.max(1, Math.abs(inverse)) && rounded !== 0 ? raw / rounded : raw * scale;
-  return value + offset;
+  if (!(Math.abs(inverse - rounded) < 1e-9 * Math.max(1, Math.abs(inverse)) && rounded !== 0)) return raw * scale + offset;
+  // An offset that is a whole number of steps (raw x 0.1 - 40) joins the dividend: (439 - 400) / 10
+  // is 3.9, where 439 / 10 - 40 is 3.8999999999999986.
+  const steps = offset * rounded;
+  const wholeSteps = Math.round(steps);
+  if (Math.abs(steps - wholeSteps) < 1e-9 * Math.max(1, Math.abs(steps))) return (raw + wholeSteps) / rounded;
+  return raw / rounded + offset;
 }
 
 /**

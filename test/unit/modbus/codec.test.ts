@@ -310,4 +310,24 @@ describe('decimal scales read as an engineer writes them', () => {
     expect(decodeTag({ ...tag, scale: 2.5 }, [4], 0)).toBe(10);
     expect(encodeTag(tag, 3.9)).toEqual([39]);
   });
+
+  it('an offset of whole steps keeps the figure exact: raw 439 x 0.1 - 40 is 3.9, not 3.8999999999999986', () => {
+    const tag = { name: 't', area: 'holding' as const, address: 0, type: 'int16' as const, scale: 0.1, offset: -40 };
+    expect(decodeTag(tag, [439], 0)).toBe(3.9);
+    // Against the decimal written out by integer arithmetic (parseFloat rounds it correctly).
+    const decimal = (n: number, places: number) => {
+      const sign = n < 0 ? '-' : '';
+      const digits = String(Math.abs(n)).padStart(places + 1, '0');
+      return parseFloat(`${sign}${digits.slice(0, -places)}.${digits.slice(-places)}`);
+    };
+    fc.assert(
+      fc.property(fc.integer({ min: -32768, max: 32767 }), fc.constantFrom(1, 2, 3), fc.integer({ min: -5000, max: 5000 }), (raw, places, steps) => {
+        const offset = decimal(steps, places);
+        const t = { ...tag, type: 'int16' as const, scale: decimal(1, places), offset };
+        const words = encodeTag({ ...t, scale: 1, offset: 0 }, raw);
+        expect(decodeTag(t, words, 0)).toBe(decimal(raw + steps, places));
+      }),
+      { numRuns: 500 },
+    );
+  });
 });
