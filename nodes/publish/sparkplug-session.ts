@@ -657,6 +657,8 @@ export class EdgeDevice {
     let newTypes: Map<string, MetricDatatype> | undefined;
     // Metrics with a provisional datatype that this batch gives another one: the device is born again.
     let retyped = 0;
+    // New metrics of this batch that have had no value yet in it (typed by their first value).
+    let untyped: Set<string> | undefined;
     for (const s of samples) {
       if (typeof s.tag !== 'string' || s.tag === '') throw new InputError('a sample has no tag (metric name)');
       if (s.tag === BDSEQ_METRIC || s.tag.startsWith('Node Control/')) {
@@ -667,12 +669,21 @@ export class EdgeDevice {
         throw new InputError(`tag "${s.tag}" is not in the metric list of device "${this.id}"`);
       }
       const stagedType = known ? undefined : newTypes?.get(s.tag);
-      // A provisional metric's first value (not bad, not null) types it.
-      const typing = known?.provisional === true && s.quality !== 'bad' && s.value !== null;
-      const datatype = known && !typing ? known.datatype : stagedType ?? inferDatatype(s.value);
+      // A provisional metric's first value (not bad, not null) types it; so does the first value of a
+      // new metric that came earlier in this batch without one.
+      const hasValue = s.quality !== 'bad' && s.value !== null;
+      const typing = known?.provisional === true && hasValue;
+      let datatype: MetricDatatype;
+      if (known) datatype = typing ? inferDatatype(s.value) : known.datatype;
+      else if (stagedType !== undefined && !(hasValue && untyped?.has(s.tag))) datatype = stagedType;
+      else datatype = inferDatatype(s.value);
       const value = s.quality === 'bad' ? null : coerceValue(s.tag, datatype, s.value);
       const isNew = !known && stagedType === undefined;
-      if (isNew) (newTypes ??= new Map()).set(s.tag, datatype);
+      if (!known) {
+        (newTypes ??= new Map()).set(s.tag, datatype);
+        if (hasValue) untyped?.delete(s.tag);
+        else if (isNew) (untyped ??= new Set()).add(s.tag);
+      }
       if (typing && datatype !== known.datatype) retyped++;
       staged.push({ sample: s, datatype, value, isNew });
     }

@@ -691,6 +691,11 @@ describe('bad input and settings', () => {
     expect(() => dev.update([s('coil', 'not a bool')])).toThrow(InputError);
     dev.update([s('temp', 22)]);
     expect(transport.types()).toEqual(['NBIRTH', 'DBIRTH:D', 'DBIRTH:D', 'DDATA:D']);
+    // In one batch too: a new tag first without a value, then with one, takes that value's type.
+    const other = session.addDevice('E');
+    other.update([s('flag', null, { quality: 'bad' }), s('flag', false, { ts: T0 + 1 })]);
+    expect(other.describe().map((m) => [m.name, m.datatype])).toEqual([['flag', 'Boolean']]);
+    expect(transport.sent[transport.sent.length - 1].metrics.filter((m) => m.name === 'flag').map((m) => [m.type, m.value])).toEqual([['Boolean', false]]);
   });
 
   it('refuses missing or malformed ids', () => {
