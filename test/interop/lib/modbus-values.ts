@@ -69,17 +69,18 @@ export function typedMap(area: 'holding' | 'input', base: number, gap: number, u
       }
     }
   }
-  // value = raw * scale + offset
-  for (const [type, raw, scale, offset] of [
-    ['int16', -1234, 0.1, 0],
-    ['uint16', 4000, 0.01, -20],
-    ['int32', 123456, 0.001, 5],
-    ['float32', 21.5, 2, -1],
-  ] as [string, number, number, number][]) {
+  // value = raw * scale + offset, the figure as an engineer works it out in decimals (123456 x 0.001
+  // + 5 is 128.456, where the binary product and sum give 128.45600000000002)
+  for (const [type, raw, scale, offset, value] of [
+    ['int16', -1234, 0.1, 0, -123.4],
+    ['uint16', 4000, 0.01, -20, 20],
+    ['int32', 123456, 0.001, 5, 128.456],
+    ['float32', 21.5, 2, -1, 42],
+  ] as [string, number, number, number, number][]) {
     const name = `${prefix}.${type}.scaled`;
     peer.push({ unit, area, address, type, raw });
     tags.push({ name, area, address, type, scale, offset, unit: 'bar' });
-    expected[name] = (type === 'float32' ? Math.fround(raw) : raw) * scale + offset;
+    expected[name] = value;
     address += WORDS[type] + gap;
   }
   // strings, high byte first; odd length and trailing NULs dropped; byte-swapped
