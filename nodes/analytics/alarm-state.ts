@@ -12,6 +12,7 @@
 import { ConfigError, InputError } from '../shared/errors';
 import { numericValue, type Quality, type Sample } from '../shared/sample';
 import { checkEventTime, EventClock, formatTime, MAX_TIMER_MS, systemTimers, type Timers } from './event-clock';
+import { estimatedEventTime } from './tag-table';
 
 export type AlarmState = 'normal' | 'unack' | 'acked' | 'rtn-unack' | 'shelved';
 export type AlarmLevel = 'HH' | 'H' | 'L' | 'LL';
@@ -479,7 +480,7 @@ export class AlarmEngine {
         const { eventTime, hostTime } = raw as { eventTime?: unknown; hostTime?: unknown };
         const estimated = typeof eventTime === 'number' && typeof hostTime === 'number' && Number.isFinite(eventTime) && Number.isFinite(hostTime)
           // Never behind the last sample; a host clock set back meanwhile adds nothing.
-          ? Math.max(t.lastTs, eventTime + Math.max(0, host - hostTime))
+          ? Math.max(t.lastTs, estimatedEventTime(eventTime, hostTime, host))
           : t.lastTs;
         this.clock(tag).observe(estimated);
       }

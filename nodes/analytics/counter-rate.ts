@@ -74,6 +74,15 @@ export function rateUnit(mode: RateMode, per: RatePer, unit: string | undefined)
   return u.endsWith(suffix) ? u.slice(0, -suffix.length).trim() || undefined : undefined;
 }
 
+/**
+ * Whether a counter that went down by -delta (delta < 0) wrapped round its modulus `rollover`: only
+ * a drop of more than half of it; any other drop (or any drop with rollover 0) is a device reset.
+ * The rule of the rate node and of OEE's counters.
+ */
+export function counterWrapped(delta: number, rollover: number): boolean {
+  return rollover > 0 && -delta > rollover / 2;
+}
+
 export class CounterRate {
   private tags: Record<string, RateTagState> = Object.create(null);
   private count = 0;
@@ -242,7 +251,7 @@ export class CounterRate {
       let delta = v - prev.v;
       let reset = false;
       if (delta < 0) {
-        if (this.o.rollover > 0 && -delta > this.o.rollover / 2) delta += this.o.rollover;
+        if (counterWrapped(delta, this.o.rollover)) delta += this.o.rollover;
         else {
           delta = v;
           reset = true;

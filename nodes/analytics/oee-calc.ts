@@ -26,6 +26,7 @@
 import { ConfigError, InputError } from '../shared/errors';
 import { typeName, worstQuality, type Quality, type Sample } from '../shared/sample';
 import { checkEventTime, EventClock, formatTime, MAX_TIMER_MS, systemTimers, type Timers } from './event-clock';
+import { counterWrapped } from './counter-rate';
 import { evenShare } from './tag-table';
 
 export const COUNT_MODES = ['increment', 'counter'] as const;
@@ -492,11 +493,11 @@ export class OeeEngine {
     st.lastCounter[signal] = v;
     if (last === null) return; // the first reading is the reference, not production
     let delta = v - last;
-    // The rate node's rule (counter-rate.ts): a drop of more than half the modulus is a wrap; any
+    // counterWrapped, the rate node's rule: a drop of more than half the modulus is a wrap; any
     // other drop (or any drop with rollover 0) is a device reset, an operator clearing the PLC
     // counter: the parts since then are the new value. Taking every drop as a wrap counted ~rollover
     // phantom parts on each reset.
-    if (delta < 0) delta = this.o.rollover > 0 && -delta > this.o.rollover / 2 ? delta + this.o.rollover : v;
+    if (delta < 0) delta = counterWrapped(delta, this.o.rollover) ? delta + this.o.rollover : v;
     st[signal] += delta;
   }
 
